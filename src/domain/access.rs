@@ -1,0 +1,490 @@
+//! The access decision (DESIGN.md §5): one function that both the endpoint and the console's
+//! access simulator call, so that what the console explains is exactly what the endpoint does.
+//!
+//! Order and error codes follow Moodle's `webservice_server::authenticate_user()` and
+//! `load_function_info()` (moodle-ws-reference.md §2.7, §3.1–3.3):
+//! web services and protocol on → credentials → token expiry → token IP → user state →
+//! `webservice/<protocol>:use` → function named and known → a service grants it.
+//!
+//! Deliberate difference: an authorised user whose "valid until" lies in the future is allowed
+//! and one whose date has passed is refused; Moodle 3.x–4.5 does the reverse by a flipped
+//! comparison (fixture finding 1).
+
+use super::capabilities;
+use super::function_catalogue;
+use super::iprestriction::{ClientAddr, IpRestriction};
+use super::types::{AuthPlugin, AuthorisedUser, Protocol, Service, ServiceId, Settings, Token, TokenHash, TokenId, UnixTime, User, UserId};
+use std::fmt;
+
+/// What the decision reads. The store implements it over a read transaction; the endpoint over
+/// its in-memory snapshot. Errors are the implementation's storage errors.
+pub trait AccessData {
+    type Error;
+    fn settings(&self) -> Result<Settings, Self::Error>;
+    fn token_by_hash(&self, hash: &TokenHash) -> Result<Option<Token>, Self::Error>;
+    fn user(&self, id: UserId) -> Result<Option<User>, Self::Error>;
+    /// Only live (not deleted) accounts have a username to find.
+    fn user_by_username(&self, username: &str) -> Result<Option<User>, Self::Error>;
+    fn has_capability(&self, user: UserId, capability: &str) -> Result<bool, Self::Error>;
+    fn service(&self, id: ServiceId) -> Result<Option<Service>, Self::Error>;
+    fn service_has_function(&self, service: ServiceId, function: &str) -> Result<bool, Self::Error>;
+    /// Every service that lists the function, enabled or not.
+    fn services_with_function(&self, function: &str) -> Result<Vec<Service>, Self::Error>;
+    fn authorised_user(&self, service: ServiceId, user: UserId) -> Result<Option<AuthorisedUser>, Self::Error>;
+}
+
+/// How the caller authenticates.
+#[derive(Clone, Copy)]
+pub enum Credentials<'a> {
+    /// `wstoken`, already hashed; `None` when missing or not a token at all.
+    Token(Option<TokenHash>),
+    /// `wsusername` / `wspassword` (simpleserver.php).
+    Password { username: &'a str, password: &'a str },
+}
+
+impl fmt::Debug for Credentials<'_> {
+    /// Never prints a password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Credentials::Token(h) => write!(f, "Token({})", if h.is_some() { "…" } else { "none" }),
+            Credentials::Password { username, .. } => write!(f, "Password {{ username: {username:?} }}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct AccessRequest<'a> {
+    pub protocol: Protocol,
+    pub credentials: Credentials<'a>,
+    /// `wsfunction`; `None` or empty is Moodle's "Missing function name".
+    pub function: Option<&'a str>,
+    pub remote: ClientAddr,
+    pub now: UnixTime,
+}
+
+/// A call that may proceed: who, through which service, with which token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub user: User,
+    pub service: Service,
+    pub token: Option<Token>,
+    pub function: String,
+}
+
+/// Why one candidate service did not grant the function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServiceRefusal {
+    Disabled,
+    FunctionNotListed,
+    UserNotAuthorised,
+    AuthorisationExpired { valid_until: UnixTime },
+    AuthorisationIp { restriction: String },
+    MissingRequiredCapability { capability: String },
+}
+
+/// Why a call is refused. Each variant is one check of Moodle's order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denial {
+    WebServicesDisabled,
+    ProtocolDisabled(Protocol),
+    AuthPluginDisabled,
+    MissingUsername,
+    MissingPassword,
+    WrongUsernamePassword { username: String },
+    InvalidToken,
+    TokenExpired { token: TokenId, valid_until: UnixTime },
+    TokenIpRestricted { token: TokenId, ip: String },
+    InvalidUser,
+    Maintenance,
+    UserDeleted { username: String },
+    UserUnconfirmed { username: String },
+    UserSuspended { username: String },
+    UserNologin { username: String },
+    MissingProtocolCapability { username: String, protocol: Protocol },
+    MissingFunctionName,
+    UnknownFunction { name: String },
+    /// No candidate service grants the function; one entry per candidate (none when no
+    /// service lists it, for username/password calls).
+    FunctionNotAllowed { name: String, refusals: Vec<(Service, ServiceRefusal)> },
+}
+
+/// A Moodle exception as the wire protocols report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MoodleException {
+    /// `get_class()` in Moodle 4.5.
+    pub exception: &'static str,
+    pub errorcode: &'static str,
+    pub message: String,
+    /// Shown only when the debug setting is on.
+    pub debuginfo: Option<String>,
+}
+
+pub const MOODLE_EXCEPTION: &str = "core\\exception\\moodle_exception";
+pub const INVALID_PARAMETER_EXCEPTION: &str = "core\\exception\\invalid_parameter_exception";
+pub const WEBSERVICE_ACCESS_EXCEPTION: &str = "webservice_access_exception";
+pub const DML_MISSING_RECORD_EXCEPTION: &str = "dml_missing_record_exception";
+
+impl MoodleException {
+    pub fn new(exception: &'static str, errorcode: &'static str, message: impl Into<String>) -> Self {
+        MoodleException { exception, errorcode, message: message.into(), debuginfo: None }
+    }
+
+    pub fn with_debuginfo(mut self, debuginfo: impl Into<String>) -> Self {
+        self.debuginfo = Some(debuginfo.into());
+        self
+    }
+
+    /// `webservice_access_exception`: the message is fixed, the reason goes to debuginfo.
+    pub fn access(debuginfo: impl Into<String>) -> Self {
+        MoodleException::new(WEBSERVICE_ACCESS_EXCEPTION, "accessexception", "Access control exception")
+            .with_debuginfo(debuginfo)
+    }
+}
+
+/// Where in the console a denial is fixed, mirroring Moodle's admin pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    AdvancedFeatures,
+    ManageProtocols,
+    ManageAuthentication,
+    Users,
+    Roles,
+    ExternalServices,
+    ServiceFunctions,
+    AuthorisedUsers,
+    Tokens,
+    TestClient,
+}
+
+impl Place {
+    pub fn title(self) -> &'static str {
+        match self {
+            Place::AdvancedFeatures => "Advanced features",
+            Place::ManageProtocols => "Manage protocols",
+            Place::ManageAuthentication => "Manage authentication",
+            Place::Users => "Users",
+            Place::Roles => "Roles",
+            Place::ExternalServices => "External services",
+            Place::ServiceFunctions => "External services › Functions",
+            Place::AuthorisedUsers => "External services › Authorised users",
+            Place::Tokens => "Tokens",
+            Place::TestClient => "Test client",
+        }
+    }
+}
+
+fn function_not_allowed_debuginfo(name: &str) -> String {
+    // Verbatim from webservice/lib.php, including its indentation.
+    const PAD: &str = "                     ";
+    [
+        format!("Access to the function {name}() is not allowed."),
+        format!("{PAD}There could be multiple reasons for this:"),
+        format!("{PAD}1. The service linked to the user token does not contain the function."),
+        format!("{PAD}2. The service is user-restricted and the user is not listed."),
+        format!("{PAD}3. The service is IP-restricted and the user IP is not listed."),
+        format!("{PAD}4. The service is time-restricted and the time has expired."),
+        format!("{PAD}5. The token is time-restricted and the time has expired."),
+        format!("{PAD}6. The service requires a specific capability which the user does not have."),
+        format!("{PAD}7. The function is called with username/password (no user token is sent)"),
+        format!("{PAD}and none of the services has the function to allow the user."),
+        format!("{PAD}These settings can be found in Administration > Site administration"),
+        format!("{PAD}> Server > Web services > External services and Manage tokens."),
+    ]
+    .join("\n")
+}
+
+impl Denial {
+    /// Web services or the protocol are off: Moodle's server answers 403 with an empty body
+    /// rather than an exception.
+    pub fn is_switched_off(&self) -> bool {
+        matches!(self, Denial::WebServicesDisabled | Denial::ProtocolDisabled(_))
+    }
+
+    /// The exception Moodle raises for this denial (`None` when switched off).
+    pub fn moodle_exception(&self) -> Option<MoodleException> {
+        use Denial::*;
+        let moodle = |code, msg: String| MoodleException::new(MOODLE_EXCEPTION, code, msg);
+        Some(match self {
+            WebServicesDisabled | ProtocolDisabled(_) => return None,
+            AuthPluginDisabled => MoodleException::access("The web service authentication plugin is disabled."),
+            MissingUsername => moodle("missingusername", "Missing username".into()),
+            MissingPassword => moodle("missingpassword", "Missing password".into()),
+            WrongUsernamePassword { .. } => moodle("wrongusernamepassword", "Wrong username or password".into()),
+            InvalidToken => moodle("invalidtoken", "Invalid token - token not found".into()),
+            TokenExpired { .. } => {
+                MoodleException::access("Invalid token - token expired - check validuntil time for the token")
+            }
+            TokenIpRestricted { ip, .. } => {
+                MoodleException::access(format!("Invalid service - IP:{ip} is not supported - check this allowed user"))
+            }
+            InvalidUser => MoodleException::new(DML_MISSING_RECORD_EXCEPTION, "invaliduser", "Invalid user"),
+            Maintenance => {
+                moodle("sitemaintenance", "The site is undergoing maintenance and is currently not available".into())
+            }
+            UserDeleted { username } => {
+                moodle("wsaccessuserdeleted", format!("Refused web service access for deleted username: {username}"))
+            }
+            UserUnconfirmed { username } => moodle(
+                "wsaccessuserunconfirmed",
+                format!("Refused web service access for unconfirmed username: {username}"),
+            ),
+            UserSuspended { username } => moodle(
+                "wsaccessusersuspended",
+                format!("Refused web service access for suspended username: {username}"),
+            ),
+            UserNologin { username } => moodle(
+                "wsaccessusernologin",
+                format!("Refused web service access for nologin authentication username: {username}"),
+            ),
+            MissingProtocolCapability { protocol, .. } => MoodleException::access(format!(
+                "You are not allowed to use the {protocol} protocol (missing capability: {})",
+                protocol.capability()
+            )),
+            MissingFunctionName => {
+                MoodleException::new(INVALID_PARAMETER_EXCEPTION, "invalidparameter", "Invalid parameter value detected")
+                    .with_debuginfo("Missing function name")
+            }
+            UnknownFunction { name } => MoodleException::new(
+                DML_MISSING_RECORD_EXCEPTION,
+                "invalidrecord",
+                "Can't find data record in database table external_functions.",
+            )
+            .with_debuginfo(format!(
+                "SELECT * FROM {{external_functions}} WHERE name = ?\n[array (\n  0 => '{name}',\n)]"
+            )),
+            FunctionNotAllowed { name, .. } => MoodleException::access(function_not_allowed_debuginfo(name)),
+        })
+    }
+
+    /// One sentence saying exactly which check failed: the answer Moodle's generic
+    /// "Access control exception" never gives.
+    pub fn explain(&self) -> String {
+        use Denial::*;
+        match self {
+            WebServicesDisabled => "Web services are disabled in Advanced features.".into(),
+            ProtocolDisabled(p) => format!("The {} is not enabled.", p.label()),
+            AuthPluginDisabled => {
+                "Username/password calls need the \"Web services authentication\" plugin, which is disabled.".into()
+            }
+            MissingUsername => "The call sends no username.".into(),
+            MissingPassword => "The call sends no password.".into(),
+            WrongUsernamePassword { username } => {
+                format!("No active user \"{username}\" with that password exists.")
+            }
+            InvalidToken => "The token does not exist: it was never issued, or was revoked or deleted.".into(),
+            TokenExpired { valid_until, .. } => {
+                format!("The token expired at {} (its \"valid until\").", super::time::format_time(*valid_until))
+            }
+            TokenIpRestricted { ip, .. } => format!("The token's IP restriction does not include {ip}."),
+            InvalidUser => "The token belongs to a user that no longer exists.".into(),
+            Maintenance => "The site is in maintenance mode and the user lacks moodle/site:maintenanceaccess.".into(),
+            UserDeleted { username } => format!("User \"{username}\" is deleted."),
+            UserUnconfirmed { username } => format!("User \"{username}\" is not confirmed."),
+            UserSuspended { username } => format!("User \"{username}\" is suspended."),
+            UserNologin { username } => {
+                format!("User \"{username}\" has the \"nologin\" authentication method, which refuses web services.")
+            }
+            MissingProtocolCapability { username, protocol } => format!(
+                "User \"{username}\" lacks the capability {} that the {} requires: give it through a role.",
+                protocol.capability(),
+                protocol.label()
+            ),
+            MissingFunctionName => "The call names no function (wsfunction).".into(),
+            UnknownFunction { name } => format!("There is no function called \"{name}\"."),
+            FunctionNotAllowed { name, refusals } => match refusals.as_slice() {
+                [] => format!("No external service contains {name}()."),
+                [(service, why)] => format!("Service \"{}\" does not allow {name}(): {}.", service.name, why.explain()),
+                many => {
+                    let parts: Vec<String> =
+                        many.iter().map(|(s, why)| format!("\"{}\" {}", s.name, why.explain())).collect();
+                    format!("No service allows {name}(): {}.", parts.join("; "))
+                }
+            },
+        }
+    }
+
+    /// The console screen where the failing setting is changed.
+    pub fn place(&self) -> Place {
+        use Denial::*;
+        match self {
+            WebServicesDisabled | Maintenance => Place::AdvancedFeatures,
+            ProtocolDisabled(_) => Place::ManageProtocols,
+            AuthPluginDisabled => Place::ManageAuthentication,
+            MissingUsername | MissingPassword | MissingFunctionName | UnknownFunction { .. } => Place::TestClient,
+            WrongUsernamePassword { .. } | UserDeleted { .. } | UserUnconfirmed { .. } | UserSuspended { .. }
+            | UserNologin { .. } | InvalidUser => Place::Users,
+            InvalidToken | TokenExpired { .. } | TokenIpRestricted { .. } => Place::Tokens,
+            MissingProtocolCapability { .. } => Place::Roles,
+            FunctionNotAllowed { refusals, .. } => match refusals.first().map(|(_, r)| r) {
+                None | Some(ServiceRefusal::FunctionNotListed) => Place::ServiceFunctions,
+                Some(ServiceRefusal::Disabled) => Place::ExternalServices,
+                Some(ServiceRefusal::MissingRequiredCapability { .. }) => Place::Roles,
+                Some(_) => Place::AuthorisedUsers,
+            },
+        }
+    }
+}
+
+impl ServiceRefusal {
+    pub fn explain(&self) -> String {
+        match self {
+            ServiceRefusal::Disabled => "the service is disabled".into(),
+            ServiceRefusal::FunctionNotListed => "the function is not among its functions".into(),
+            ServiceRefusal::UserNotAuthorised => "it is for authorised users only and the user is not one".into(),
+            ServiceRefusal::AuthorisationExpired { valid_until } => format!(
+                "the user's authorisation expired at {}",
+                super::time::format_time(*valid_until)
+            ),
+            ServiceRefusal::AuthorisationIp { restriction } => {
+                format!("the user's authorisation is restricted to IP {restriction}")
+            }
+            ServiceRefusal::MissingRequiredCapability { capability } => {
+                format!("it requires the capability {capability}, which the user lacks")
+            }
+        }
+    }
+}
+
+impl fmt::Display for Denial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.explain())
+    }
+}
+
+pub type Decision = Result<Grant, Denial>;
+
+/// Verifies a password against a stored hash; passed in so that the decision stays pure and the
+/// endpoint can run the costly check on its bounded pool.
+pub type PasswordCheck<'a> = &'a dyn Fn(&User, &str) -> bool;
+
+/// The access decision. `Err` is a storage error of the data source; `Ok(Err(denial))` a refusal.
+pub fn decide<D: AccessData>(data: &D, req: &AccessRequest<'_>, check_password: PasswordCheck<'_>) -> Result<Decision, D::Error> {
+    let settings = data.settings()?;
+    if !settings.enable_web_services {
+        return Ok(Err(Denial::WebServicesDisabled));
+    }
+    if !settings.protocols.contains(&req.protocol) {
+        return Ok(Err(Denial::ProtocolDisabled(req.protocol)));
+    }
+
+    // Credentials (§3.1 A, §3.2).
+    let (user, token) = match req.credentials {
+        Credentials::Token(hash) => {
+            let Some(token) = (match hash {
+                Some(h) => data.token_by_hash(&h)?,
+                None => None,
+            }) else {
+                return Ok(Err(Denial::InvalidToken));
+            };
+            if let Some(until) = token.valid_until
+                && until < req.now
+            {
+                return Ok(Err(Denial::TokenExpired { token: token.id, valid_until: until }));
+            }
+            if !token.ip_restriction.trim().is_empty()
+                && !IpRestriction::parse_lenient(&token.ip_restriction).matches(req.remote)
+            {
+                return Ok(Err(Denial::TokenIpRestricted { token: token.id, ip: req.remote.to_string() }));
+            }
+            let Some(user) = data.user(token.user)? else {
+                return Ok(Err(Denial::InvalidUser));
+            };
+            (user, Some(token))
+        }
+        Credentials::Password { username, password } => {
+            if !settings.auth_enabled(AuthPlugin::Webservice) {
+                return Ok(Err(Denial::AuthPluginDisabled));
+            }
+            if username.is_empty() {
+                return Ok(Err(Denial::MissingUsername));
+            }
+            if password.is_empty() {
+                return Ok(Err(Denial::MissingPassword));
+            }
+            let user = data.user_by_username(username)?;
+            match user {
+                Some(u) if !u.password_hash.is_empty() && check_password(&u, password) => (u, None),
+                _ => return Ok(Err(Denial::WrongUsernamePassword { username: username.to_string() })),
+            }
+        }
+    };
+
+    // User state (§3.1 C), in Moodle's order.
+    let username = user.username.clone();
+    if settings.maintenance && !data.has_capability(user.id, capabilities::MAINTENANCE_ACCESS)? {
+        return Ok(Err(Denial::Maintenance));
+    }
+    if user.deleted {
+        return Ok(Err(Denial::UserDeleted { username }));
+    }
+    if !user.confirmed {
+        return Ok(Err(Denial::UserUnconfirmed { username }));
+    }
+    if user.suspended {
+        return Ok(Err(Denial::UserSuspended { username }));
+    }
+    if user.auth == super::types::AuthMethod::Nologin {
+        return Ok(Err(Denial::UserNologin { username }));
+    }
+    if !data.has_capability(user.id, req.protocol.capability())? {
+        return Ok(Err(Denial::MissingProtocolCapability { username, protocol: req.protocol }));
+    }
+
+    // The function (§3.3).
+    let name = match req.function {
+        Some(f) if !f.is_empty() => f,
+        _ => return Ok(Err(Denial::MissingFunctionName)),
+    };
+    if function_catalogue::find(name).is_none() {
+        return Ok(Err(Denial::UnknownFunction { name: name.to_string() }));
+    }
+    let candidates = match &token {
+        Some(t) => data.service(t.service)?.into_iter().collect(),
+        None => data.services_with_function(name)?,
+    };
+    let mut refusals = Vec::new();
+    for service in candidates {
+        match service_refusal(data, &service, &user, name, req)? {
+            None => return Ok(Ok(Grant { user, service, token, function: name.to_string() })),
+            Some(why) => refusals.push((service, why)),
+        }
+    }
+    Ok(Err(Denial::FunctionNotAllowed { name: name.to_string(), refusals }))
+}
+
+/// Whether one service grants the function to the user, and if not, the first reason.
+fn service_refusal<D: AccessData>(
+    data: &D,
+    service: &Service,
+    user: &User,
+    function: &str,
+    req: &AccessRequest<'_>,
+) -> Result<Option<ServiceRefusal>, D::Error> {
+    if !service.enabled {
+        return Ok(Some(ServiceRefusal::Disabled));
+    }
+    if !data.service_has_function(service.id, function)? {
+        return Ok(Some(ServiceRefusal::FunctionNotListed));
+    }
+    let mut ip_restriction = String::new();
+    if service.restricted_users {
+        let Some(auth) = data.authorised_user(service.id, user.id)? else {
+            return Ok(Some(ServiceRefusal::UserNotAuthorised));
+        };
+        if let Some(until) = auth.valid_until
+            && until < req.now
+        {
+            return Ok(Some(ServiceRefusal::AuthorisationExpired { valid_until: until }));
+        }
+        ip_restriction = auth.ip_restriction;
+    }
+    if let Some(cap) = service.required_capability.as_deref().filter(|c| !c.is_empty())
+        && !data.has_capability(user.id, cap)?
+    {
+        return Ok(Some(ServiceRefusal::MissingRequiredCapability { capability: cap.to_string() }));
+    }
+    if !ip_restriction.trim().is_empty() && !IpRestriction::parse_lenient(&ip_restriction).matches(req.remote) {
+        return Ok(Some(ServiceRefusal::AuthorisationIp { restriction: ip_restriction }));
+    }
+    Ok(None)
+}

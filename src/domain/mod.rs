@@ -1,0 +1,17 @@
+//! The domain: plain types, rules and decisions. No I/O: it knows neither redb, HTTP nor the
+//! terminal (DESIGN.md §1).
+
+pub mod access;
+pub mod capabilities;
+pub mod function_catalogue;
+pub mod iprestriction;
+pub mod secret;
+pub mod time;
+pub mod types;
+pub mod validate;
+pub mod walkthrough;
+
+#[cfg(test)]
+mod access_tests;
+
+pub use types::*;

@@ -1,0 +1,73 @@
+//! Tokens and passwords as values: token format and hashing, password verification.
+//! Generating them needs the OS's random source, which lives in `ops::secrets`.
+
+use super::types::TokenHash;
+use sha2::{Digest, Sha256};
+
+/// Moodle's token format: 32 lowercase hex characters.
+pub const TOKEN_LEN: usize = 32;
+
+/// Prefix of generated token names (`tokennameprefix`).
+pub const TOKEN_NAME_PREFIX: &str = "Webservice-";
+
+pub fn hash_token(token: &str) -> TokenHash {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// Moodle cleans `wstoken` with PARAM_ALPHANUM before looking it up: anything else is removed.
+/// Returns `None` when nothing is left or the value is too long to be a token worth hashing.
+pub fn clean_token(raw: &str) -> Option<String> {
+    if raw.len() > 256 {
+        return None;
+    }
+    let cleaned: String = raw.chars().filter(char::is_ascii_alphanumeric).collect();
+    (!cleaned.is_empty()).then_some(cleaned)
+}
+
+pub fn is_token_format(token: &str) -> bool {
+    token.len() == TOKEN_LEN && token.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Checks a password against an argon2 PHC string. Costs ~20 ms of CPU by design.
+pub fn verify_password(phc: &str, password: &str) -> bool {
+    use argon2::password_hash::PasswordVerifier;
+    use argon2::password_hash::phc::PasswordHash;
+    match PasswordHash::new(phc) {
+        Ok(parsed) => argon2::Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
+        Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_hash_is_sha256() {
+        assert_eq!(
+            hex::encode(hash_token("abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn clean_token_is_param_alphanum() {
+        assert_eq!(clean_token("abc-def!").as_deref(), Some("abcdef"));
+        assert_eq!(clean_token("").as_deref(), None);
+        assert_eq!(clean_token("!!").as_deref(), None);
+        assert_eq!(clean_token(&"a".repeat(300)), None);
+    }
+
+    #[test]
+    fn token_format() {
+        assert!(is_token_format("05d26cbd3d5da4fb831f50abd3ae7900"));
+        assert!(!is_token_format("05D26CBD3D5DA4FB831F50ABD3AE7900"));
+        assert!(!is_token_format("05d26cbd"));
+    }
+
+    #[test]
+    fn verify_rejects_garbage_hash() {
+        assert!(!verify_password("not a phc string", "x"));
+        assert!(!verify_password("", "x"));
+    }
+}
