@@ -239,6 +239,9 @@ pub struct Role {
     pub implicit: bool,
 }
 
+/// Shortname of the built-in "Moodle mobile web service" (`MOODLE_OFFICIAL_MOBILE_SERVICE`).
+pub const MOBILE_SERVICE: &str = "moodle_mobile_app";
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Service {
     pub id: ServiceId,

@@ -1,0 +1,125 @@
+//! Bulk generation of a large database, for benchmarks and volume tests. Writes rows directly
+//! in large transactions (no argon2, no audit) so that a million rows take seconds.
+
+use super::{Queries, Store, StoreError};
+use crate::domain::secret::hash_token;
+use crate::domain::*;
+
+/// How much to generate.
+#[derive(Debug, Clone, Copy)]
+pub struct Volume {
+    pub users: u64,
+    pub services: u64,
+    pub tokens: u64,
+    pub calls: u64,
+}
+
+/// Rows per write transaction.
+const BATCH: u64 = 20_000;
+
+/// The token value of generated token number `i` (1-based): 32 hex characters.
+pub fn token_value(i: u64) -> String {
+    format!("{:016x}{:016x}", i.wrapping_mul(0x9E37_79B9_7F4A_7C15), i)
+}
+
+pub fn username(i: u64) -> String {
+    format!("user{i:06}")
+}
+
+/// Fills `store` with users `user000001…`, services `svc0001…` (enabled, open, with
+/// `core_webservice_get_site_info`), tokens spread over both, and call-log rows.
+pub fn fill(store: &Store, v: Volume, now: UnixTime) -> Result<(), StoreError> {
+    let mut done = 0;
+    while done < v.users {
+        let n = BATCH.min(v.users - done);
+        store.write(|t| {
+            let first = t.reserve_ids("user", n)?;
+            for id in first..first + n {
+                let u = User {
+                    id,
+                    username: username(id),
+                    auth: AuthMethod::Webservice,
+                    password_hash: String::new(),
+                    firstname: "Bulk".into(),
+                    lastname: format!("User {id}"),
+                    email: format!("{}@example.com", username(id)),
+                    lang: "en".into(),
+                    suspended: false,
+                    confirmed: true,
+                    deleted: false,
+                    created: now,
+                    modified: now,
+                };
+                t.put_user(&u, None)?;
+            }
+            Ok::<_, StoreError>(())
+        })?;
+        done += n;
+    }
+    let first_service = store.write(|t| {
+        let first = t.reserve_ids("service", v.services)?;
+        for id in first..first + v.services {
+            let s = Service {
+                id,
+                name: format!("Bulk service {id}"),
+                shortname: format!("svc{id:04}"),
+                enabled: true,
+                restricted_users: false,
+                required_capability: None,
+                download_files: false,
+                upload_files: false,
+                builtin: false,
+                created: now,
+                modified: now,
+            };
+            t.put_service(&s, None)?;
+            t.service_functions.insert((id, "core_webservice_get_site_info"), ())?;
+        }
+        Ok::<_, StoreError>(first)
+    })?;
+    let first_user = 1 + store.read()?.user_count()?.saturating_sub(v.users);
+    let mut done = 0;
+    while done < v.tokens {
+        let n = BATCH.min(v.tokens - done);
+        store.write(|t| {
+            let first = t.reserve_ids("token", n)?;
+            for id in first..first + n {
+                let token = Token {
+                    id,
+                    name: format!("Webservice-{id:05}"),
+                    user: first_user + id % v.users.max(1),
+                    service: first_service + id % v.services.max(1),
+                    ip_restriction: String::new(),
+                    valid_until: (id % 3 == 0).then_some(now + i64::try_from(id % 1000).unwrap_or(0) * 86_400 - 30 * 86_400),
+                    created: now,
+                    creator: "bulk".into(),
+                    last_access: None,
+                    origin: TokenOrigin::Admin,
+                };
+                t.put_token(&hash_token(&token_value(id)), &token)?;
+            }
+            Ok::<_, StoreError>(())
+        })?;
+        done += n;
+    }
+    let mut done = 0;
+    while done < v.calls {
+        let n = BATCH.min(v.calls - done);
+        let calls: Vec<CallLog> = (done..done + n)
+            .map(|i| CallLog {
+                time: now - i64::try_from(v.calls - i).unwrap_or(0),
+                token: Some(1 + i % v.tokens.max(1)),
+                user: Some(first_user + i % v.users.max(1)),
+                service: Some(first_service),
+                function: "core_webservice_get_site_info".into(),
+                protocol: "rest".into(),
+                remote_ip: "127.0.0.1".into(),
+                outcome: "ok".into(),
+                duration_micros: 150,
+            })
+            .collect();
+        store.write(|t| t.append_calls(&calls))?;
+        done += n;
+    }
+    Ok(())
+}

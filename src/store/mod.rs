@@ -1,0 +1,161 @@
+//! The store: one redb file shared by every process (DESIGN.md §2), its schema and migrations,
+//! typed reads in one read transaction and writes in one write transaction. No business rules.
+
+mod codec;
+pub mod bulk;
+mod query;
+mod schema;
+pub mod tables;
+mod write;
+
+pub use query::*;
+pub use schema::SCHEMA_VERSION;
+pub use tables::{ReadView, View, WriteTables};
+
+use redb::{Builder, ConcurrencyMode, Database, DatabaseError, ReadableDatabase};
+use std::fs::OpenOptions;
+use std::io::ErrorKind;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+/// The default database file, in the working directory.
+pub const DEFAULT_PATH: &str = "wsconsole.redb";
+
+/// redb's page cache is 1 GiB by default; this bounds each process's share.
+const CACHE_BYTES: usize = 16 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The file could not be opened: one line naming the file and the cause.
+    #[error("cannot open database {path}: {cause}")]
+    Open { path: String, cause: String },
+    #[error("database {path} has schema version {found}, newer than this wsconsole understands ({supported}): use a newer wsconsole")]
+    SchemaTooNew { path: String, found: u64, supported: u64 },
+    #[error("database is damaged: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Storage(#[from] redb::Error),
+}
+
+macro_rules! from_redb {
+    ($($t:ty),*) => { $( impl From<$t> for StoreError { fn from(e: $t) -> Self { StoreError::Storage(e.into()) } } )* };
+}
+from_redb!(redb::TransactionError, redb::TableError, redb::StorageError, redb::CommitError);
+
+/// An open database. Cheap to share behind an `Arc`; every method takes `&self`.
+pub struct Store {
+    db: Database,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating with mode 0600 if missing) the database at `path`, in redb's MultiWriter
+    /// mode so that the console, the CLI and the endpoint share it; seeds or migrates it.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let shown = path.display().to_string();
+        let fail = |cause: String| StoreError::Open { path: shown.clone(), cause };
+
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            && !dir.is_dir()
+        {
+            return Err(fail(format!("directory {} does not exist", dir.display())));
+        }
+        match OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(fail(io_cause(&e))),
+        }
+        if path.is_dir() {
+            return Err(fail("it is a directory".into()));
+        }
+
+        let db = open_redb(path).map_err(|e| fail(e))?;
+        let store = Store { db, path: path.to_path_buf() };
+        schema::prepare(&store)?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A read transaction: a consistent view that sees every commit made before it began, by
+    /// any process.
+    pub fn read(&self) -> Result<ReadView, StoreError> {
+        Ok(ReadView::new(self.db.begin_read()?))
+    }
+
+    /// Runs `f` in one write transaction and commits durably if it returns `Ok`; on `Err`
+    /// nothing is written. Keep `f` to milliseconds: other processes wait for it.
+    pub fn write<T, E: From<StoreError>>(&self, f: impl FnOnce(&mut WriteTables<'_>) -> Result<T, E>) -> Result<T, E> {
+        let txn = self.db.begin_write().map_err(StoreError::from)?;
+        let result = {
+            let mut tables = WriteTables::open(&txn)?;
+            f(&mut tables)
+        };
+        match result {
+            Ok(v) => {
+                txn.commit().map_err(StoreError::from)?;
+                Ok(v)
+            }
+            Err(e) => {
+                drop(txn);
+                Err(e)
+            }
+        }
+    }
+
+    /// The raw database, for benchmarks that compare the store API with plain redb.
+    pub fn raw(&self) -> &Database {
+        &self.db
+    }
+}
+
+fn open_redb(path: &Path) -> Result<Database, String> {
+    // A damaged file can trip redb's internal assertions in debug builds; report it, never panic.
+    let opened = std::panic::catch_unwind(|| {
+        Builder::new()
+            .set_concurrency_mode(ConcurrencyMode::MultiWriter)
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+    });
+    match opened {
+        Ok(Ok(db)) => Ok(db),
+        Ok(Err(e)) => Err(database_cause(e)),
+        Err(_) => Err("the file is damaged (redb could not read it)".into()),
+    }
+}
+
+fn database_cause(e: DatabaseError) -> String {
+    match e {
+        DatabaseError::DatabaseAlreadyOpen => {
+            "it is locked by another program that opened it exclusively (every wsconsole process shares it; is another tool holding it?)".into()
+        }
+        DatabaseError::LockProtocolMismatch => "another process has it open with an incompatible redb version".into(),
+        DatabaseError::RepairAborted => "it needs a repair that could not be done".into(),
+        DatabaseError::UpgradeRequired(v) => format!("it is in an old redb file format ({v})"),
+        DatabaseError::TransactionInProgress => "a transaction is still in progress".into(),
+        DatabaseError::Storage(redb::StorageError::Io(e)) => io_cause(&e),
+        DatabaseError::Storage(redb::StorageError::Corrupted(m)) => format!("the file is damaged ({m})"),
+        DatabaseError::Storage(e) => e.to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn io_cause(e: &std::io::Error) -> String {
+    match e.kind() {
+        ErrorKind::PermissionDenied => "permission denied".into(),
+        ErrorKind::NotFound => "no such file or directory".into(),
+        ErrorKind::InvalidData => "it is not a wsconsole database (not a redb file)".into(),
+        ErrorKind::IsADirectory => "it is a directory".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// Now, in Unix seconds.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

@@ -1,0 +1,625 @@
+//! Typed reads, usable in a read transaction or inside a write transaction (for validation),
+//! through the [`View`] trait.
+
+use super::StoreError;
+use super::codec::decode;
+use super::tables::View;
+use crate::domain::access::AccessData;
+use crate::domain::capabilities;
+use crate::domain::walkthrough::Facts;
+use crate::domain::*;
+use redb::{ReadableTable, ReadableTableMetadata};
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+/// One page of a listing and how many rows matched in all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub rows: Vec<T>,
+    pub total: usize,
+}
+
+/// Which users a token listing keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserFilter {
+    Exact(String),
+    /// A case-insensitive fragment of the username.
+    Contains(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenSort {
+    /// Moodle's initial sort of Manage tokens; tokens without expiry last.
+    #[default]
+    ValidUntil,
+    Name,
+    User,
+    Service,
+    LastAccess,
+    Created,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateFilter {
+    /// Not expired (including expiring soon).
+    Valid,
+    Expiring,
+    Expired,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenQuery {
+    pub name: Option<String>,
+    pub user: Option<UserFilter>,
+    /// Service shortname.
+    pub service: Option<String>,
+    pub state: Option<StateFilter>,
+    pub sort: TokenSort,
+    pub descending: bool,
+    pub offset: usize,
+    pub limit: usize,
+    pub now: UnixTime,
+}
+
+impl Default for TokenQuery {
+    fn default() -> Self {
+        TokenQuery {
+            name: None,
+            user: None,
+            service: None,
+            state: None,
+            sort: TokenSort::default(),
+            descending: false,
+            offset: 0,
+            limit: usize::MAX,
+            now: super::now(),
+        }
+    }
+}
+
+/// A token with the names a listing shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRow {
+    pub token: Token,
+    pub username: String,
+    pub service_shortname: String,
+    pub service_name: String,
+}
+
+/// A role assignment as listed for a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRoles {
+    pub assigned: Vec<Role>,
+    /// Roles every user holds implicitly (Authenticated user).
+    pub implicit: Vec<Role>,
+}
+
+fn get_record<T: serde::de::DeserializeOwned, K: redb::Key + 'static>(
+    table: &impl ReadableTable<K, &'static [u8]>,
+    key: K::SelfType<'_>,
+    what: &str,
+) -> Result<Option<T>, StoreError> {
+    match table.get(key)? {
+        Some(v) => Ok(Some(decode(v.value(), what)?)),
+        None => Ok(None),
+    }
+}
+
+fn all_records<T: serde::de::DeserializeOwned, K: redb::Key + 'static>(
+    table: &impl ReadableTable<K, &'static [u8]>,
+    what: &str,
+) -> Result<Vec<T>, StoreError> {
+    let mut out = Vec::new();
+    for entry in table.iter()? {
+        let (_, v) = entry?;
+        out.push(decode(v.value(), what)?);
+    }
+    Ok(out)
+}
+
+fn contains_ci(haystack: &str, needle_lower: &str) -> bool {
+    needle_lower.is_empty() || haystack.to_lowercase().contains(needle_lower)
+}
+
+/// Every read the front ends and `ops` need.
+pub trait Queries: View {
+    fn settings(&self) -> Result<Settings, StoreError> {
+        Ok(get_record(self.config()?, "settings", "settings")?.unwrap_or_default())
+    }
+
+    fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        get_record(self.users()?, id, "user")
+    }
+
+    fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
+        match self.users_by_username()?.get(username)? {
+            Some(id) => Queries::user(self, id.value()),
+            None => Ok(None),
+        }
+    }
+
+    /// Live users whose username, name or e-mail contains `filter` (case-insensitive), by
+    /// username.
+    fn find_users(&self, filter: &str, offset: usize, limit: usize) -> Result<Page<User>, StoreError> {
+        let needle = filter.to_lowercase();
+        let mut rows = Vec::new();
+        let mut total = 0;
+        for entry in self.users_by_username()?.iter()? {
+            let (name, id) = entry?;
+            let keep_by_name = contains_ci(name.value(), &needle);
+            if !keep_by_name && needle.is_empty() {
+                continue;
+            }
+            let in_window = total >= offset && rows.len() < limit;
+            if keep_by_name {
+                if in_window && let Some(u) = Queries::user(self, id.value())? {
+                    rows.push(u);
+                }
+                total += 1;
+                continue;
+            }
+            // Not matched by username: look at the other fields.
+            if let Some(u) = Queries::user(self, id.value())?
+                && (contains_ci(&u.fullname(), &needle) || contains_ci(&u.email, &needle))
+            {
+                if in_window {
+                    rows.push(u);
+                }
+                total += 1;
+            }
+        }
+        Ok(Page { rows, total })
+    }
+
+    fn user_count(&self) -> Result<u64, StoreError> {
+        Ok(self.users_by_username()?.len()?)
+    }
+
+    fn role(&self, id: RoleId) -> Result<Option<Role>, StoreError> {
+        get_record(self.roles()?, id, "role")
+    }
+
+    fn role_by_shortname(&self, shortname: &str) -> Result<Option<Role>, StoreError> {
+        match self.roles_by_shortname()?.get(shortname)? {
+            Some(id) => Queries::role(self, id.value()),
+            None => Ok(None),
+        }
+    }
+
+    fn all_roles(&self) -> Result<Vec<Role>, StoreError> {
+        all_records(self.roles()?, "role")
+    }
+
+    fn role_capabilities(&self, role: RoleId) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.role_caps()?.range((role, "")..(role + 1, ""))? {
+            out.push(entry?.0.value().1.to_string());
+        }
+        Ok(out)
+    }
+
+    fn role_holders(&self, role: RoleId) -> Result<Vec<UserId>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.role_assignments()?.iter()? {
+            let (user, r) = entry?.0.value();
+            if r == role {
+                out.push(user);
+            }
+        }
+        Ok(out)
+    }
+
+    fn user_roles(&self, user: UserId) -> Result<UserRoles, StoreError> {
+        let mut assigned = Vec::new();
+        for entry in self.role_assignments()?.range((user, 0)..=(user, u64::MAX))? {
+            if let Some(r) = Queries::role(self, entry?.0.value().1)? {
+                assigned.push(r);
+            }
+        }
+        let implicit = self.all_roles()?.into_iter().filter(|r| r.implicit).collect();
+        Ok(UserRoles { assigned, implicit })
+    }
+
+    /// Every capability the user holds through any role, implicit ones included.
+    fn user_capabilities(&self, user: UserId) -> Result<BTreeSet<String>, StoreError> {
+        let roles = self.user_roles(user)?;
+        let mut caps = BTreeSet::new();
+        for r in roles.assigned.iter().chain(&roles.implicit) {
+            caps.extend(self.role_capabilities(r.id)?);
+        }
+        Ok(caps)
+    }
+
+    fn user_has_capability(&self, user: UserId, capability: &str) -> Result<bool, StoreError> {
+        let caps = self.role_caps()?;
+        for entry in self.roles()?.iter()? {
+            let (id, bytes) = entry?;
+            let role: Role = decode(bytes.value(), "role")?;
+            if role.implicit && caps.get((id.value(), capability))?.is_some() {
+                return Ok(true);
+            }
+        }
+        for entry in self.role_assignments()?.range((user, 0)..=(user, u64::MAX))? {
+            let role = entry?.0.value().1;
+            if caps.get((role, capability))?.is_some() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Users holding `capability` through an explicit assignment, and whether an implicit role
+    /// gives it to everybody.
+    fn capability_holders(&self, capability: &str) -> Result<(HashSet<UserId>, bool), StoreError> {
+        let caps = self.role_caps()?;
+        let mut roles = HashSet::new();
+        let mut everybody = false;
+        for r in self.all_roles()? {
+            if caps.get((r.id, capability))?.is_some() {
+                everybody |= r.implicit;
+                roles.insert(r.id);
+            }
+        }
+        let mut users = HashSet::new();
+        if !roles.is_empty() {
+            for entry in self.role_assignments()?.iter()? {
+                let (user, role) = entry?.0.value();
+                if roles.contains(&role) {
+                    users.insert(user);
+                }
+            }
+        }
+        Ok((users, everybody))
+    }
+
+    fn service(&self, id: ServiceId) -> Result<Option<Service>, StoreError> {
+        get_record(self.services()?, id, "service")
+    }
+
+    fn service_by_shortname(&self, shortname: &str) -> Result<Option<Service>, StoreError> {
+        match self.services_by_shortname()?.get(shortname)? {
+            Some(id) => Queries::service(self, id.value()),
+            None => Ok(None),
+        }
+    }
+
+    /// Every service, built-in first, then by name (as Moodle's External services page).
+    fn all_services(&self) -> Result<Vec<Service>, StoreError> {
+        let mut v: Vec<Service> = all_records(self.services()?, "service")?;
+        v.sort_by(|a, b| b.builtin.cmp(&a.builtin).then_with(|| a.name.to_lowercase().cmp(&b.name.to_lowercase())));
+        Ok(v)
+    }
+
+    fn service_function_names(&self, service: ServiceId) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.service_functions()?.range((service, "")..(service + 1, ""))? {
+            out.push(entry?.0.value().1.to_string());
+        }
+        Ok(out)
+    }
+
+    fn authorised_users(&self, service: ServiceId) -> Result<Vec<AuthorisedUser>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.service_users()?.range((service, 0)..=(service, u64::MAX))? {
+            out.push(decode(entry?.1.value(), "authorised user")?);
+        }
+        Ok(out)
+    }
+
+    fn authorisation(&self, service: ServiceId, user: UserId) -> Result<Option<AuthorisedUser>, StoreError> {
+        get_record(self.service_users()?, (service, user), "authorised user")
+    }
+
+    fn token_by_hash(&self, hash: &TokenHash) -> Result<Option<Token>, StoreError> {
+        get_record(self.tokens()?, hash, "token")
+    }
+
+    fn token_by_id(&self, id: TokenId) -> Result<Option<Token>, StoreError> {
+        match self.tokens_by_id()?.get(id)? {
+            Some(h) => Queries::token_by_hash(self, &h.value()),
+            None => Ok(None),
+        }
+    }
+
+    fn token_ids_of_user(&self, user: UserId) -> Result<Vec<TokenId>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.tokens_by_user()?.range((user, 0)..=(user, u64::MAX))? {
+            out.push(entry?.0.value().1);
+        }
+        Ok(out)
+    }
+
+    fn token_ids_of_service(&self, service: ServiceId) -> Result<Vec<TokenId>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.tokens_by_service()?.range((service, 0)..=(service, u64::MAX))? {
+            out.push(entry?.0.value().1);
+        }
+        Ok(out)
+    }
+
+    fn token_count(&self) -> Result<u64, StoreError> {
+        Ok(self.tokens_by_id()?.len()?)
+    }
+
+    /// The token list: filtered by name, user, service and state, sorted, one page.
+    ///
+    /// A user or service filter starts from the per-user and per-service indexes, so a
+    /// selective filter reads only the matching tokens; without one every token is read once.
+    fn list_tokens(&self, q: &TokenQuery) -> Result<Page<TokenRow>, StoreError> {
+        let mut usernames: HashMap<UserId, String> = HashMap::new();
+        let candidates: Option<BTreeSet<TokenId>> = {
+            let by_user = match &q.user {
+                None => None,
+                Some(UserFilter::Exact(name)) => {
+                    let mut ids = BTreeSet::new();
+                    if let Some(u) = Queries::user_by_username(self, name)? {
+                        ids.extend(self.token_ids_of_user(u.id)?);
+                        usernames.insert(u.id, u.username);
+                    }
+                    Some(ids)
+                }
+                Some(UserFilter::Contains(fragment)) => {
+                    let needle = fragment.to_lowercase();
+                    let mut ids = BTreeSet::new();
+                    for entry in self.users_by_username()?.iter()? {
+                        let (name, id) = entry?;
+                        if contains_ci(name.value(), &needle) {
+                            ids.extend(self.token_ids_of_user(id.value())?);
+                            usernames.insert(id.value(), name.value().to_string());
+                        }
+                    }
+                    Some(ids)
+                }
+            };
+            let by_service = match &q.service {
+                None => None,
+                Some(shortname) => Some(match Queries::service_by_shortname(self, shortname)? {
+                    Some(s) => self.token_ids_of_service(s.id)?.into_iter().collect(),
+                    None => BTreeSet::new(),
+                }),
+            };
+            match (by_user, by_service) {
+                (Some(a), Some(b)) => Some(a.intersection(&b).copied().collect()),
+                (a, b) => a.or(b),
+            }
+        };
+
+        let name_needle = q.name.as_deref().map(str::to_lowercase);
+        let keep = |t: &Token| {
+            name_needle.as_deref().is_none_or(|n| contains_ci(&t.name, n))
+                && match q.state {
+                    None => true,
+                    Some(StateFilter::Valid) => t.state(q.now) != TokenState::Expired,
+                    Some(StateFilter::Expiring) => t.state(q.now) == TokenState::Expiring,
+                    Some(StateFilter::Expired) => t.state(q.now) == TokenState::Expired,
+                }
+        };
+        let mut tokens = Vec::new();
+        match candidates {
+            Some(ids) => {
+                for id in ids {
+                    if let Some(t) = Queries::token_by_id(self, id)?
+                        && keep(&t)
+                    {
+                        tokens.push(t);
+                    }
+                }
+            }
+            None => {
+                for entry in self.tokens()?.iter()? {
+                    let t: Token = decode(entry?.1.value(), "token")?;
+                    if keep(&t) {
+                        tokens.push(t);
+                    }
+                }
+            }
+        }
+
+        let mut services: HashMap<ServiceId, (String, String)> = HashMap::new();
+        let mut username_of = |id: UserId, this: &Self| -> Result<String, StoreError> {
+            if let Some(n) = usernames.get(&id) {
+                return Ok(n.clone());
+            }
+            let n = Queries::user(this, id)?.map(|u| u.username).unwrap_or_else(|| format!("#{id}"));
+            usernames.insert(id, n.clone());
+            Ok(n)
+        };
+        let mut rows = Vec::with_capacity(tokens.len());
+        for t in tokens {
+            let username = username_of(t.user, self)?;
+            let (service_shortname, service_name) = match services.get(&t.service) {
+                Some(s) => s.clone(),
+                None => {
+                    let s = Queries::service(self, t.service)?
+                        .map(|s| (s.shortname, s.name))
+                        .unwrap_or_else(|| (format!("#{}", t.service), String::new()));
+                    services.insert(t.service, s.clone());
+                    s
+                }
+            };
+            rows.push(TokenRow { token: t, username, service_shortname, service_name });
+        }
+
+        sort_token_rows(&mut rows, q.sort, q.descending);
+        let total = rows.len();
+        let rows = rows.into_iter().skip(q.offset).take(q.limit).collect();
+        Ok(Page { rows, total })
+    }
+
+    /// Newest audit entries first.
+    fn audit_entries(&self, filter: &str, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        let needle = filter.to_lowercase();
+        let mut out = Vec::new();
+        for entry in self.audit_log()?.iter()?.rev() {
+            let e: AuditEntry = decode(entry?.1.value(), "audit entry")?;
+            if needle.is_empty()
+                || [&e.actor, &e.operation, &e.target, &e.summary].iter().any(|f| contains_ci(f, &needle))
+            {
+                out.push(e);
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Newest calls first.
+    fn call_entries(&self, limit: usize) -> Result<Vec<CallLog>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.call_log()?.iter()?.rev().take(limit) {
+            out.push(decode(entry?.1.value(), "call log")?);
+        }
+        Ok(out)
+    }
+
+    fn call_count(&self) -> Result<u64, StoreError> {
+        Ok(self.call_log()?.len()?)
+    }
+
+    /// Everything the setup walkthrough needs, in this one transaction.
+    fn walkthrough_facts(&self, now: UnixTime) -> Result<Facts, StoreError> {
+        let settings = Queries::settings(self)?;
+        let mut live: HashMap<UserId, User> = HashMap::new();
+        for entry in self.users_by_username()?.iter()? {
+            if let Some(u) = Queries::user(self, entry?.1.value())? {
+                live.insert(u.id, u);
+            }
+        }
+        let mut ws: HashSet<UserId> =
+            live.values().filter(|u| u.auth == AuthMethod::Webservice).map(|u| u.id).collect();
+        for entry in self.service_users()?.iter()? {
+            ws.insert(entry?.0.value().1);
+        }
+        for entry in self.tokens_by_user()?.iter()? {
+            ws.insert(entry?.0.value().0);
+        }
+        ws.retain(|id| live.contains_key(id));
+        let names = |ids: &mut dyn Iterator<Item = &UserId>| -> Vec<String> {
+            let mut v: Vec<String> = ids.filter_map(|id| live.get(id).map(|u| u.username.clone())).collect();
+            v.sort();
+            v
+        };
+
+        let mut lacking_protocol_capability = Vec::new();
+        let mut holders_by_protocol = Vec::new();
+        for p in Protocol::ALL {
+            let (holders, everybody) = self.capability_holders(p.capability())?;
+            let lacking = if everybody { Vec::new() } else { names(&mut ws.iter().filter(|id| !holders.contains(id))) };
+            lacking_protocol_capability.push((p, lacking));
+            holders_by_protocol.push((p, holders, everybody));
+        }
+        let (creators, everybody_creates) = self.capability_holders(capabilities::CREATE_TOKEN)?;
+        let creator_ids: Vec<UserId> =
+            if everybody_creates { live.keys().copied().collect() } else { creators.into_iter().filter(|id| live.contains_key(id)).collect() };
+        let lacks_enabled_protocol = |id: &UserId| {
+            holders_by_protocol
+                .iter()
+                .filter(|(p, _, _)| settings.protocols.contains(p))
+                .any(|(_, holders, everybody)| !everybody && !holders.contains(id))
+        };
+        let token_creators_lacking_protocol = names(&mut creator_ids.iter().filter(|id| lacks_enabled_protocol(id)));
+        let token_creators = names(&mut creator_ids.iter());
+
+        let mut f = Facts {
+            ws_users: names(&mut ws.iter()),
+            lacking_protocol_capability,
+            token_creators,
+            token_creators_lacking_protocol,
+            ..Facts::default()
+        };
+        for s in self.all_services()? {
+            if s.builtin || !s.enabled {
+                continue;
+            }
+            let has_functions = self.service_functions()?.range((s.id, "")..(s.id + 1, ""))?.next().is_some();
+            if s.restricted_users {
+                f.restricted_services += 1;
+                f.restricted_services_with_functions += u64::from(has_functions);
+                f.authorised_users += self.authorised_users(s.id)?.len() as u64;
+            } else {
+                f.open_services += 1;
+                f.open_services_with_functions += u64::from(has_functions);
+            }
+        }
+        for entry in self.tokens()?.iter()? {
+            let t: Token = decode(entry?.1.value(), "token")?;
+            if t.state(now) != TokenState::Expired {
+                f.valid_tokens += 1;
+            }
+        }
+        for entry in self.call_log()?.iter()?.rev() {
+            let c: CallLog = decode(entry?.1.value(), "call log")?;
+            if c.outcome == "ok" {
+                f.last_successful_call = Some(c.time);
+                break;
+            }
+        }
+        f.settings = settings;
+        Ok(f)
+    }
+}
+
+impl<V: View> Queries for V {}
+
+fn sort_token_rows(rows: &mut [TokenRow], sort: TokenSort, descending: bool) {
+    use std::cmp::Ordering;
+    // None (no expiry / never accessed) sorts after every date.
+    fn opt(a: Option<i64>, b: Option<i64>) -> Ordering {
+        match (a, b) {
+            (Some(x), Some(y)) => x.cmp(&y),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => Ordering::Equal,
+        }
+    }
+    rows.sort_by(|a, b| {
+        let primary = match sort {
+            TokenSort::ValidUntil => opt(a.token.valid_until, b.token.valid_until),
+            TokenSort::Name => a.token.name.to_lowercase().cmp(&b.token.name.to_lowercase()),
+            TokenSort::User => a.username.cmp(&b.username),
+            TokenSort::Service => a.service_name.to_lowercase().cmp(&b.service_name.to_lowercase()),
+            TokenSort::LastAccess => opt(a.token.last_access, b.token.last_access),
+            TokenSort::Created => a.token.created.cmp(&b.token.created),
+        };
+        let ord = primary.then(a.token.id.cmp(&b.token.id));
+        if descending { ord.reverse() } else { ord }
+    });
+}
+
+/// The access decision reads the store through the same queries.
+impl<V: View> AccessData for V {
+    type Error = StoreError;
+    fn settings(&self) -> Result<Settings, StoreError> {
+        Queries::settings(self)
+    }
+    fn token_by_hash(&self, hash: &TokenHash) -> Result<Option<Token>, StoreError> {
+        Queries::token_by_hash(self, hash)
+    }
+    fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        Queries::user(self, id)
+    }
+    fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
+        Queries::user_by_username(self, username)
+    }
+    fn has_capability(&self, user: UserId, capability: &str) -> Result<bool, StoreError> {
+        self.user_has_capability(user, capability)
+    }
+    fn service(&self, id: ServiceId) -> Result<Option<Service>, StoreError> {
+        Queries::service(self, id)
+    }
+    fn service_has_function(&self, service: ServiceId, function: &str) -> Result<bool, StoreError> {
+        Ok(self.service_functions()?.get((service, function))?.is_some())
+    }
+    fn services_with_function(&self, function: &str) -> Result<Vec<Service>, StoreError> {
+        let mut out = Vec::new();
+        for s in self.all_services()? {
+            if self.service_functions()?.get((s.id, function))?.is_some() {
+                out.push(s);
+            }
+        }
+        Ok(out)
+    }
+    fn authorised_user(&self, service: ServiceId, user: UserId) -> Result<Option<AuthorisedUser>, StoreError> {
+        self.authorisation(service, user)
+    }
+}

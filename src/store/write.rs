@@ -1,0 +1,193 @@
+//! Typed writes: each keeps a record and its indexes consistent. Rules about what may be
+//! written live in `ops`.
+
+use super::codec::encode;
+use super::tables::WriteTables;
+use super::StoreError;
+use crate::domain::*;
+use redb::ReadableTable;
+
+/// Token ids and log sequence numbers come from counters in `meta`.
+fn seq_key(kind: &str) -> String {
+    format!("seq:{kind}")
+}
+
+impl WriteTables<'_> {
+    /// The next id of a kind ("user", "role", "service", "token", "call", "audit"); ids start at 1
+    /// and are never reused.
+    pub fn next_id(&mut self, kind: &str) -> Result<u64, StoreError> {
+        let key = seq_key(kind);
+        let next = self.meta.get(key.as_str())?.map(|v| v.value()).unwrap_or(0) + 1;
+        self.meta.insert(key.as_str(), next)?;
+        Ok(next)
+    }
+
+    /// Reserves `n` consecutive ids and returns the first.
+    pub fn reserve_ids(&mut self, kind: &str, n: u64) -> Result<u64, StoreError> {
+        let key = seq_key(kind);
+        let first = self.meta.get(key.as_str())?.map(|v| v.value()).unwrap_or(0) + 1;
+        self.meta.insert(key.as_str(), first + n - 1)?;
+        Ok(first)
+    }
+
+    pub fn put_settings(&mut self, s: &Settings) -> Result<(), StoreError> {
+        self.config.insert("settings", encode(s).as_slice())?;
+        Ok(())
+    }
+
+    /// Writes a user; `old` is its previous state, so the username index follows renames and
+    /// deletion.
+    pub fn put_user(&mut self, u: &User, old: Option<&User>) -> Result<(), StoreError> {
+        if let Some(old) = old
+            && !old.deleted
+            && (old.username != u.username || u.deleted)
+        {
+            self.users_by_username.remove(old.username.as_str())?;
+        }
+        if !u.deleted {
+            self.users_by_username.insert(u.username.as_str(), u.id)?;
+        }
+        self.users.insert(u.id, encode(u).as_slice())?;
+        Ok(())
+    }
+
+    pub fn put_role(&mut self, r: &Role, old: Option<&Role>) -> Result<(), StoreError> {
+        if let Some(old) = old
+            && old.shortname != r.shortname
+        {
+            self.roles_by_shortname.remove(old.shortname.as_str())?;
+        }
+        self.roles_by_shortname.insert(r.shortname.as_str(), r.id)?;
+        self.roles.insert(r.id, encode(r).as_slice())?;
+        Ok(())
+    }
+
+    /// Removes a role with its capabilities and assignments.
+    pub fn remove_role(&mut self, r: &Role) -> Result<(), StoreError> {
+        self.roles.remove(r.id)?;
+        self.roles_by_shortname.remove(r.shortname.as_str())?;
+        let caps: Vec<String> = self
+            .role_caps
+            .range((r.id, "")..(r.id + 1, ""))?
+            .map(|e| e.map(|(k, _)| k.value().1.to_string()))
+            .collect::<Result<_, _>>()?;
+        for cap in &caps {
+            self.role_caps.remove((r.id, cap.as_str()))?;
+        }
+        let holders: Vec<u64> = self
+            .role_assignments
+            .iter()?
+            .filter_map(|e| e.ok().map(|(k, _)| k.value()))
+            .filter(|(_, role)| *role == r.id)
+            .map(|(user, _)| user)
+            .collect();
+        for user in holders {
+            self.role_assignments.remove((user, r.id))?;
+        }
+        Ok(())
+    }
+
+    pub fn put_service(&mut self, s: &Service, old: Option<&Service>) -> Result<(), StoreError> {
+        if let Some(old) = old
+            && old.shortname != s.shortname
+        {
+            self.services_by_shortname.remove(old.shortname.as_str())?;
+        }
+        self.services_by_shortname.insert(s.shortname.as_str(), s.id)?;
+        self.services.insert(s.id, encode(s).as_slice())?;
+        Ok(())
+    }
+
+    /// Removes a service with its functions, authorised users and tokens; returns how many
+    /// tokens went with it.
+    pub fn remove_service(&mut self, s: &Service) -> Result<usize, StoreError> {
+        let revoked = self.remove_tokens_of_service(s.id)?;
+        self.services.remove(s.id)?;
+        self.services_by_shortname.remove(s.shortname.as_str())?;
+        let functions: Vec<String> = self
+            .service_functions
+            .range((s.id, "")..(s.id + 1, ""))?
+            .map(|e| e.map(|(k, _)| k.value().1.to_string()))
+            .collect::<Result<_, _>>()?;
+        for f in &functions {
+            self.service_functions.remove((s.id, f.as_str()))?;
+        }
+        let users: Vec<u64> = self
+            .service_users
+            .range((s.id, 0)..(s.id + 1, 0))?
+            .map(|e| e.map(|(k, _)| k.value().1))
+            .collect::<Result<_, _>>()?;
+        for u in users {
+            self.service_users.remove((s.id, u))?;
+        }
+        Ok(revoked)
+    }
+
+    pub fn put_authorised(&mut self, a: &AuthorisedUser) -> Result<(), StoreError> {
+        self.service_users.insert((a.service, a.user), encode(a).as_slice())?;
+        Ok(())
+    }
+
+    pub fn put_token(&mut self, hash: &TokenHash, t: &Token) -> Result<(), StoreError> {
+        self.tokens.insert(hash, encode(t).as_slice())?;
+        self.tokens_by_id.insert(t.id, hash)?;
+        self.tokens_by_user.insert((t.user, t.id), ())?;
+        self.tokens_by_service.insert((t.service, t.id), ())?;
+        Ok(())
+    }
+
+    /// Removes a token by id; returns it if it existed.
+    pub fn remove_token(&mut self, id: TokenId) -> Result<Option<Token>, StoreError> {
+        let Some(hash) = self.tokens_by_id.remove(id)?.map(|h| *h.value()) else {
+            return Ok(None);
+        };
+        let Some(token) = self.tokens.remove(&hash)?.map(|v| super::codec::decode::<Token>(v.value(), "token")) else {
+            return Ok(None);
+        };
+        let token = token?;
+        self.tokens_by_user.remove((token.user, id))?;
+        self.tokens_by_service.remove((token.service, id))?;
+        Ok(Some(token))
+    }
+
+    pub fn remove_tokens_of_user(&mut self, user: UserId) -> Result<usize, StoreError> {
+        let ids: Vec<u64> = self
+            .tokens_by_user
+            .range((user, 0)..=(user, u64::MAX))?
+            .map(|e| e.map(|(k, _)| k.value().1))
+            .collect::<Result<_, _>>()?;
+        for id in &ids {
+            self.remove_token(*id)?;
+        }
+        Ok(ids.len())
+    }
+
+    pub fn remove_tokens_of_service(&mut self, service: ServiceId) -> Result<usize, StoreError> {
+        let ids: Vec<u64> = self
+            .tokens_by_service
+            .range((service, 0)..=(service, u64::MAX))?
+            .map(|e| e.map(|(k, _)| k.value().1))
+            .collect::<Result<_, _>>()?;
+        for id in &ids {
+            self.remove_token(*id)?;
+        }
+        Ok(ids.len())
+    }
+
+    pub fn append_audit(&mut self, e: &AuditEntry) -> Result<(), StoreError> {
+        let seq = self.next_id("audit")?;
+        self.audit_log.insert((u64::try_from(e.time).unwrap_or(0), seq), encode(e).as_slice())?;
+        Ok(())
+    }
+
+    pub fn append_calls(&mut self, calls: &[CallLog]) -> Result<(), StoreError> {
+        if calls.is_empty() {
+            return Ok(());
+        }
+        let first = self.reserve_ids("call", calls.len() as u64)?;
+        for (seq, c) in (first..).zip(calls) {
+            self.call_log.insert((u64::try_from(c.time).unwrap_or(0), seq), encode(c).as_slice())?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,133 @@
+//! The store: opening, seeding, file mode, schema version and one-line errors.
+
+use std::os::unix::fs::PermissionsExt;
+use wsconsole::domain::MOBILE_SERVICE;
+use wsconsole::store::{Queries, SCHEMA_VERSION, Store, StoreError, View};
+
+#[test]
+fn first_open_creates_0600_and_seeds_everything_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ws.redb");
+    let store = Store::open(&path).unwrap();
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+
+    let v = store.read().unwrap();
+    let s = Queries::settings(&v).unwrap();
+    assert!(!s.enable_web_services && s.protocols.is_empty() && s.auth_plugins.is_empty());
+    assert!(!s.ws_documentation && !s.maintenance);
+    let mobile = v.service_by_shortname(MOBILE_SERVICE).unwrap().expect("built-in service");
+    assert_eq!(mobile.name, "Moodle mobile web service");
+    assert!(mobile.builtin && !mobile.enabled && !mobile.restricted_users);
+    assert!(mobile.download_files && mobile.upload_files);
+    let functions = v.service_function_names(mobile.id).unwrap();
+    assert!(functions.contains(&"core_webservice_get_site_info".to_string()), "{functions:?}");
+    assert_eq!(v.all_services().unwrap().len(), 1);
+    drop(v);
+    drop(store);
+
+    // Reopening neither re-seeds nor fails.
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.read().unwrap().all_services().unwrap().len(), 1);
+}
+
+#[test]
+fn newer_schema_is_refused_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ws.redb");
+    {
+        let store = Store::open(&path).unwrap();
+        store
+            .write(|t| {
+                t.meta.insert("schema_version", SCHEMA_VERSION + 1)?;
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+    }
+    let err = Store::open(&path).err().expect("refused").to_string();
+    assert!(err.contains("schema version 2, newer than this wsconsole understands (1)"), "{err}");
+    assert!(err.contains(&path.display().to_string()), "{err}");
+}
+
+fn open_error(path: &std::path::Path) -> String {
+    let e = Store::open(path).err().expect("an error").to_string();
+    assert!(!e.contains('\n'), "one line: {e}");
+    assert!(e.contains(&path.display().to_string()), "names the file: {e}");
+    e
+}
+
+#[test]
+fn missing_directory_is_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open_error(&dir.path().join("nope/ws.redb"));
+    assert!(e.contains("does not exist"), "{e}");
+}
+
+#[test]
+fn garbage_file_is_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ws.redb");
+    std::fs::write(&path, vec![0x42u8; 64 * 1024]).unwrap();
+    let e = open_error(&path);
+    assert!(e.contains("not a wsconsole database") || e.contains("damaged"), "{e}");
+}
+
+#[test]
+fn damaged_database_is_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ws.redb");
+    drop(Store::open(&path).unwrap());
+    let mut bytes = std::fs::read(&path).unwrap();
+    // Flip bytes across the whole file, header included.
+    for i in (0..bytes.len()).step_by(97) {
+        bytes[i] ^= 0xa5;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let e = open_error(&path);
+    assert!(e.starts_with("cannot open database") || e.contains("damaged"), "{e}");
+}
+
+#[test]
+fn unreadable_file_is_one_line() {
+    if unsafe_is_root() {
+        // root reads anything: nothing to test.
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ws.redb");
+    drop(Store::open(&path).unwrap());
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).unwrap();
+    assert!(open_error(&path).contains("permission denied"));
+}
+
+fn unsafe_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")))
+        .unwrap_or(false)
+}
+
+#[test]
+fn directory_path_is_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open_error(dir.path());
+    assert!(e.contains("directory"), "{e}");
+}
+
+#[test]
+fn locked_by_exclusive_opener_is_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ws.redb");
+    drop(Store::open(&path).unwrap());
+    // A program that opens the file in redb's default (exclusive) mode locks us out.
+    let _exclusive = redb::Database::create(&path).unwrap();
+    let e = open_error(&path);
+    assert!(e.contains("locked"), "{e}");
+}
+
+#[test]
+fn tables_are_all_created_on_first_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("ws.redb")).unwrap();
+    let v = store.read().unwrap();
+    assert!(v.tokens().is_ok() && v.call_log().is_ok() && v.audit_log().is_ok());
+}
