@@ -1,5 +1,7 @@
 //! wsconsole: a terminal console and a Moodle-compatible web-service endpoint that share one
 //! redb database. Layers, bottom up (DESIGN.md §1): `domain` → `store` → `ops` → front ends.
 
+pub mod cli;
 pub mod domain;
+pub mod ops;
 pub mod store;

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod capabilities;
+pub mod config;
 pub mod function_catalogue;
 pub mod iprestriction;
 pub mod secret;

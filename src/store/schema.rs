@@ -119,11 +119,6 @@ fn seed(t: &mut WriteTables<'_>) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Reads the creation time, for `status`.
-pub fn created_at<V: View>(v: &V) -> Result<Option<i64>, StoreError> {
-    Ok(v.meta()?.get(CREATED_KEY)?.and_then(|x| i64::try_from(x.value()).ok()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,168 @@
+//! Settings by Moodle's config names, as `wsconsole settings show|set` spells them.
+
+use super::iprestriction;
+use super::time::parse_duration;
+use super::types::{AuthPlugin, Protocol, Settings, debug_level};
+use super::validate::{FieldError, text};
+use std::collections::BTreeSet;
+
+/// One setting: its config name and what it means.
+pub struct ConfigName {
+    pub name: &'static str,
+    pub help: &'static str,
+}
+
+pub const NAMES: &[ConfigName] = &[
+    ConfigName { name: "enablewebservices", help: "Enable web services (Advanced features): 1 or 0" },
+    ConfigName { name: "webserviceprotocols", help: "Enabled protocols, comma-separated: rest, soap, xmlrpc, amf" },
+    ConfigName { name: "auth", help: "Enabled authentication plugins, comma-separated: manual, webservice" },
+    ConfigName { name: "enablewsdocumentation", help: "Web services documentation: 1 or 0" },
+    ConfigName { name: "sitename", help: "Site name, as core_webservice_get_site_info reports it" },
+    ConfigName { name: "siteurl", help: "Where clients reach the endpoint (Moodle's wwwroot), http:// or https://" },
+    ConfigName { name: "tokenduration", help: "Lifetime of tokens issued by login/token.php: seconds, or 12h, 30d, 12w" },
+    ConfigName { name: "tokenmaxperuserservice", help: "Self-issued tokens kept per user and service; the oldest goes beyond it" },
+    ConfigName { name: "maintenance_enabled", help: "Maintenance mode: 1 or 0" },
+    ConfigName { name: "debug", help: "Debug level: none (0), minimal (5), normal (15) or developer (32767); normal and up add debuginfo to errors" },
+    ConfigName { name: "trustedproxies", help: "Reverse proxies whose X-Forwarded-For is believed (IP list)" },
+    ConfigName { name: "loglifetime", help: "Days to keep endpoint call logs; 0 keeps them forever" },
+];
+
+fn bool_value(name: &'static str, v: &str) -> Result<bool, FieldError> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(FieldError::new(name, format!("\"{v}\" is not 1 or 0"))),
+    }
+}
+
+fn list<T: Ord>(name: &'static str, v: &str, parse: fn(&str) -> Option<T>, known: &str) -> Result<BTreeSet<T>, FieldError> {
+    let mut out = BTreeSet::new();
+    for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        out.insert(parse(item).ok_or_else(|| FieldError::new(name, format!("unknown \"{item}\" (known: {known})")))?);
+    }
+    Ok(out)
+}
+
+fn number<T: std::str::FromStr>(name: &'static str, v: &str) -> Result<T, FieldError> {
+    v.trim().parse().map_err(|_| FieldError::new(name, format!("\"{v}\" is not a whole number")))
+}
+
+/// Validates `value` for the setting `name` and applies it to `s`.
+pub fn apply(s: &mut Settings, name: &str, value: &str) -> Result<(), FieldError> {
+    match name {
+        "enablewebservices" => s.enable_web_services = bool_value("enablewebservices", value)?,
+        "webserviceprotocols" => {
+            s.protocols = list("webserviceprotocols", value, Protocol::parse, "rest, soap, xmlrpc, amf")?
+        }
+        "auth" => s.auth_plugins = list("auth", value, AuthPlugin::parse, "manual, webservice")?,
+        "enablewsdocumentation" => s.ws_documentation = bool_value("enablewsdocumentation", value)?,
+        "sitename" => s.site_name = text("sitename", value, 255, true)?,
+        "siteurl" => s.site_url = site_url(value)?,
+        "tokenduration" => s.token_duration = parse_duration(value).map_err(|m| FieldError::new("tokenduration", m))?,
+        "tokenmaxperuserservice" => {
+            let n: u32 = number("tokenmaxperuserservice", value)?;
+            if n == 0 {
+                return Err(FieldError::new("tokenmaxperuserservice", "must be at least 1"));
+            }
+            s.max_tokens_per_user_service = n;
+        }
+        "maintenance_enabled" => s.maintenance = bool_value("maintenance_enabled", value)?,
+        "debug" => s.debug = debug(value)?,
+        "trustedproxies" => {
+            s.trusted_proxies =
+                iprestriction::normalise(value).map_err(|e| FieldError::new("trustedproxies", e.to_string()))?
+        }
+        "loglifetime" => s.log_lifetime_days = number("loglifetime", value)?,
+        other => {
+            let known: Vec<&str> = NAMES.iter().map(|n| n.name).collect();
+            return Err(FieldError::new("setting", format!("unknown setting \"{other}\" (known: {})", known.join(", "))));
+        }
+    }
+    Ok(())
+}
+
+fn debug(v: &str) -> Result<u32, FieldError> {
+    Ok(match v.trim().to_ascii_lowercase().as_str() {
+        "none" | "0" => debug_level::NONE,
+        "minimal" | "5" => debug_level::MINIMAL,
+        "normal" | "15" => debug_level::NORMAL,
+        "developer" | "all" | "32767" => debug_level::DEVELOPER,
+        _ => return Err(FieldError::new("debug", format!("\"{v}\" is not none, minimal, normal or developer"))),
+    })
+}
+
+fn site_url(v: &str) -> Result<String, FieldError> {
+    let v = text("siteurl", v, 255, true)?;
+    let rest = v.strip_prefix("http://").or_else(|| v.strip_prefix("https://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(v.trim_end_matches('/').to_string()),
+        _ => Err(FieldError::new("siteurl", format!("\"{v}\" is not an http:// or https:// URL"))),
+    }
+}
+
+/// Every setting as (config name, value), in [`NAMES`] order.
+pub fn show(s: &Settings) -> Vec<(&'static str, String)> {
+    let b = |v: bool| if v { "1" } else { "0" }.to_string();
+    let joined = |items: Vec<&str>| items.join(",");
+    vec![
+        ("enablewebservices", b(s.enable_web_services)),
+        ("webserviceprotocols", joined(s.protocols.iter().map(|p| p.name()).collect())),
+        ("auth", joined(s.auth_plugins.iter().map(|p| p.name()).collect())),
+        ("enablewsdocumentation", b(s.ws_documentation)),
+        ("sitename", s.site_name.clone()),
+        ("siteurl", s.site_url.clone()),
+        ("tokenduration", s.token_duration.to_string()),
+        ("tokenmaxperuserservice", s.max_tokens_per_user_service.to_string()),
+        ("maintenance_enabled", b(s.maintenance)),
+        ("debug", s.debug.to_string()),
+        ("trustedproxies", s.trusted_proxies.clone()),
+        ("loglifetime", s.log_lifetime_days.to_string()),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_round_trips_through_show() {
+        let mut s = Settings::default();
+        for (name, value) in show(&Settings::default()) {
+            apply(&mut s, name, &value).unwrap_or_else(|e| panic!("{name}={value}: {e}"));
+        }
+        assert_eq!(s, Settings::default());
+        assert_eq!(show(&s).len(), NAMES.len());
+    }
+
+    #[test]
+    fn values_are_parsed_and_checked() {
+        let mut s = Settings::default();
+        apply(&mut s, "enablewebservices", "1").unwrap();
+        apply(&mut s, "webserviceprotocols", "rest, soap").unwrap();
+        apply(&mut s, "auth", "webservice").unwrap();
+        apply(&mut s, "tokenduration", "12w").unwrap();
+        apply(&mut s, "debug", "developer").unwrap();
+        apply(&mut s, "siteurl", "https://ws.example.com/").unwrap();
+        assert!(s.enable_web_services && s.debugging());
+        assert_eq!(s.protocols, BTreeSet::from([Protocol::Rest, Protocol::Soap]));
+        assert_eq!(s.auth_plugins, BTreeSet::from([AuthPlugin::Webservice]));
+        assert_eq!(s.token_duration, 7_257_600);
+        assert_eq!(s.site_url, "https://ws.example.com");
+
+        let before = s.clone();
+        for (name, value, says) in [
+            ("enablewebservices", "maybe", "not 1 or 0"),
+            ("webserviceprotocols", "rest,graphql", "unknown \"graphql\""),
+            ("auth", "ldap", "unknown \"ldap\""),
+            ("siteurl", "ftp://x", "not an http"),
+            ("debug", "loud", "not none"),
+            ("trustedproxies", "10.0.0.0/99", "10.0.0.0/99"),
+            ("tokenmaxperuserservice", "0", "at least 1"),
+            ("nosuch", "1", "unknown setting \"nosuch\""),
+        ] {
+            let e = apply(&mut s, name, value).unwrap_err();
+            assert!(e.to_string().contains(says), "{name}: {e}");
+        }
+        assert_eq!(s, before, "a refused value changes nothing");
+    }
+}

@@ -1,0 +1,95 @@
+//! Admin operations (DESIGN.md §1): each is one validated write transaction that also appends
+//! an audit entry naming the actor. The front ends (console, CLI, endpoint) call these and
+//! never write admin state themselves.
+
+mod roles;
+pub mod secrets;
+mod services;
+mod settings;
+mod tokens;
+mod users;
+
+pub use services::{NewService, ServiceEdit};
+pub use tokens::{CreatedToken, NewToken};
+pub use users::{NewUser, UserEdit};
+
+use crate::domain::validate::FieldError;
+use crate::domain::{AuditEntry, UnixTime};
+use crate::store::{Store, StoreError, WriteTables};
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpError {
+    /// A field's value breaks a rule; the form shows it beside the field.
+    #[error("{0}")]
+    Invalid(#[from] FieldError),
+    #[error("{0}")]
+    NotFound(String),
+    /// The value is taken or the record is in a state that forbids the change.
+    #[error("{0}")]
+    Conflict(String),
+    /// Refused as Moodle refuses it, with Moodle's errorcode.
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<redb::StorageError> for OpError {
+    fn from(e: redb::StorageError) -> Self {
+        OpError::Store(e.into())
+    }
+}
+
+pub type OpResult<T> = Result<T, OpError>;
+
+/// The operations, bound to a store and to who performs them.
+#[derive(Clone)]
+pub struct Ops {
+    store: Arc<Store>,
+    actor: String,
+}
+
+impl Ops {
+    /// `actor` is recorded in every audit entry: the OS user for the console and the CLI,
+    /// `ws:<username>` for the endpoint.
+    pub fn new(store: Arc<Store>, actor: impl Into<String>) -> Self {
+        Ops { store, actor: actor.into() }
+    }
+
+    /// Ops acting as the OS user running this process.
+    pub fn as_os_user(store: Arc<Store>) -> Self {
+        Ops::new(store, os_user())
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
+
+    /// One transaction: run `f`, append the audit entry it describes, commit.
+    fn apply<T>(
+        &self,
+        operation: &'static str,
+        f: impl FnOnce(&mut WriteTables<'_>, UnixTime) -> OpResult<(T, String, String)>,
+    ) -> OpResult<T> {
+        let now = crate::store::now();
+        self.store.write(|t| {
+            let (value, target, summary) = f(t, now)?;
+            t.append_audit(&AuditEntry { time: now, actor: self.actor.clone(), operation: operation.into(), target, summary })?;
+            Ok(value)
+        })
+    }
+}
+
+/// The login name of the OS user running this process (for the audit log).
+pub fn os_user() -> String {
+    whoami::username().unwrap_or_else(|_| format!("uid:{}", std::process::id()))
+}
+
+fn not_found(what: &str, name: &str) -> OpError {
+    OpError::NotFound(format!("no {what} \"{name}\""))
+}

@@ -1,0 +1,94 @@
+//! Roles: capabilities from the catalogue, assigned to users in the system context.
+
+use super::{OpError, OpResult, Ops, not_found};
+use crate::domain::capabilities;
+use crate::domain::validate::{self, FieldError, ROLE_NAME_MAX};
+use crate::domain::Role;
+use crate::store::{Queries, WriteTables};
+
+fn role(t: &WriteTables<'_>, shortname: &str) -> OpResult<Role> {
+    Queries::role_by_shortname(t, shortname)?.ok_or_else(|| not_found("role", shortname))
+}
+
+fn check_caps(caps: &[String]) -> OpResult<()> {
+    for cap in caps {
+        if capabilities::find(cap).is_none() {
+            return Err(FieldError::new("capability", format!("unknown capability \"{cap}\"")).into());
+        }
+    }
+    Ok(())
+}
+
+impl Ops {
+    pub fn create_role(&self, shortname: &str, name: &str, caps: &[String]) -> OpResult<Role> {
+        let shortname = validate::role_shortname(shortname)?;
+        let name = validate::text("name", if name.trim().is_empty() { &shortname } else { name }, ROLE_NAME_MAX, true)?;
+        check_caps(caps)?;
+        self.apply("create role", |t, _| {
+            if Queries::role_by_shortname(t, &shortname)?.is_some() {
+                return Err(OpError::Conflict(format!("role \"{shortname}\" already exists")));
+            }
+            let r = Role { id: t.next_id("role")?, shortname: shortname.clone(), name, description: String::new(), implicit: false };
+            t.put_role(&r, None)?;
+            for cap in caps {
+                t.role_caps.insert((r.id, cap.as_str()), ())?;
+            }
+            Ok((r, shortname.clone(), caps.join(", ")))
+        })
+    }
+
+    pub fn rename_role(&self, shortname: &str, name: &str, description: &str) -> OpResult<Role> {
+        let name = validate::text("name", name, ROLE_NAME_MAX, true)?;
+        let description = validate::text("description", description, 1000, false)?;
+        self.apply("edit role", |t, _| {
+            let old = role(t, shortname)?;
+            let r = Role { name, description, ..old.clone() };
+            t.put_role(&r, Some(&old))?;
+            Ok((r, shortname.to_string(), String::new()))
+        })
+    }
+
+    /// Allows (`allow = true`) or unsets capabilities on a role.
+    pub fn set_role_capabilities(&self, shortname: &str, caps: &[String], allow: bool) -> OpResult<Vec<String>> {
+        check_caps(caps)?;
+        self.apply(if allow { "allow capabilities" } else { "unset capabilities" }, |t, _| {
+            let r = role(t, shortname)?;
+            for cap in caps {
+                if allow {
+                    t.role_caps.insert((r.id, cap.as_str()), ())?;
+                } else {
+                    t.role_caps.remove((r.id, cap.as_str()))?;
+                }
+            }
+            Ok((t.role_capabilities(r.id)?, shortname.to_string(), caps.join(", ")))
+        })
+    }
+
+    pub fn delete_role(&self, shortname: &str) -> OpResult<()> {
+        self.apply("delete role", |t, _| {
+            let r = role(t, shortname)?;
+            if r.implicit {
+                return Err(OpError::Conflict(format!("role \"{shortname}\" is held by every user and cannot be deleted")));
+            }
+            t.remove_role(&r)?;
+            Ok(((), shortname.to_string(), String::new()))
+        })
+    }
+
+    /// Assigns (`assign = true`) or unassigns a role to a user, in the system context.
+    pub fn set_role_assignment(&self, shortname: &str, username: &str, assign: bool) -> OpResult<()> {
+        self.apply(if assign { "assign role" } else { "unassign role" }, |t, _| {
+            let r = role(t, shortname)?;
+            if r.implicit {
+                return Err(OpError::Conflict(format!("role \"{shortname}\" is held by every user: it is not assigned")));
+            }
+            let u = Queries::user_by_username(t, username)?.ok_or_else(|| not_found("user", username))?;
+            if assign {
+                t.role_assignments.insert((u.id, r.id), ())?;
+            } else if t.role_assignments.remove((u.id, r.id))?.is_none() {
+                return Err(OpError::NotFound(format!("user \"{username}\" does not have role \"{shortname}\"")));
+            }
+            Ok(((), format!("{shortname} → {username}"), String::new()))
+        })
+    }
+}

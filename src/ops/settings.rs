@@ -1,0 +1,64 @@
+//! Site settings: web services, protocols, authentication plugins and the rest of Advanced
+//! features, by Moodle's config names.
+
+use super::{OpResult, Ops};
+use crate::domain::config;
+use crate::domain::{AuthPlugin, Protocol, Settings};
+use crate::store::Queries;
+
+impl Ops {
+    /// Sets one setting by its Moodle config name (`enablewebservices`, `webserviceprotocols`, …).
+    pub fn set_setting(&self, name: &str, value: &str) -> OpResult<Settings> {
+        self.apply("settings set", |t, _| {
+            let mut s = Queries::settings(t)?;
+            let before = config::show(&s).into_iter().find(|(n, _)| *n == name).map(|(_, v)| v);
+            config::apply(&mut s, name, value)?;
+            t.put_settings(&s)?;
+            let after = config::show(&s).into_iter().find(|(n, _)| *n == name).map(|(_, v)| v).unwrap_or_default();
+            Ok((s, name.to_string(), format!("{} → {after}", before.unwrap_or_default())))
+        })
+    }
+
+    fn change(&self, operation: &'static str, target: String, f: impl FnOnce(&mut Settings)) -> OpResult<Settings> {
+        self.apply(operation, |t, _| {
+            let mut s = Queries::settings(t)?;
+            f(&mut s);
+            t.put_settings(&s)?;
+            Ok((s, target, String::new()))
+        })
+    }
+
+    pub fn set_web_services(&self, on: bool) -> OpResult<Settings> {
+        self.change(if on { "enable web services" } else { "disable web services" }, "enablewebservices".into(), |s| {
+            s.enable_web_services = on
+        })
+    }
+
+    pub fn set_protocol(&self, p: Protocol, on: bool) -> OpResult<Settings> {
+        self.change(if on { "enable protocol" } else { "disable protocol" }, p.name().into(), |s| {
+            if on {
+                s.protocols.insert(p);
+            } else {
+                s.protocols.remove(&p);
+            }
+        })
+    }
+
+    pub fn set_auth_plugin(&self, p: AuthPlugin, on: bool) -> OpResult<Settings> {
+        self.change(if on { "enable auth plugin" } else { "disable auth plugin" }, p.name().into(), |s| {
+            if on {
+                s.auth_plugins.insert(p);
+            } else {
+                s.auth_plugins.remove(&p);
+            }
+        })
+    }
+
+    pub fn set_documentation(&self, on: bool) -> OpResult<Settings> {
+        self.set_setting("enablewsdocumentation", if on { "1" } else { "0" })
+    }
+
+    pub fn set_maintenance(&self, on: bool) -> OpResult<Settings> {
+        self.set_setting("maintenance_enabled", if on { "1" } else { "0" })
+    }
+}
