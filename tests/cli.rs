@@ -1,0 +1,254 @@
+//! The CLI grammar, run as the real binary: what scripts depend on.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_wsconsole");
+
+struct Site {
+    _dir: tempfile::TempDir,
+    db: PathBuf,
+}
+
+impl Site {
+    fn new() -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("ws.redb");
+        Site { _dir: dir, db }
+    }
+
+    fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
+        let mut child = Command::new(BIN)
+            .arg("--db")
+            .arg(&self.db)
+            .args(args)
+            .env_remove("WSCONSOLE_DB")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.run_with_stdin(args, "")
+    }
+
+    /// Runs and expects success; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs and expects failure; returns the one stderr line.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(!out.status.success(), "{args:?} should fail");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+        assert!(out.stdout.is_empty());
+        err.trim_end().to_string()
+    }
+
+    fn json(&self, args: &[&str]) -> serde_json::Value {
+        serde_json::from_str(&self.ok(args)).unwrap()
+    }
+}
+
+/// The README's "external system" setup, by CLI.
+fn setup(site: &Site) -> String {
+    site.ok(&["settings", "set", "enablewebservices", "1"]);
+    site.ok(&["settings", "set", "webserviceprotocols", "rest"]);
+    let out = site.run_with_stdin(&["user", "add", "wsuser", "--auth", "webservice", "--firstname", "Web", "--lastname", "Service"], "Secret-123\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    site.ok(&["role", "add", "wsclient", "--name", "WS client", "--cap", "webservice/rest:use"]);
+    site.ok(&["role", "assign", "wsclient", "wsuser"]);
+    site.ok(&["service", "add", "testsvc", "--name", "Test service", "--enabled", "--restricted"]);
+    site.ok(&["service", "add-function", "testsvc", "core_webservice_get_site_info"]);
+    site.ok(&["service", "authorise", "testsvc", "wsuser", "--ip", "127.0.0.1", "--valid-until", "2099-01-01"]);
+    site.ok(&["token", "create", "--user", "wsuser", "--service", "testsvc", "--name", "ci"])
+}
+
+#[test]
+fn token_create_prints_the_token_alone() {
+    let site = Site::new();
+    let out = setup(&site);
+    assert!(out.ends_with('\n'));
+    let token = out.trim_end();
+    assert_eq!(token.len(), 32);
+    assert!(token.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+    let list = site.json(&["token", "list", "--json"]);
+    let t = &list[0];
+    let keys: Vec<&str> = t.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["id", "name", "username", "service", "iprestriction", "validuntil", "lastaccess", "creator", "timecreated", "state"]);
+    assert_eq!(t["name"], "ci");
+    assert_eq!(t["username"], "wsuser");
+    assert_eq!(t["service"], "testsvc");
+    assert_eq!(t["validuntil"], serde_json::Value::Null);
+    assert_eq!(t["lastaccess"], serde_json::Value::Null);
+    assert!(t["timecreated"].as_i64().unwrap() > 1_700_000_000);
+    assert!(!site.ok(&["token", "list"]).contains(token), "the value is never listed");
+}
+
+#[test]
+fn status_reports_the_walkthrough() {
+    let site = Site::new();
+    let before = site.json(&["status", "--json"]);
+    assert_eq!(before[0]["title"], "Allow an external system to control Moodle");
+    assert_eq!(before[0]["steps"].as_array().unwrap().len(), 10);
+    assert_eq!(before[1]["steps"].as_array().unwrap().len(), 6);
+    assert_eq!(before[0]["steps"][0]["status"], "todo");
+    setup(&site);
+    let after = site.json(&["status", "--json"]);
+    for n in 0..8 {
+        assert_eq!(after[0]["steps"][n]["status"], "done", "step {}", n + 1);
+    }
+    assert_eq!(after[0]["steps"][1]["detail"], "rest");
+    let text = site.ok(&["status"]);
+    assert!(text.contains("Create a token for a user") && text.contains("1 valid token"), "{text}");
+}
+
+#[test]
+fn settings_show_and_set() {
+    let site = Site::new();
+    let s = site.json(&["settings", "show", "--json"]);
+    assert_eq!(s["enablewebservices"], "0");
+    assert_eq!(s["tokenduration"], "7257600");
+    assert_eq!(site.ok(&["settings", "set", "auth", "manual,webservice"]), "auth = manual,webservice\n");
+    assert!(site.ok(&["settings", "show"]).contains("auth = manual,webservice"));
+    let e = site.fails(&["settings", "set", "webserviceprotocols", "rest,graphql"]);
+    assert!(e.starts_with("wsconsole: webserviceprotocols: unknown \"graphql\""), "{e}");
+}
+
+#[test]
+fn users_roles_services_listing() {
+    let site = Site::new();
+    setup(&site);
+    let users = site.json(&["user", "list", "--json"]);
+    assert_eq!(users[0]["username"], "wsuser");
+    assert_eq!(users[0]["auth"], "webservice");
+    let show = site.ok(&["user", "show", "wsuser"]);
+    assert!(show.contains("webservice/rest:use") && show.contains("missing webservice/soap:use"), "{show}");
+    let roles = site.json(&["role", "list", "--json"]);
+    assert!(roles.as_array().unwrap().iter().any(|r| r["shortname"] == "wsclient" && r["users"] == 1));
+    let services = site.json(&["service", "list", "--json"]);
+    assert_eq!(services[0]["shortname"], "moodle_mobile_app");
+    assert_eq!(services[0]["builtin"], true);
+    assert_eq!(services[1]["functions"][0], "core_webservice_get_site_info");
+    let show = site.ok(&["service", "show", "testsvc"]);
+    assert!(show.contains("wsuser  (127.0.0.1; valid until 2099-01-01"), "{show}");
+    site.ok(&["service", "disable", "testsvc"]);
+    assert_eq!(site.json(&["service", "list", "--json"])[1]["enabled"], false);
+}
+
+#[test]
+fn revoke_by_id_user_and_service() {
+    let site = Site::new();
+    setup(&site);
+    site.ok(&["token", "create", "--user", "wsuser", "--service", "testsvc"]);
+    site.ok(&["token", "create", "--user", "wsuser", "--service", "testsvc"]);
+    assert_eq!(site.ok(&["token", "revoke", "1"]), "revoked token #1 \"ci\"\n");
+    assert_eq!(site.ok(&["token", "revoke", "--user", "wsuser"]), "revoked 2 tokens of wsuser\n");
+    site.ok(&["token", "create", "--user", "wsuser", "--service", "testsvc"]);
+    assert_eq!(site.ok(&["token", "revoke", "--service", "testsvc"]), "revoked 1 tokens of service testsvc\n");
+    assert_eq!(site.json(&["token", "list", "--json"]), serde_json::json!([]));
+    assert_eq!(site.fails(&["token", "revoke", "99"]), "wsconsole: no token #99");
+    let audit = site.json(&["audit", "--json"]);
+    assert_eq!(audit[0]["operation"], "revoke service tokens");
+    assert!(!audit[0]["actor"].as_str().unwrap().is_empty());
+}
+
+#[test]
+fn errors_are_one_line_and_non_zero() {
+    let site = Site::new();
+    setup(&site);
+    assert_eq!(
+        site.fails(&["token", "create", "--user", "ghost", "--service", "testsvc"]),
+        "wsconsole: no user \"ghost\""
+    );
+    let e = site.fails(&["service", "authorise", "testsvc", "wsuser", "--ip", "10.0.0.0/33"]);
+    assert!(e.contains("\"10.0.0.0/33\""), "{e}");
+    let e = site.fails(&["token", "create", "--user", "wsuser", "--service", "testsvc", "--valid-until", "31/12/2030"]);
+    assert!(e.contains("YYYY-MM-DD"), "{e}");
+    site.ok(&["user", "suspend", "wsuser"]);
+    let e = site.fails(&["token", "create", "--user", "wsuser", "--service", "testsvc"]);
+    assert!(e.contains("Suspended - Can not create token"), "{e}");
+    let e = site.fails(&["user", "add", "Bad"]);
+    assert!(e.contains("lower case"), "{e}");
+    // A database in a missing directory.
+    let out = Command::new(BIN).args(["--db", "/nonexistent/dir/ws.redb", "status"]).output().unwrap();
+    assert!(!out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim_end(),
+        "wsconsole: cannot open database /nonexistent/dir/ws.redb: directory /nonexistent/dir does not exist"
+    );
+}
+
+#[test]
+fn password_comes_from_stdin_never_an_argument() {
+    let site = Site::new();
+    let out = site.run_with_stdin(&["user", "add", "jdoe"], "short\n");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 8"));
+    let out = site.run_with_stdin(&["user", "add", "jdoe"], "Long-enough-1\n");
+    assert!(out.status.success());
+    let out = site.run_with_stdin(&["user", "passwd", "jdoe"], "Another-pass-2\n");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // There is no --password option at all.
+    let out = site.run(&["user", "add", "x", "--password", "Secret-123"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn db_path_comes_from_the_environment_or_the_working_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let env_db = dir.path().join("env.redb");
+    let out = Command::new(BIN).args(["settings", "show"]).env("WSCONSOLE_DB", &env_db).current_dir(dir.path()).output().unwrap();
+    assert!(out.status.success());
+    assert!(env_db.exists());
+    let out = Command::new(BIN).args(["settings", "show"]).env_remove("WSCONSOLE_DB").current_dir(dir.path()).output().unwrap();
+    assert!(out.status.success());
+    assert!(dir.path().join("wsconsole.redb").exists());
+}
+
+fn help_of(args: &[&str]) -> String {
+    let out = Command::new(BIN).args(args).arg("--help").output().unwrap();
+    assert!(out.status.success(), "{args:?} --help");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    let top = help_of(&[]);
+    for group in ["status", "settings", "user", "role", "service", "token", "audit", "catalogue"] {
+        assert!(top.contains(group), "{group}");
+    }
+    let groups: &[(&str, &[&str])] = &[
+        ("settings", &["show", "set"]),
+        ("user", &["add", "list", "show", "passwd", "suspend", "unsuspend", "delete"]),
+        ("role", &["add", "list", "allow", "unset", "assign", "unassign", "delete"]),
+        ("service", &["add", "list", "show", "enable", "disable", "delete", "add-function", "remove-function", "authorise", "unauthorise"]),
+        ("token", &["create", "list", "revoke"]),
+    ];
+    for (group, subs) in groups {
+        let h = help_of(&[group]);
+        for sub in *subs {
+            assert!(h.contains(sub), "{group} {sub}");
+            assert!(help_of(&[group, sub]).contains("Usage: wsconsole"), "{group} {sub}");
+        }
+    }
+    assert!(help_of(&["status"]).contains("--json"));
+}
+
+#[test]
+fn plain_wsconsole_says_the_console_is_not_there_yet() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN).current_dir(dir.path()).env_remove("WSCONSOLE_DB").output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("console is not available"));
+    assert!(!Path::new(&dir.path().join("wsconsole.redb")).exists());
+}
