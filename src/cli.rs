@@ -114,13 +114,23 @@ pub enum UserCmd {
         json: bool,
     },
     /// A user's details, roles, capabilities and tokens.
-    Show { username: String },
+    Show {
+        username: String,
+    },
     /// Sets a user's password (asked for, or read from stdin when it is not a terminal).
-    Passwd { username: String },
-    Suspend { username: String },
-    Unsuspend { username: String },
+    Passwd {
+        username: String,
+    },
+    Suspend {
+        username: String,
+    },
+    Unsuspend {
+        username: String,
+    },
     /// Deletes a user: its tokens, roles and authorisations go; the name is released.
-    Delete { username: String },
+    Delete {
+        username: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -150,9 +160,17 @@ pub enum RoleCmd {
         caps: Vec<String>,
     },
     /// Assigns a role to a user in the system context.
-    Assign { shortname: String, username: String },
-    Unassign { shortname: String, username: String },
-    Delete { shortname: String },
+    Assign {
+        shortname: String,
+        username: String,
+    },
+    Unassign {
+        shortname: String,
+        username: String,
+    },
+    Delete {
+        shortname: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -179,11 +197,19 @@ pub enum ServiceCmd {
         json: bool,
     },
     /// A service's settings, functions and authorised users.
-    Show { shortname: String },
-    Enable { shortname: String },
-    Disable { shortname: String },
+    Show {
+        shortname: String,
+    },
+    Enable {
+        shortname: String,
+    },
+    Disable {
+        shortname: String,
+    },
     /// Deletes a custom service and its tokens.
-    Delete { shortname: String },
+    Delete {
+        shortname: String,
+    },
     /// Adds functions from the catalogue.
     AddFunction {
         shortname: String,
@@ -206,7 +232,10 @@ pub enum ServiceCmd {
         #[arg(long, value_name = "DATE")]
         valid_until: Option<String>,
     },
-    Unauthorise { shortname: String, username: String },
+    Unauthorise {
+        shortname: String,
+        username: String,
+    },
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -457,7 +486,8 @@ fn user(ops: &Ops, c: UserCmd, out: Out<'_>) -> Result<(), CliError> {
         }
         UserCmd::Show { username } => {
             let v = ops.store().read()?;
-            let u = Queries::user_by_username(&v, &username)?.ok_or_else(|| CliError(format!("no user \"{username}\"")))?;
+            let u =
+                Queries::user_by_username(&v, &username)?.ok_or_else(|| CliError(format!("no user \"{username}\"")))?;
             let roles = v.user_roles(u.id)?;
             let caps = v.user_capabilities(u.id)?;
             let settings = Queries::settings(&v)?;
@@ -481,7 +511,8 @@ fn user(ops: &Ops, c: UserCmd, out: Out<'_>) -> Result<(), CliError> {
             }
             for p in Protocol::ALL {
                 if !caps.contains(p.capability()) {
-                    let note = if settings.protocols.contains(&p) { "  (enabled protocol: calls will fail)" } else { "" };
+                    let note =
+                        if settings.protocols.contains(&p) { "  (enabled protocol: calls will fail)" } else { "" };
                     writeln!(out, "  missing {}{note}", p.capability())?;
                 }
             }
@@ -612,13 +643,18 @@ fn service(ops: &Ops, c: ServiceCmd, out: Out<'_>) -> Result<(), CliError> {
         }
         ServiceCmd::Show { shortname } => {
             let v = ops.store().read()?;
-            let s = v.service_by_shortname(&shortname)?.ok_or_else(|| CliError(format!("no service \"{shortname}\"")))?;
+            let s =
+                v.service_by_shortname(&shortname)?.ok_or_else(|| CliError(format!("no service \"{shortname}\"")))?;
             writeln!(out, "name:                  {}", s.name)?;
             writeln!(out, "shortname:             {}", s.shortname)?;
             writeln!(out, "kind:                  {}", if s.builtin { "built-in" } else { "custom" })?;
             writeln!(out, "enabled:               {}", yes(s.enabled))?;
             writeln!(out, "authorised users only: {}", yes(s.restricted_users))?;
-            writeln!(out, "required capability:   {}", s.required_capability.as_deref().unwrap_or("No required capability"))?;
+            writeln!(
+                out,
+                "required capability:   {}",
+                s.required_capability.as_deref().unwrap_or("No required capability")
+            )?;
             writeln!(out, "can download files:    {}", yes(s.download_files))?;
             writeln!(out, "can upload files:      {}", yes(s.upload_files))?;
             writeln!(out, "functions:")?;
@@ -772,7 +808,11 @@ fn token_list(ops: &Ops, a: TokenListArgs, out: Out<'_>) -> Result<(), CliError>
             ]
         })
         .collect();
-    print_table(out, &["ID", "NAME", "USER", "SERVICE", "IP RESTRICTION", "VALID UNTIL", "LAST ACCESS", "CREATOR", "STATE"], &rows)?;
+    print_table(
+        out,
+        &["ID", "NAME", "USER", "SERVICE", "IP RESTRICTION", "VALID UNTIL", "LAST ACCESS", "CREATOR", "STATE"],
+        &rows,
+    )?;
     if page.total > page.rows.len() {
         writeln!(out, "({} of {} tokens shown)", page.rows.len(), page.total)?;
     }
@@ -797,7 +837,8 @@ fn audit(store: &Store, filter: &str, limit: usize, json: bool, out: Out<'_>) ->
 
 fn catalogue(json: bool, out: Out<'_>) -> Result<(), CliError> {
     if json {
-        let caps: Vec<Value> = capabilities::CATALOGUE.iter().map(|c| json!({"name": c.name, "description": c.description})).collect();
+        let caps: Vec<Value> =
+            capabilities::CATALOGUE.iter().map(|c| json!({"name": c.name, "description": c.description})).collect();
         let functions: Vec<Value> = function_catalogue::FUNCTIONS
             .iter()
             .map(|f| json!({"name": f.name, "description": f.description, "type": f.kind.name(), "capabilities": f.capabilities}))

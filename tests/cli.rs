@@ -63,7 +63,10 @@ impl Site {
 fn setup(site: &Site) -> String {
     site.ok(&["settings", "set", "enablewebservices", "1"]);
     site.ok(&["settings", "set", "webserviceprotocols", "rest"]);
-    let out = site.run_with_stdin(&["user", "add", "wsuser", "--auth", "webservice", "--firstname", "Web", "--lastname", "Service"], "Secret-123\n");
+    let out = site.run_with_stdin(
+        &["user", "add", "wsuser", "--auth", "webservice", "--firstname", "Web", "--lastname", "Service"],
+        "Secret-123\n",
+    );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     site.ok(&["role", "add", "wsclient", "--name", "WS client", "--cap", "webservice/rest:use"]);
     site.ok(&["role", "assign", "wsclient", "wsuser"]);
@@ -84,7 +87,21 @@ fn token_create_prints_the_token_alone() {
     let list = site.json(&["token", "list", "--json"]);
     let t = &list[0];
     let keys: Vec<&str> = t.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(keys, ["id", "name", "username", "service", "iprestriction", "validuntil", "lastaccess", "creator", "timecreated", "state"]);
+    assert_eq!(
+        keys,
+        [
+            "id",
+            "name",
+            "username",
+            "service",
+            "iprestriction",
+            "validuntil",
+            "lastaccess",
+            "creator",
+            "timecreated",
+            "state"
+        ]
+    );
     assert_eq!(t["name"], "ci");
     assert_eq!(t["username"], "wsuser");
     assert_eq!(t["service"], "testsvc");
@@ -207,10 +224,20 @@ fn password_comes_from_stdin_never_an_argument() {
 fn db_path_comes_from_the_environment_or_the_working_directory() {
     let dir = tempfile::tempdir().unwrap();
     let env_db = dir.path().join("env.redb");
-    let out = Command::new(BIN).args(["settings", "show"]).env("WSCONSOLE_DB", &env_db).current_dir(dir.path()).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["settings", "show"])
+        .env("WSCONSOLE_DB", &env_db)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
     assert!(out.status.success());
     assert!(env_db.exists());
-    let out = Command::new(BIN).args(["settings", "show"]).env_remove("WSCONSOLE_DB").current_dir(dir.path()).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["settings", "show"])
+        .env_remove("WSCONSOLE_DB")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
     assert!(out.status.success());
     assert!(dir.path().join("wsconsole.redb").exists());
 }
@@ -231,7 +258,21 @@ fn every_subcommand_has_help() {
         ("settings", &["show", "set"]),
         ("user", &["add", "list", "show", "passwd", "suspend", "unsuspend", "delete"]),
         ("role", &["add", "list", "allow", "unset", "assign", "unassign", "delete"]),
-        ("service", &["add", "list", "show", "enable", "disable", "delete", "add-function", "remove-function", "authorise", "unauthorise"]),
+        (
+            "service",
+            &[
+                "add",
+                "list",
+                "show",
+                "enable",
+                "disable",
+                "delete",
+                "add-function",
+                "remove-function",
+                "authorise",
+                "unauthorise",
+            ],
+        ),
         ("token", &["create", "list", "revoke"]),
     ];
     for (group, subs) in groups {

@@ -71,7 +71,13 @@ fn worker_main() {
                 let present = v.token_by_hash(&hash_token(value)).unwrap().is_some();
                 let ok = match event {
                     // Created: present, or already revoked by its writer (the audit says so).
-                    "created" => present || v.audit_entries(&format!("#{id}"), 10).unwrap().iter().any(|e| e.operation == "revoke token"),
+                    "created" => {
+                        present
+                            || v.audit_entries(&format!("#{id}"), 10)
+                                .unwrap()
+                                .iter()
+                                .any(|e| e.operation == "revoke token")
+                    }
                     "revoked" => !present && v.token_by_id(id).unwrap().is_none(),
                     _ => false,
                 };
@@ -100,11 +106,21 @@ fn prepare(db: &Path) {
         })
         .unwrap();
     }
-    ops.create_service(NewService { name: "Svc".into(), shortname: "svc".into(), enabled: true, ..NewService::default() }).unwrap();
+    ops.create_service(NewService {
+        name: "Svc".into(),
+        shortname: "svc".into(),
+        enabled: true,
+        ..NewService::default()
+    })
+    .unwrap();
 }
 
 /// Forwards every line of a child's stdout to `tx`, tagged with the writer's name.
-fn pump(child: &mut Child, name: &'static str, tx: mpsc::Sender<(&'static str, String)>) -> std::thread::JoinHandle<()> {
+fn pump(
+    child: &mut Child,
+    name: &'static str,
+    tx: mpsc::Sender<(&'static str, String)>,
+) -> std::thread::JoinHandle<()> {
     let stdout = child.stdout.take().unwrap();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -137,7 +153,8 @@ fn two_writers_and_a_reader_see_every_commit_and_lose_none() {
     for (_, line) in rx {
         writeln!(to_reader, "{line}").unwrap();
         let mut parts = line.split_whitespace().skip(1);
-        let (event, id, value) = (parts.next().unwrap(), parts.next().unwrap().parse::<u64>().unwrap(), parts.next().unwrap());
+        let (event, id, value) =
+            (parts.next().unwrap(), parts.next().unwrap().parse::<u64>().unwrap(), parts.next().unwrap());
         match event {
             "created" => {
                 alive.insert(id, value.to_string());

@@ -88,23 +88,52 @@ fn users_are_validated_unique_and_hashed() {
     assert!(!format!("{audit:?}").contains("Secret-123"), "the audit never holds a password");
 
     let dup = ops
-        .create_user(NewUser { username: "jdoe".into(), auth: AuthMethod::Nologin, password: None, firstname: String::new(), lastname: String::new(), email: String::new() })
+        .create_user(NewUser {
+            username: "jdoe".into(),
+            auth: AuthMethod::Nologin,
+            password: None,
+            firstname: String::new(),
+            lastname: String::new(),
+            email: String::new(),
+        })
         .unwrap_err();
     assert!(dup.to_string().contains("already taken"), "{dup}");
     let bad = ops
-        .create_user(NewUser { username: "JDoe".into(), auth: AuthMethod::Nologin, password: None, firstname: String::new(), lastname: String::new(), email: String::new() })
+        .create_user(NewUser {
+            username: "JDoe".into(),
+            auth: AuthMethod::Nologin,
+            password: None,
+            firstname: String::new(),
+            lastname: String::new(),
+            email: String::new(),
+        })
         .unwrap_err();
     assert!(bad.to_string().contains("lower case"), "{bad}");
     let nopw = ops
-        .create_user(NewUser { username: "m".into(), auth: AuthMethod::Manual, password: None, firstname: String::new(), lastname: String::new(), email: String::new() })
+        .create_user(NewUser {
+            username: "m".into(),
+            auth: AuthMethod::Manual,
+            password: None,
+            firstname: String::new(),
+            lastname: String::new(),
+            email: String::new(),
+        })
         .unwrap_err();
     assert!(nopw.to_string().contains("password: is required"), "{nopw}");
     let weak = ops
-        .create_user(NewUser { username: "m".into(), auth: AuthMethod::Manual, password: Some("m".into()), firstname: String::new(), lastname: String::new(), email: String::new() })
+        .create_user(NewUser {
+            username: "m".into(),
+            auth: AuthMethod::Manual,
+            password: Some("m".into()),
+            firstname: String::new(),
+            lastname: String::new(),
+            email: String::new(),
+        })
         .unwrap_err();
     assert!(weak.to_string().contains("at least 8"), "{weak}");
 
-    let edited = ops.edit_user("jdoe", UserEdit { email: Some("j@example.org".into()), ..UserEdit::default() }).unwrap();
+    let edited =
+        ops.edit_user("jdoe", UserEdit { email: Some("j@example.org".into()), ..UserEdit::default() }).unwrap();
     assert_eq!(edited.email, "j@example.org");
     assert!(ops.edit_user("jdoe", UserEdit { email: Some("nope".into()), ..UserEdit::default() }).is_err());
     ops.set_password("jdoe", "Another-456").unwrap();
@@ -169,15 +198,27 @@ fn services_follow_moodles_rules() {
         .create_service(NewService { name: "Other".into(), shortname: "svc".into(), ..NewService::default() })
         .unwrap_err();
     assert!(dup_short.to_string().contains("Short name is already used for another service (svc)"));
-    assert!(ops.create_service(NewService { name: "X".into(), shortname: "has space".into(), ..NewService::default() }).is_err());
+    assert!(
+        ops.create_service(NewService { name: "X".into(), shortname: "has space".into(), ..NewService::default() })
+            .is_err()
+    );
     let bad_cap = ops
-        .create_service(NewService { name: "Y".into(), shortname: "y".into(), required_capability: Some("x/y:z".into()), ..NewService::default() })
+        .create_service(NewService {
+            name: "Y".into(),
+            shortname: "y".into(),
+            required_capability: Some("x/y:z".into()),
+            ..NewService::default()
+        })
         .unwrap_err();
     assert!(bad_cap.to_string().contains("unknown capability"));
 
     // Built-in: only enabled / download / upload may change; no functions, no deletion.
     let mobile = "moodle_mobile_app";
-    ops.edit_service(mobile, ServiceEdit { enabled: Some(true), download_files: Some(false), ..ServiceEdit::default() }).unwrap();
+    ops.edit_service(
+        mobile,
+        ServiceEdit { enabled: Some(true), download_files: Some(false), ..ServiceEdit::default() },
+    )
+    .unwrap();
     assert!(ops.edit_service(mobile, ServiceEdit { name: Some("Renamed".into()), ..ServiceEdit::default() }).is_err());
     assert!(ops.edit_service(mobile, ServiceEdit { restricted_users: Some(true), ..ServiceEdit::default() }).is_err());
     assert!(ops.set_service_functions(mobile, &["core_user_get_users".into()], true).is_err());
@@ -185,7 +226,9 @@ fn services_follow_moodles_rules() {
     let m = ops.store().read().unwrap().service_by_shortname(mobile).unwrap().unwrap();
     assert!(m.enabled && !m.download_files && m.upload_files);
 
-    let fns = ops.set_service_functions("svc", &["core_webservice_get_site_info".into(), "core_user_get_users".into()], true).unwrap();
+    let fns = ops
+        .set_service_functions("svc", &["core_webservice_get_site_info".into(), "core_user_get_users".into()], true)
+        .unwrap();
     assert_eq!(fns.len(), 2);
     let unknown = ops.set_service_functions("svc", &["core_course_get_courses".into()], true).unwrap_err();
     assert!(unknown.to_string().contains("unknown function"));
@@ -218,7 +261,10 @@ fn token_creation_refuses_as_moodle() {
     match token(&ops, "wsuser", "svc").unwrap_err() {
         OpError::Refused { code, message } => {
             assert_eq!(code, "usernotallowed");
-            assert!(message.contains("allowed users administration page") && message.contains("Service svc"), "{message}");
+            assert!(
+                message.contains("allowed users administration page") && message.contains("Service svc"),
+                "{message}"
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -229,13 +275,24 @@ fn token_creation_refuses_as_moodle() {
     match token(&ops, "wsuser", "svc").unwrap_err() {
         OpError::Refused { code, message } => {
             assert_eq!(code, "forbiddenwsuser");
-            assert_eq!(message, "Suspended - Can not create token for an unconfirmed, deleted, suspended or guest user.");
+            assert_eq!(
+                message,
+                "Suspended - Can not create token for an unconfirmed, deleted, suspended or guest user."
+            );
         }
         other => panic!("{other:?}"),
     }
     ops.set_suspended("wsuser", false).unwrap();
     // nologin user.
-    ops.create_user(NewUser { username: "nl".into(), auth: AuthMethod::Nologin, password: None, firstname: String::new(), lastname: String::new(), email: String::new() }).unwrap();
+    ops.create_user(NewUser {
+        username: "nl".into(),
+        auth: AuthMethod::Nologin,
+        password: None,
+        firstname: String::new(),
+        lastname: String::new(),
+        email: String::new(),
+    })
+    .unwrap();
     service(&ops, "open", false);
     assert!(matches!(token(&ops, "nl", "open"), Err(OpError::Refused { code: "forbiddenwsuser", .. })));
     // Deleted user.
@@ -243,12 +300,29 @@ fn token_creation_refuses_as_moodle() {
     ops.delete_user("gone").unwrap();
     assert!(matches!(token(&ops, "gone", "open"), Err(OpError::NotFound(_))));
     // Required capability.
-    ops.edit_service("open", ServiceEdit { required_capability: Some(Some("moodle/user:create".into())), ..ServiceEdit::default() }).unwrap();
-    assert!(matches!(token(&ops, "wsuser", "open"), Err(OpError::Refused { code: "nocapabilitytousethisservice", .. })));
+    ops.edit_service(
+        "open",
+        ServiceEdit { required_capability: Some(Some("moodle/user:create".into())), ..ServiceEdit::default() },
+    )
+    .unwrap();
+    assert!(matches!(
+        token(&ops, "wsuser", "open"),
+        Err(OpError::Refused { code: "nocapabilitytousethisservice", .. })
+    ));
     // Bad IP restriction and a past expiry are form errors.
-    let ip = ops.create_token(NewToken { username: "wsuser".into(), service: "svc".into(), ip_restriction: "1.2.3.4/40".into(), ..NewToken::default() });
+    let ip = ops.create_token(NewToken {
+        username: "wsuser".into(),
+        service: "svc".into(),
+        ip_restriction: "1.2.3.4/40".into(),
+        ..NewToken::default()
+    });
     assert!(matches!(ip, Err(OpError::Invalid(_))));
-    let past = ops.create_token(NewToken { username: "wsuser".into(), service: "svc".into(), valid_until: Some(1), ..NewToken::default() });
+    let past = ops.create_token(NewToken {
+        username: "wsuser".into(),
+        service: "svc".into(),
+        valid_until: Some(1),
+        ..NewToken::default()
+    });
     assert!(past.unwrap_err().to_string().contains("must be in the future"));
 }
 
@@ -258,7 +332,13 @@ fn a_token_is_returned_once_and_stored_hashed() {
     ws_user(&ops, "wsuser");
     service(&ops, "open", false);
     let created = ops
-        .create_token(NewToken { username: "wsuser".into(), service: "open".into(), name: "CI job".into(), ip_restriction: "127.0.0.1".into(), valid_until: Some(4_000_000_000) })
+        .create_token(NewToken {
+            username: "wsuser".into(),
+            service: "open".into(),
+            name: "CI job".into(),
+            ip_restriction: "127.0.0.1".into(),
+            valid_until: Some(4_000_000_000),
+        })
         .unwrap();
     assert!(wsconsole::domain::secret::is_token_format(&created.value));
     assert!(!format!("{created:?}").contains(&created.value));
@@ -307,7 +387,14 @@ fn token_list_filters_sorts_and_pages() {
     service(&ops, "s2", false);
     let now = wsconsole::store::now();
     let mk = |user: &str, svc: &str, name: &str, until: Option<i64>| {
-        ops.create_token(NewToken { username: user.into(), service: svc.into(), name: name.into(), ip_restriction: String::new(), valid_until: until }).unwrap()
+        ops.create_token(NewToken {
+            username: user.into(),
+            service: svc.into(),
+            name: name.into(),
+            ip_restriction: String::new(),
+            valid_until: until,
+        })
+        .unwrap()
     };
     mk("alpha", "s1", "nightly sync", Some(now + 100 * 86_400));
     mk("alpha", "s2", "reporting", None);
@@ -325,26 +412,53 @@ fn token_list_filters_sorts_and_pages() {
 
     let v = ops.store().read().unwrap();
     let list = |q: TokenQuery| v.list_tokens(&TokenQuery { now, ..q }).unwrap();
-    let names = |p: wsconsole::store::Page<wsconsole::store::TokenRow>| p.rows.into_iter().map(|r| r.token.name).collect::<Vec<_>>();
+    let names = |p: wsconsole::store::Page<wsconsole::store::TokenRow>| {
+        p.rows.into_iter().map(|r| r.token.name).collect::<Vec<_>>()
+    };
 
     // Default: valid until ascending, no expiry last.
     assert_eq!(names(list(TokenQuery::default())), ["old", "NIGHTLY backup", "other", "nightly sync", "reporting"]);
-    assert_eq!(names(list(TokenQuery { user: Some(UserFilter::Contains("ALPH".into())), ..TokenQuery::default() })), ["NIGHTLY backup", "nightly sync", "reporting"]);
-    assert_eq!(names(list(TokenQuery { user: Some(UserFilter::Exact("alpha".into())), ..TokenQuery::default() })), ["nightly sync", "reporting"]);
+    assert_eq!(
+        names(list(TokenQuery { user: Some(UserFilter::Contains("ALPH".into())), ..TokenQuery::default() })),
+        ["NIGHTLY backup", "nightly sync", "reporting"]
+    );
+    assert_eq!(
+        names(list(TokenQuery { user: Some(UserFilter::Exact("alpha".into())), ..TokenQuery::default() })),
+        ["nightly sync", "reporting"]
+    );
     assert_eq!(names(list(TokenQuery { service: Some("s2".into()), ..TokenQuery::default() })), ["other", "reporting"]);
-    assert_eq!(names(list(TokenQuery { user: Some(UserFilter::Contains("alph".into())), service: Some("s1".into()), ..TokenQuery::default() })), ["NIGHTLY backup", "nightly sync"]);
-    assert_eq!(names(list(TokenQuery { name: Some("nightly".into()), ..TokenQuery::default() })), ["NIGHTLY backup", "nightly sync"]);
+    assert_eq!(
+        names(list(TokenQuery {
+            user: Some(UserFilter::Contains("alph".into())),
+            service: Some("s1".into()),
+            ..TokenQuery::default()
+        })),
+        ["NIGHTLY backup", "nightly sync"]
+    );
+    assert_eq!(
+        names(list(TokenQuery { name: Some("nightly".into()), ..TokenQuery::default() })),
+        ["NIGHTLY backup", "nightly sync"]
+    );
     assert_eq!(names(list(TokenQuery { state: Some(StateFilter::Expired), ..TokenQuery::default() })), ["old"]);
-    assert_eq!(names(list(TokenQuery { state: Some(StateFilter::Expiring), ..TokenQuery::default() })), ["NIGHTLY backup"]);
+    assert_eq!(
+        names(list(TokenQuery { state: Some(StateFilter::Expiring), ..TokenQuery::default() })),
+        ["NIGHTLY backup"]
+    );
     assert_eq!(list(TokenQuery { state: Some(StateFilter::Valid), ..TokenQuery::default() }).total, 4);
     assert_eq!(names(list(TokenQuery { sort: TokenSort::User, descending: true, ..TokenQuery::default() }))[0], "old");
-    assert_eq!(names(list(TokenQuery { sort: TokenSort::Name, ..TokenQuery::default() })), ["NIGHTLY backup", "nightly sync", "old", "other", "reporting"]);
+    assert_eq!(
+        names(list(TokenQuery { sort: TokenSort::Name, ..TokenQuery::default() })),
+        ["NIGHTLY backup", "nightly sync", "old", "other", "reporting"]
+    );
     let page = list(TokenQuery { sort: TokenSort::Name, offset: 1, limit: 2, ..TokenQuery::default() });
     assert_eq!(page.total, 5);
     assert_eq!(names(page), ["nightly sync", "old"]);
     assert_eq!(list(TokenQuery { user: Some(UserFilter::Exact("nobody".into())), ..TokenQuery::default() }).total, 0);
     let row = &list(TokenQuery { name: Some("reporting".into()), ..TokenQuery::default() }).rows[0];
-    assert_eq!((row.username.as_str(), row.service_shortname.as_str(), row.service_name.as_str()), ("alpha", "s2", "Service s2"));
+    assert_eq!(
+        (row.username.as_str(), row.service_shortname.as_str(), row.service_name.as_str()),
+        ("alpha", "s2", "Service s2")
+    );
     assert_eq!(row.token.state(now), TokenState::Valid);
 }
 

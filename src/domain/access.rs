@@ -13,7 +13,10 @@
 use super::capabilities;
 use super::function_catalogue;
 use super::iprestriction::{ClientAddr, IpRestriction};
-use super::types::{AuthPlugin, AuthorisedUser, Protocol, Service, ServiceId, Settings, Token, TokenHash, TokenId, UnixTime, User, UserId};
+use super::types::{
+    AuthPlugin, AuthorisedUser, Protocol, Service, ServiceId, Settings, Token, TokenHash, TokenId, UnixTime, User,
+    UserId,
+};
 use std::fmt;
 
 /// What the decision reads. The store implements it over a read transaction; the endpoint over
@@ -90,22 +93,46 @@ pub enum Denial {
     AuthPluginDisabled,
     MissingUsername,
     MissingPassword,
-    WrongUsernamePassword { username: String },
+    WrongUsernamePassword {
+        username: String,
+    },
     InvalidToken,
-    TokenExpired { token: TokenId, valid_until: UnixTime },
-    TokenIpRestricted { token: TokenId, ip: String },
+    TokenExpired {
+        token: TokenId,
+        valid_until: UnixTime,
+    },
+    TokenIpRestricted {
+        token: TokenId,
+        ip: String,
+    },
     InvalidUser,
     Maintenance,
-    UserDeleted { username: String },
-    UserUnconfirmed { username: String },
-    UserSuspended { username: String },
-    UserNologin { username: String },
-    MissingProtocolCapability { username: String, protocol: Protocol },
+    UserDeleted {
+        username: String,
+    },
+    UserUnconfirmed {
+        username: String,
+    },
+    UserSuspended {
+        username: String,
+    },
+    UserNologin {
+        username: String,
+    },
+    MissingProtocolCapability {
+        username: String,
+        protocol: Protocol,
+    },
     MissingFunctionName,
-    UnknownFunction { name: String },
+    UnknownFunction {
+        name: String,
+    },
     /// No candidate service grants the function; one entry per candidate (none when no
     /// service lists it, for username/password calls).
-    FunctionNotAllowed { name: String, refusals: Vec<(Service, ServiceRefusal)> },
+    FunctionNotAllowed {
+        name: String,
+        refusals: Vec<(Service, ServiceRefusal)>,
+    },
 }
 
 /// A Moodle exception as the wire protocols report it.
@@ -240,10 +267,12 @@ impl Denial {
                 "You are not allowed to use the {protocol} protocol (missing capability: {})",
                 protocol.capability()
             )),
-            MissingFunctionName => {
-                MoodleException::new(INVALID_PARAMETER_EXCEPTION, "invalidparameter", "Invalid parameter value detected")
-                    .with_debuginfo("Missing function name")
-            }
+            MissingFunctionName => MoodleException::new(
+                INVALID_PARAMETER_EXCEPTION,
+                "invalidparameter",
+                "Invalid parameter value detected",
+            )
+            .with_debuginfo("Missing function name"),
             UnknownFunction { name } => MoodleException::new(
                 DML_MISSING_RECORD_EXCEPTION,
                 "invalidrecord",
@@ -311,8 +340,12 @@ impl Denial {
             ProtocolDisabled(_) => Place::ManageProtocols,
             AuthPluginDisabled => Place::ManageAuthentication,
             MissingUsername | MissingPassword | MissingFunctionName | UnknownFunction { .. } => Place::TestClient,
-            WrongUsernamePassword { .. } | UserDeleted { .. } | UserUnconfirmed { .. } | UserSuspended { .. }
-            | UserNologin { .. } | InvalidUser => Place::Users,
+            WrongUsernamePassword { .. }
+            | UserDeleted { .. }
+            | UserUnconfirmed { .. }
+            | UserSuspended { .. }
+            | UserNologin { .. }
+            | InvalidUser => Place::Users,
             InvalidToken | TokenExpired { .. } | TokenIpRestricted { .. } => Place::Tokens,
             MissingProtocolCapability { .. } => Place::Roles,
             FunctionNotAllowed { refusals, .. } => match refusals.first().map(|(_, r)| r) {
@@ -331,10 +364,9 @@ impl ServiceRefusal {
             ServiceRefusal::Disabled => "the service is disabled".into(),
             ServiceRefusal::FunctionNotListed => "the function is not among its functions".into(),
             ServiceRefusal::UserNotAuthorised => "it is for authorised users only and the user is not one".into(),
-            ServiceRefusal::AuthorisationExpired { valid_until } => format!(
-                "the user's authorisation expired at {}",
-                super::time::format_time(*valid_until)
-            ),
+            ServiceRefusal::AuthorisationExpired { valid_until } => {
+                format!("the user's authorisation expired at {}", super::time::format_time(*valid_until))
+            }
             ServiceRefusal::AuthorisationIp { restriction } => {
                 format!("the user's authorisation is restricted to IP {restriction}")
             }
@@ -358,7 +390,11 @@ pub type Decision = Result<Grant, Denial>;
 pub type PasswordCheck<'a> = &'a dyn Fn(&User, &str) -> bool;
 
 /// The access decision. `Err` is a storage error of the data source; `Ok(Err(denial))` a refusal.
-pub fn decide<D: AccessData>(data: &D, req: &AccessRequest<'_>, check_password: PasswordCheck<'_>) -> Result<Decision, D::Error> {
+pub fn decide<D: AccessData>(
+    data: &D,
+    req: &AccessRequest<'_>,
+    check_password: PasswordCheck<'_>,
+) -> Result<Decision, D::Error> {
     let settings = data.settings()?;
     if !settings.enable_web_services {
         return Ok(Err(Denial::WebServicesDisabled));

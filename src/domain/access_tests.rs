@@ -46,8 +46,12 @@ impl AccessData for Memory {
         Ok(self.functions.contains(&(service, function.to_string())))
     }
     fn services_with_function(&self, function: &str) -> Result<Vec<Service>, Infallible> {
-        let mut v: Vec<Service> =
-            self.services.values().filter(|s| self.functions.contains(&(s.id, function.to_string()))).cloned().collect();
+        let mut v: Vec<Service> = self
+            .services
+            .values()
+            .filter(|s| self.functions.contains(&(s.id, function.to_string())))
+            .cloned()
+            .collect();
         v.sort_by_key(|s| s.id);
         Ok(v)
     }
@@ -101,7 +105,10 @@ fn site() -> Memory {
     m.caps.insert((3, "webservice/rest:use".into()));
     m.services.insert(2, service(2, true));
     m.functions.insert((2, FUNCTION.into()));
-    m.authorised.insert((2, 3), AuthorisedUser { service: 2, user: 3, ip_restriction: String::new(), valid_until: None, created: 0 });
+    m.authorised.insert(
+        (2, 3),
+        AuthorisedUser { service: 2, user: 3, ip_restriction: String::new(), valid_until: None, created: 0 },
+    );
     m.tokens.insert(
         hash_token(TOKEN),
         Token {
@@ -243,7 +250,10 @@ fn deny_missing_or_unknown_token() {
         let d = denial(&m, &AccessRequest { credentials: creds, ..token_request(Some(FUNCTION)) });
         assert_eq!(d, Denial::InvalidToken);
         let e = d.moodle_exception().unwrap();
-        assert_eq!((e.exception, e.errorcode, e.message.as_str()), (MOODLE_EXCEPTION, "invalidtoken", "Invalid token - token not found"));
+        assert_eq!(
+            (e.exception, e.errorcode, e.message.as_str()),
+            (MOODLE_EXCEPTION, "invalidtoken", "Invalid token - token not found")
+        );
         assert_eq!(e.debuginfo, None);
     }
 }
@@ -257,7 +267,10 @@ fn deny_expired_token_before_ip() {
     let d = denial(&m, &token_request(Some(FUNCTION)));
     assert_eq!(d, Denial::TokenExpired { token: 7, valid_until: NOW - 3600 });
     let e = d.moodle_exception().unwrap();
-    assert_eq!((e.exception, e.errorcode, e.message.as_str()), (WEBSERVICE_ACCESS_EXCEPTION, "accessexception", "Access control exception"));
+    assert_eq!(
+        (e.exception, e.errorcode, e.message.as_str()),
+        (WEBSERVICE_ACCESS_EXCEPTION, "accessexception", "Access control exception")
+    );
     assert_eq!(e.debuginfo.as_deref(), Some("Invalid token - token expired - check validuntil time for the token"));
     assert_eq!(d.place(), Place::Tokens);
 }
@@ -290,7 +303,10 @@ fn deny_simple_auth_plugin_disabled() {
     m.settings.auth_plugins.remove(&AuthPlugin::Webservice);
     let d = denial(&m, &password_request("wsuser", "right"));
     assert_eq!(d, Denial::AuthPluginDisabled);
-    assert_eq!(d.moodle_exception().unwrap().debuginfo.as_deref(), Some("The web service authentication plugin is disabled."));
+    assert_eq!(
+        d.moodle_exception().unwrap().debuginfo.as_deref(),
+        Some("The web service authentication plugin is disabled.")
+    );
     assert_eq!(d.place(), Place::ManageAuthentication);
     // The token path does not care about the plugin (fixture rest_token_authplugin_disabled_json).
     assert!(run(&m, &token_request(Some(FUNCTION))).is_ok());
@@ -328,7 +344,10 @@ fn deny_deleted_user() {
     let mut m = site();
     m.users.get_mut(&3).unwrap().deleted = true;
     let e = denial(&m, &token_request(Some(FUNCTION))).moodle_exception().unwrap();
-    assert_eq!((e.errorcode, e.message.as_str()), ("wsaccessuserdeleted", "Refused web service access for deleted username: wsuser"));
+    assert_eq!(
+        (e.errorcode, e.message.as_str()),
+        ("wsaccessuserdeleted", "Refused web service access for deleted username: wsuser")
+    );
 }
 
 #[test]
@@ -425,7 +444,9 @@ fn deny_function_not_in_token_service() {
     assert_eq!(refusal(&m), ServiceRefusal::FunctionNotListed);
     let d = denial(&m, &token_request(Some(FUNCTION)));
     let debuginfo = d.moodle_exception().unwrap().debuginfo.unwrap();
-    assert!(debuginfo.starts_with("Access to the function core_webservice_get_site_info() is not allowed.\n                     There could be"));
+    assert!(debuginfo.starts_with(
+        "Access to the function core_webservice_get_site_info() is not allowed.\n                     There could be"
+    ));
     assert!(debuginfo.ends_with("> Server > Web services > External services and Manage tokens."));
     assert_eq!(d.place(), Place::ServiceFunctions);
 }

@@ -19,10 +19,19 @@ pub const NAMES: &[ConfigName] = &[
     ConfigName { name: "enablewsdocumentation", help: "Web services documentation: 1 or 0" },
     ConfigName { name: "sitename", help: "Site name, as core_webservice_get_site_info reports it" },
     ConfigName { name: "siteurl", help: "Where clients reach the endpoint (Moodle's wwwroot), http:// or https://" },
-    ConfigName { name: "tokenduration", help: "Lifetime of tokens issued by login/token.php: seconds, or 12h, 30d, 12w" },
-    ConfigName { name: "tokenmaxperuserservice", help: "Self-issued tokens kept per user and service; the oldest goes beyond it" },
+    ConfigName {
+        name: "tokenduration",
+        help: "Lifetime of tokens issued by login/token.php: seconds, or 12h, 30d, 12w",
+    },
+    ConfigName {
+        name: "tokenmaxperuserservice",
+        help: "Self-issued tokens kept per user and service; the oldest goes beyond it",
+    },
     ConfigName { name: "maintenance_enabled", help: "Maintenance mode: 1 or 0" },
-    ConfigName { name: "debug", help: "Debug level: none (0), minimal (5), normal (15) or developer (32767); normal and up add debuginfo to errors" },
+    ConfigName {
+        name: "debug",
+        help: "Debug level: none (0), minimal (5), normal (15) or developer (32767); normal and up add debuginfo to errors",
+    },
     ConfigName { name: "trustedproxies", help: "Reverse proxies whose X-Forwarded-For is believed (IP list)" },
     ConfigName { name: "loglifetime", help: "Days to keep endpoint call logs; 0 keeps them forever" },
 ];
@@ -35,7 +44,12 @@ fn bool_value(name: &'static str, v: &str) -> Result<bool, FieldError> {
     }
 }
 
-fn list<T: Ord>(name: &'static str, v: &str, parse: fn(&str) -> Option<T>, known: &str) -> Result<BTreeSet<T>, FieldError> {
+fn list<T: Ord>(
+    name: &'static str,
+    v: &str,
+    parse: fn(&str) -> Option<T>,
+    known: &str,
+) -> Result<BTreeSet<T>, FieldError> {
     let mut out = BTreeSet::new();
     for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         out.insert(parse(item).ok_or_else(|| FieldError::new(name, format!("unknown \"{item}\" (known: {known})")))?);
@@ -75,7 +89,10 @@ pub fn apply(s: &mut Settings, name: &str, value: &str) -> Result<(), FieldError
         "loglifetime" => s.log_lifetime_days = number("loglifetime", value)?,
         other => {
             let known: Vec<&str> = NAMES.iter().map(|n| n.name).collect();
-            return Err(FieldError::new("setting", format!("unknown setting \"{other}\" (known: {})", known.join(", "))));
+            return Err(FieldError::new(
+                "setting",
+                format!("unknown setting \"{other}\" (known: {})", known.join(", ")),
+            ));
         }
     }
     Ok(())
@@ -95,7 +112,9 @@ fn site_url(v: &str) -> Result<String, FieldError> {
     let v = text("siteurl", v, 255, true)?;
     let rest = v.strip_prefix("http://").or_else(|| v.strip_prefix("https://"));
     match rest {
-        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(v.trim_end_matches('/').to_string()),
+        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => {
+            Ok(v.trim_end_matches('/').to_string())
+        }
         _ => Err(FieldError::new("siteurl", format!("\"{v}\" is not an http:// or https:// URL"))),
     }
 }

@@ -55,11 +55,24 @@ impl fmt::Display for ClientAddr {
 /// One parsed entry of a restriction list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Entry {
-    V4Net { net: u32, prefix: u8 },
-    V4Range { start: u32, end: u32 },
-    V6Net { net: u128, prefix: u8 },
+    V4Net {
+        net: u32,
+        prefix: u8,
+    },
+    V4Range {
+        start: u32,
+        end: u32,
+    },
+    V6Net {
+        net: u128,
+        prefix: u8,
+    },
     /// The first seven groups fixed, the last between `start` and `end`.
-    V6Range { head: [u16; 7], start: u16, end: u16 },
+    V6Range {
+        head: [u16; 7],
+        start: u16,
+        end: u16,
+    },
 }
 
 impl Entry {
@@ -114,8 +127,7 @@ impl IpRestriction {
             if raw.is_empty() {
                 continue;
             }
-            let entry = parse_entry(raw)
-                .map_err(|reason| IpRestrictionError { entry: raw.to_string(), reason })?;
+            let entry = parse_entry(raw).map_err(|reason| IpRestrictionError { entry: raw.to_string(), reason })?;
             entries.push(entry);
         }
         Ok(IpRestriction { entries })

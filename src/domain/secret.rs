@@ -44,10 +44,7 @@ mod tests {
 
     #[test]
     fn token_hash_is_sha256() {
-        assert_eq!(
-            hex::encode(hash_token("abc")),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(hex::encode(hash_token("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 
     #[test]

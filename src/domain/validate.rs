@@ -57,9 +57,8 @@ pub fn username(value: &str) -> FieldResult<String> {
     if value.chars().any(|c| c.is_uppercase()) {
         return Err(FieldError::new(FIELD, format!("must be lower case (try \"{}\")", value.to_lowercase())));
     }
-    if let Some(bad) = value
-        .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-' | '.' | '@')))
+    if let Some(bad) =
+        value.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-' | '.' | '@')))
     {
         return Err(FieldError::new(
             FIELD,

@@ -71,7 +71,7 @@ fn yes_no(done: bool) -> (Status, String) {
     if done { (Status::Done, "Yes".into()) } else { (Status::Todo, "No".into()) }
 }
 
-fn count(n: u64, one: &str, many: &str, ) -> (Status, String) {
+fn count(n: u64, one: &str, many: &str) -> (Status, String) {
     if n == 0 {
         (Status::Todo, "None".into())
     } else {
@@ -152,26 +152,83 @@ pub fn steps(f: &Facts) -> [Flow; 2] {
         count(f.token_creators.len() as u64, "user can", "users can")
     };
 
-    let documentation = if f.settings.ws_documentation {
-        (Status::Done, "Yes".into())
-    } else {
-        (Status::Info, "No".into())
-    };
+    let documentation =
+        if f.settings.ws_documentation { (Status::Done, "Yes".into()) } else { (Status::Info, "No".into()) };
 
     let system = Flow {
         title: "Allow an external system to control Moodle",
         intro: "The following steps help you to set up the Moodle web services to allow an external system to interact with Moodle. This includes setting up a token (security key) authentication method.",
         steps: vec![
-            step(1, "Enable web services", enable_web_services(f), "Web services must be enabled in Advanced features.", Place::AdvancedFeatures),
-            step(2, "Enable protocols", enable_protocols(f), "At least one protocol should be enabled. For security reasons, only protocols that are to be used should be enabled.", Place::ManageProtocols),
-            step(3, "Create a specific user", count(f.ws_users.len() as u64, "user", "users"), "A web services user is required to represent the system controlling Moodle.", Place::Users),
-            step(4, "Check user capability", capability_check, "The user should have appropriate capabilities according to the protocols used, for example webservice/rest:use, webservice/soap:use. To achieve this, create a web services role with protocol capabilities allowed and assign it to the web services user as a system role.", Place::Roles),
-            step(5, "Select a service", count(f.restricted_services, "service", "services"), "A service is a set of web service functions. You will allow the user to access to a new service. On the Add service page check 'Enable' and 'Authorised users' options. Select 'No required capability'.", Place::ExternalServices),
-            step(6, "Add functions", count(f.restricted_services_with_functions, "service has functions", "services have functions"), "Select required functions for the newly created service.", Place::ServiceFunctions),
-            step(7, "Select a specific user", count(f.authorised_users, "authorised user", "authorised users"), "Add the web services user as an authorised user.", Place::AuthorisedUsers),
-            step(8, "Create a token for a user", count(f.valid_tokens, "valid token", "valid tokens"), "Create a token for the web services user.", Place::Tokens),
-            step(9, "Enable developer documentation", documentation.clone(), "Detailed web services documentation is available for enabled protocols.", Place::ManageProtocols),
-            step(10, "Test the service", test_the_service(f), "Simulate external access to the service using the web service test client. Use an enabled protocol with token authentication. WARNING: The functions that you test WILL BE EXECUTED, so be careful what you choose to test!", Place::TestClient),
+            step(
+                1,
+                "Enable web services",
+                enable_web_services(f),
+                "Web services must be enabled in Advanced features.",
+                Place::AdvancedFeatures,
+            ),
+            step(
+                2,
+                "Enable protocols",
+                enable_protocols(f),
+                "At least one protocol should be enabled. For security reasons, only protocols that are to be used should be enabled.",
+                Place::ManageProtocols,
+            ),
+            step(
+                3,
+                "Create a specific user",
+                count(f.ws_users.len() as u64, "user", "users"),
+                "A web services user is required to represent the system controlling Moodle.",
+                Place::Users,
+            ),
+            step(
+                4,
+                "Check user capability",
+                capability_check,
+                "The user should have appropriate capabilities according to the protocols used, for example webservice/rest:use, webservice/soap:use. To achieve this, create a web services role with protocol capabilities allowed and assign it to the web services user as a system role.",
+                Place::Roles,
+            ),
+            step(
+                5,
+                "Select a service",
+                count(f.restricted_services, "service", "services"),
+                "A service is a set of web service functions. You will allow the user to access to a new service. On the Add service page check 'Enable' and 'Authorised users' options. Select 'No required capability'.",
+                Place::ExternalServices,
+            ),
+            step(
+                6,
+                "Add functions",
+                count(f.restricted_services_with_functions, "service has functions", "services have functions"),
+                "Select required functions for the newly created service.",
+                Place::ServiceFunctions,
+            ),
+            step(
+                7,
+                "Select a specific user",
+                count(f.authorised_users, "authorised user", "authorised users"),
+                "Add the web services user as an authorised user.",
+                Place::AuthorisedUsers,
+            ),
+            step(
+                8,
+                "Create a token for a user",
+                count(f.valid_tokens, "valid token", "valid tokens"),
+                "Create a token for the web services user.",
+                Place::Tokens,
+            ),
+            step(
+                9,
+                "Enable developer documentation",
+                documentation.clone(),
+                "Detailed web services documentation is available for enabled protocols.",
+                Place::ManageProtocols,
+            ),
+            step(
+                10,
+                "Test the service",
+                test_the_service(f),
+                "Simulate external access to the service using the web service test client. Use an enabled protocol with token authentication. WARNING: The functions that you test WILL BE EXECUTED, so be careful what you choose to test!",
+                Place::TestClient,
+            ),
         ],
     };
 
@@ -179,12 +236,48 @@ pub fn steps(f: &Facts) -> [Flow; 2] {
         title: "Users as clients with token",
         intro: "The following steps help you to set up the Moodle web service for users as clients. These steps also help to set up the recommended token (security keys) authentication method. In this use case, the user will generate their token from the security keys page via their preferences page.",
         steps: vec![
-            step(1, "Enable web services", enable_web_services(f), "Web services must be enabled in Advanced features.", Place::AdvancedFeatures),
-            step(2, "Enable protocols", enable_protocols(f), "At least one protocol should be enabled. For security reasons, only protocols that are to be used should be enabled.", Place::ManageProtocols),
-            step(3, "Select a service", count(f.open_services, "service", "services"), "A service is a set of web service functions. You will allow users to access to a new service. On the Add service page check 'Enable' and uncheck 'Authorised users' options. Select 'No required capability'.", Place::ExternalServices),
-            step(4, "Add functions", count(f.open_services_with_functions, "service has functions", "services have functions"), "Select required functions for the newly created service.", Place::ServiceFunctions),
-            step(5, "Check users capability", users_capability, "Users should have two capabilities - webservice:createtoken and a capability matching the protocols used, for example webservice/rest:use, webservice/soap:use. To achieve this, create a web services role with the appropriate capabilities allowed and assign it to the web services user as a system role.", Place::Roles),
-            step(6, "Test the service", test_the_service(f), "Simulate external access to the service using the web service test client. Before doing so, log in as a user with the moodle/webservice:createtoken capability and obtain the security key (token) via the user's preferences page. You will use this token in the test client. In the test client, also choose an enabled protocol with the token authentication. WARNING: The functions that you test WILL BE EXECUTED for this user, so be careful what you choose to test!", Place::TestClient),
+            step(
+                1,
+                "Enable web services",
+                enable_web_services(f),
+                "Web services must be enabled in Advanced features.",
+                Place::AdvancedFeatures,
+            ),
+            step(
+                2,
+                "Enable protocols",
+                enable_protocols(f),
+                "At least one protocol should be enabled. For security reasons, only protocols that are to be used should be enabled.",
+                Place::ManageProtocols,
+            ),
+            step(
+                3,
+                "Select a service",
+                count(f.open_services, "service", "services"),
+                "A service is a set of web service functions. You will allow users to access to a new service. On the Add service page check 'Enable' and uncheck 'Authorised users' options. Select 'No required capability'.",
+                Place::ExternalServices,
+            ),
+            step(
+                4,
+                "Add functions",
+                count(f.open_services_with_functions, "service has functions", "services have functions"),
+                "Select required functions for the newly created service.",
+                Place::ServiceFunctions,
+            ),
+            step(
+                5,
+                "Check users capability",
+                users_capability,
+                "Users should have two capabilities - webservice:createtoken and a capability matching the protocols used, for example webservice/rest:use, webservice/soap:use. To achieve this, create a web services role with the appropriate capabilities allowed and assign it to the web services user as a system role.",
+                Place::Roles,
+            ),
+            step(
+                6,
+                "Test the service",
+                test_the_service(f),
+                "Simulate external access to the service using the web service test client. Before doing so, log in as a user with the moodle/webservice:createtoken capability and obtain the security key (token) via the user's preferences page. You will use this token in the test client. In the test client, also choose an enabled protocol with the token authentication. WARNING: The functions that you test WILL BE EXECUTED for this user, so be careful what you choose to test!",
+                Place::TestClient,
+            ),
         ],
     };
     [system, users]

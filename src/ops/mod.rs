@@ -79,7 +79,13 @@ impl Ops {
         let now = crate::store::now();
         self.store.write(|t| {
             let (value, target, summary) = f(t, now)?;
-            t.append_audit(&AuditEntry { time: now, actor: self.actor.clone(), operation: operation.into(), target, summary })?;
+            t.append_audit(&AuditEntry {
+                time: now,
+                actor: self.actor.clone(),
+                operation: operation.into(),
+                target,
+                summary,
+            })?;
             Ok(value)
         })
     }

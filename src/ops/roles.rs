@@ -1,9 +1,9 @@
 //! Roles: capabilities from the catalogue, assigned to users in the system context.
 
 use super::{OpError, OpResult, Ops, not_found};
+use crate::domain::Role;
 use crate::domain::capabilities;
 use crate::domain::validate::{self, FieldError, ROLE_NAME_MAX};
-use crate::domain::Role;
 use crate::store::{Queries, WriteTables};
 
 fn role(t: &WriteTables<'_>, shortname: &str) -> OpResult<Role> {
@@ -28,7 +28,13 @@ impl Ops {
             if Queries::role_by_shortname(t, &shortname)?.is_some() {
                 return Err(OpError::Conflict(format!("role \"{shortname}\" already exists")));
             }
-            let r = Role { id: t.next_id("role")?, shortname: shortname.clone(), name, description: String::new(), implicit: false };
+            let r = Role {
+                id: t.next_id("role")?,
+                shortname: shortname.clone(),
+                name,
+                description: String::new(),
+                implicit: false,
+            };
             t.put_role(&r, None)?;
             for cap in caps {
                 t.role_caps.insert((r.id, cap.as_str()), ())?;
@@ -68,7 +74,9 @@ impl Ops {
         self.apply("delete role", |t, _| {
             let r = role(t, shortname)?;
             if r.implicit {
-                return Err(OpError::Conflict(format!("role \"{shortname}\" is held by every user and cannot be deleted")));
+                return Err(OpError::Conflict(format!(
+                    "role \"{shortname}\" is held by every user and cannot be deleted"
+                )));
             }
             t.remove_role(&r)?;
             Ok(((), shortname.to_string(), String::new()))
@@ -80,7 +88,9 @@ impl Ops {
         self.apply(if assign { "assign role" } else { "unassign role" }, |t, _| {
             let r = role(t, shortname)?;
             if r.implicit {
-                return Err(OpError::Conflict(format!("role \"{shortname}\" is held by every user: it is not assigned")));
+                return Err(OpError::Conflict(format!(
+                    "role \"{shortname}\" is held by every user: it is not assigned"
+                )));
             }
             let u = Queries::user_by_username(t, username)?.ok_or_else(|| not_found("user", username))?;
             if assign {

@@ -68,7 +68,11 @@ impl Ops {
         self.apply("create service", |t, now| {
             name_free(t, &name, None)?;
             if Queries::service_by_shortname(t, &shortname)?.is_some() {
-                return Err(FieldError::new("shortname", format!("Short name is already used for another service ({shortname})")).into());
+                return Err(FieldError::new(
+                    "shortname",
+                    format!("Short name is already used for another service ({shortname})"),
+                )
+                .into());
             }
             let s = Service {
                 id: t.next_id("service")?,
@@ -159,8 +163,15 @@ impl Ops {
 
     /// Authorises a user on an "authorised users only" service, or updates the authorisation's
     /// IP restriction and "valid until".
-    pub fn authorise_user(&self, shortname: &str, username: &str, ip_restriction: &str, valid_until: Option<UnixTime>) -> OpResult<AuthorisedUser> {
-        let ip_restriction = iprestriction::normalise(ip_restriction).map_err(|e| FieldError::new("iprestriction", e.to_string()))?;
+    pub fn authorise_user(
+        &self,
+        shortname: &str,
+        username: &str,
+        ip_restriction: &str,
+        valid_until: Option<UnixTime>,
+    ) -> OpResult<AuthorisedUser> {
+        let ip_restriction =
+            iprestriction::normalise(ip_restriction).map_err(|e| FieldError::new("iprestriction", e.to_string()))?;
         self.apply("authorise user", |t, now| {
             let s = service(t, shortname)?;
             if !s.restricted_users {
@@ -170,7 +181,13 @@ impl Ops {
             }
             let u = Queries::user_by_username(t, username)?.ok_or_else(|| not_found("user", username))?;
             let created = t.authorisation(s.id, u.id)?.map(|a| a.created).unwrap_or(now);
-            let a = AuthorisedUser { service: s.id, user: u.id, ip_restriction, valid_until: valid_until.filter(|v| *v > 0), created };
+            let a = AuthorisedUser {
+                service: s.id,
+                user: u.id,
+                ip_restriction,
+                valid_until: valid_until.filter(|v| *v > 0),
+                created,
+            };
             t.put_authorised(&a)?;
             let summary = format!("ip \"{}\", valid until {:?}", a.ip_restriction, a.valid_until);
             Ok((a, format!("{username} on {shortname}"), summary))

@@ -37,8 +37,8 @@ impl Ops {
     pub fn create_token(&self, new: NewToken) -> OpResult<CreatedToken> {
         let name = validate::token_name(&new.name)?;
         let name = if name.is_empty() { secrets::token_name() } else { name };
-        let ip_restriction =
-            iprestriction::normalise(&new.ip_restriction).map_err(|e| FieldError::new("iprestriction", e.to_string()))?;
+        let ip_restriction = iprestriction::normalise(&new.ip_restriction)
+            .map_err(|e| FieldError::new("iprestriction", e.to_string()))?;
         let value = secrets::new_token();
         let hash = hash_token(&value);
         let token = self.apply("create token", |t, now| {

@@ -98,7 +98,11 @@ impl Ops {
             if u.auth != old.auth {
                 changed.push(format!("auth {} → {}", old.auth, u.auth));
             }
-            for (field, a, b) in [("firstname", &old.firstname, &u.firstname), ("lastname", &old.lastname, &u.lastname), ("email", &old.email, &u.email)] {
+            for (field, a, b) in [
+                ("firstname", &old.firstname, &u.firstname),
+                ("lastname", &old.lastname, &u.lastname),
+                ("email", &old.email, &u.email),
+            ] {
                 if a != b {
                     changed.push(field.to_string());
                 }

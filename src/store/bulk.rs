@@ -90,7 +90,8 @@ pub fn fill(store: &Store, v: Volume, now: UnixTime) -> Result<(), StoreError> {
                     user: first_user + id % v.users.max(1),
                     service: first_service + id % v.services.max(1),
                     ip_restriction: String::new(),
-                    valid_until: (id % 3 == 0).then_some(now + i64::try_from(id % 1000).unwrap_or(0) * 86_400 - 30 * 86_400),
+                    valid_until: (id % 3 == 0)
+                        .then_some(now + i64::try_from(id % 1000).unwrap_or(0) * 86_400 - 30 * 86_400),
                     created: now,
                     creator: "bulk".into(),
                     last_access: None,

@@ -1,8 +1,8 @@
 //! The store: one redb file shared by every process (DESIGN.md §2), its schema and migrations,
 //! typed reads in one read transaction and writes in one write transaction. No business rules.
 
-mod codec;
 pub mod bulk;
+mod codec;
 mod query;
 mod schema;
 pub mod tables;
@@ -29,7 +29,9 @@ pub enum StoreError {
     /// The file could not be opened: one line naming the file and the cause.
     #[error("cannot open database {path}: {cause}")]
     Open { path: String, cause: String },
-    #[error("database {path} has schema version {found}, newer than this wsconsole understands ({supported}): use a newer wsconsole")]
+    #[error(
+        "database {path} has schema version {found}, newer than this wsconsole understands ({supported}): use a newer wsconsole"
+    )]
     SchemaTooNew { path: String, found: u64, supported: u64 },
     #[error("database is damaged: {0}")]
     Corrupt(String),
@@ -69,7 +71,7 @@ impl Store {
             return Err(fail("it is a directory".into()));
         }
 
-        let db = open_redb(path).map_err(|e| fail(e))?;
+        let db = open_redb(path).map_err(fail)?;
         let store = Store { db, path: path.to_path_buf() };
         schema::prepare(&store)?;
         Ok(store)
@@ -114,10 +116,7 @@ impl Store {
 fn open_redb(path: &Path) -> Result<Database, String> {
     // A damaged file can trip redb's internal assertions in debug builds; report it, never panic.
     let opened = std::panic::catch_unwind(|| {
-        Builder::new()
-            .set_concurrency_mode(ConcurrencyMode::MultiWriter)
-            .set_cache_size(CACHE_BYTES)
-            .create(path)
+        Builder::new().set_concurrency_mode(ConcurrencyMode::MultiWriter).set_cache_size(CACHE_BYTES).create(path)
     });
     match opened {
         Ok(Ok(db)) => Ok(db),

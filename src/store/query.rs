@@ -315,7 +315,7 @@ pub trait Queries: View {
 
     fn token_by_id(&self, id: TokenId) -> Result<Option<Token>, StoreError> {
         match self.tokens_by_id()?.get(id)? {
-            Some(h) => Queries::token_by_hash(self, &h.value()),
+            Some(h) => Queries::token_by_hash(self, h.value()),
             None => Ok(None),
         }
     }
@@ -509,8 +509,11 @@ pub trait Queries: View {
             holders_by_protocol.push((p, holders, everybody));
         }
         let (creators, everybody_creates) = self.capability_holders(capabilities::CREATE_TOKEN)?;
-        let creator_ids: Vec<UserId> =
-            if everybody_creates { live.keys().copied().collect() } else { creators.into_iter().filter(|id| live.contains_key(id)).collect() };
+        let creator_ids: Vec<UserId> = if everybody_creates {
+            live.keys().copied().collect()
+        } else {
+            creators.into_iter().filter(|id| live.contains_key(id)).collect()
+        };
         let lacks_enabled_protocol = |id: &UserId| {
             holders_by_protocol
                 .iter()

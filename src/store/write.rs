@@ -1,9 +1,9 @@
 //! Typed writes: each keeps a record and its indexes consistent. Rules about what may be
 //! written live in `ops`.
 
+use super::StoreError;
 use super::codec::encode;
 use super::tables::WriteTables;
-use super::StoreError;
 use crate::domain::*;
 use redb::ReadableTable;
 
