@@ -293,3 +293,33 @@ fn plain_wsconsole_says_the_console_is_not_there_yet() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("console is not available"));
     assert!(!Path::new(&dir.path().join("wsconsole.redb")).exists());
 }
+
+#[test]
+fn unreadable_database_is_one_line() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let db = dir.path().join("ws.redb");
+    let site = Site { _dir: dir, db: db.clone() };
+    site.ok(&["settings", "show"]);
+    // The file is 0600 and owned by whoever created it: another user cannot read it. Run as
+    // `nobody` when we are root (as CI is), else we are already not the owner of a root file.
+    let is_root = std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0).unwrap_or(false);
+    if !is_root {
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o000)).unwrap();
+    }
+    let mut cmd = if is_root {
+        // A copy beside the database, so that `nobody` can run it wherever the checkout is.
+        let bin = site._dir.path().join("wsconsole");
+        std::fs::copy(BIN, &bin).unwrap();
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]).arg(&bin);
+        c
+    } else {
+        Command::new(BIN)
+    };
+    let out = cmd.arg("--db").arg(&db).arg("status").output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr).trim_end().to_string();
+    assert_eq!(err, format!("wsconsole: cannot open database {}: permission denied", db.display()));
+}
