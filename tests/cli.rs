@@ -304,7 +304,8 @@ fn unreadable_database_is_one_line() {
     site.ok(&["settings", "show"]);
     // The file is 0600 and owned by whoever created it: another user cannot read it. Run as
     // `nobody` when we are root (as CI is), else we are already not the owner of a root file.
-    let is_root = std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0).unwrap_or(false);
+    let is_root =
+        std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0).unwrap_or(false);
     if !is_root {
         std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o000)).unwrap();
     }

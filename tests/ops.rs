@@ -522,3 +522,22 @@ fn walkthrough_facts_follow_the_database() {
     assert_eq!(users.steps[3].status, Status::Todo, "the open service has no functions");
     assert_eq!(users.steps[4].detail, "1 user can");
 }
+
+#[test]
+fn user_listing_filters_on_username_name_and_email_and_pages() {
+    let (_d, ops) = ops();
+    for u in ["carol", "dave", "erin"] {
+        ws_user(&ops, u);
+    }
+    ops.edit_user("erin", UserEdit { email: Some("ops@corp.example".into()), ..UserEdit::default() }).unwrap();
+    let v = ops.store().read().unwrap();
+    let names = |filter: &str, offset, limit| {
+        let p = v.find_users(filter, offset, limit).unwrap();
+        (p.rows.into_iter().map(|u| u.username).collect::<Vec<_>>(), p.total)
+    };
+    assert_eq!(names("", 0, 10), (vec!["carol".into(), "dave".into(), "erin".into()], 3));
+    assert_eq!(names("AV", 0, 10), (vec!["dave".into()], 1));
+    assert_eq!(names("corp.example", 0, 10), (vec!["erin".into()], 1));
+    assert_eq!(names("web carol", 0, 10), (vec!["carol".into()], 1), "full name");
+    assert_eq!(names("", 1, 1), (vec!["dave".into()], 3));
+}

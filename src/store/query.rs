@@ -145,20 +145,14 @@ pub trait Queries: View {
         let mut total = 0;
         for entry in self.users_by_username()?.iter()? {
             let (name, id) = entry?;
-            let keep_by_name = contains_ci(name.value(), &needle);
-            if !keep_by_name && needle.is_empty() {
-                continue;
-            }
             let in_window = total >= offset && rows.len() < limit;
-            if keep_by_name {
+            // The username is in the index; the other fields need the record.
+            if contains_ci(name.value(), &needle) {
                 if in_window && let Some(u) = Queries::user(self, id.value())? {
                     rows.push(u);
                 }
                 total += 1;
-                continue;
-            }
-            // Not matched by username: look at the other fields.
-            if let Some(u) = Queries::user(self, id.value())?
+            } else if let Some(u) = Queries::user(self, id.value())?
                 && (contains_ci(&u.fullname(), &needle) || contains_ci(&u.email, &needle))
             {
                 if in_window {
