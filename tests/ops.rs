@@ -23,6 +23,23 @@ fn ws_user(ops: &Ops, name: &str) {
     .unwrap();
 }
 
+/// A bare user with the given auth and password; the result, for tests of refusals.
+fn add_user(
+    ops: &Ops,
+    name: &str,
+    auth: AuthMethod,
+    password: Option<&str>,
+) -> Result<wsconsole::domain::User, OpError> {
+    ops.create_user(NewUser {
+        username: name.into(),
+        auth,
+        password: password.map(str::to_string),
+        firstname: String::new(),
+        lastname: String::new(),
+        email: String::new(),
+    })
+}
+
 fn service(ops: &Ops, shortname: &str, restricted: bool) {
     ops.create_service(NewService {
         name: format!("Service {shortname}"),
@@ -87,49 +104,13 @@ fn users_are_validated_unique_and_hashed() {
     let audit = last_audit(&ops);
     assert!(!format!("{audit:?}").contains("Secret-123"), "the audit never holds a password");
 
-    let dup = ops
-        .create_user(NewUser {
-            username: "jdoe".into(),
-            auth: AuthMethod::Nologin,
-            password: None,
-            firstname: String::new(),
-            lastname: String::new(),
-            email: String::new(),
-        })
-        .unwrap_err();
+    let dup = add_user(&ops, "jdoe", AuthMethod::Nologin, None).unwrap_err();
     assert!(dup.to_string().contains("already taken"), "{dup}");
-    let bad = ops
-        .create_user(NewUser {
-            username: "JDoe".into(),
-            auth: AuthMethod::Nologin,
-            password: None,
-            firstname: String::new(),
-            lastname: String::new(),
-            email: String::new(),
-        })
-        .unwrap_err();
+    let bad = add_user(&ops, "JDoe", AuthMethod::Nologin, None).unwrap_err();
     assert!(bad.to_string().contains("lower case"), "{bad}");
-    let nopw = ops
-        .create_user(NewUser {
-            username: "m".into(),
-            auth: AuthMethod::Manual,
-            password: None,
-            firstname: String::new(),
-            lastname: String::new(),
-            email: String::new(),
-        })
-        .unwrap_err();
+    let nopw = add_user(&ops, "m", AuthMethod::Manual, None).unwrap_err();
     assert!(nopw.to_string().contains("password: is required"), "{nopw}");
-    let weak = ops
-        .create_user(NewUser {
-            username: "m".into(),
-            auth: AuthMethod::Manual,
-            password: Some("m".into()),
-            firstname: String::new(),
-            lastname: String::new(),
-            email: String::new(),
-        })
-        .unwrap_err();
+    let weak = add_user(&ops, "m", AuthMethod::Manual, Some("m")).unwrap_err();
     assert!(weak.to_string().contains("at least 8"), "{weak}");
 
     let edited =
@@ -284,15 +265,7 @@ fn token_creation_refuses_as_moodle() {
     }
     ops.set_suspended("wsuser", false).unwrap();
     // nologin user.
-    ops.create_user(NewUser {
-        username: "nl".into(),
-        auth: AuthMethod::Nologin,
-        password: None,
-        firstname: String::new(),
-        lastname: String::new(),
-        email: String::new(),
-    })
-    .unwrap();
+    add_user(&ops, "nl", AuthMethod::Nologin, None).unwrap();
     service(&ops, "open", false);
     assert!(matches!(token(&ops, "nl", "open"), Err(OpError::Refused { code: "forbiddenwsuser", .. })));
     // Deleted user.

@@ -67,10 +67,6 @@ pub struct Flow {
     pub steps: Vec<Step>,
 }
 
-fn yes_no(done: bool) -> (Status, String) {
-    if done { (Status::Done, "Yes".into()) } else { (Status::Todo, "No".into()) }
-}
-
 fn count(n: u64, one: &str, many: &str) -> (Status, String) {
     if n == 0 {
         (Status::Todo, "None".into())
@@ -88,16 +84,28 @@ fn some_names(names: &[String]) -> String {
     }
 }
 
-fn enable_web_services(f: &Facts) -> (Status, String) {
-    yes_no(f.settings.enable_web_services)
+/// Step 1 of both flows.
+fn enable_web_services(f: &Facts) -> Step {
+    Step {
+        number: 1,
+        title: "Enable web services",
+        status: if f.settings.enable_web_services { Status::Done } else { Status::Todo },
+        detail: if f.settings.enable_web_services { "Yes" } else { "No" }.into(),
+        description: "Web services must be enabled in Advanced features.",
+        place: Place::AdvancedFeatures,
+    }
 }
 
-fn enable_protocols(f: &Facts) -> (Status, String) {
-    if f.settings.protocols.is_empty() {
-        (Status::Todo, "None".into())
-    } else {
-        let names: Vec<&str> = f.settings.protocols.iter().map(|p| p.name()).collect();
-        (Status::Done, names.join(", "))
+/// Step 2 of both flows.
+fn enable_protocols(f: &Facts) -> Step {
+    let names: Vec<&str> = f.settings.protocols.iter().map(|p| p.name()).collect();
+    Step {
+        number: 2,
+        title: "Enable protocols",
+        status: if names.is_empty() { Status::Todo } else { Status::Done },
+        detail: if names.is_empty() { "None".into() } else { names.join(", ") },
+        description: "At least one protocol should be enabled. For security reasons, only protocols that are to be used should be enabled.",
+        place: Place::ManageProtocols,
     }
 }
 
@@ -159,20 +167,8 @@ pub fn steps(f: &Facts) -> [Flow; 2] {
         title: "Allow an external system to control Moodle",
         intro: "The following steps help you to set up the Moodle web services to allow an external system to interact with Moodle. This includes setting up a token (security key) authentication method.",
         steps: vec![
-            step(
-                1,
-                "Enable web services",
-                enable_web_services(f),
-                "Web services must be enabled in Advanced features.",
-                Place::AdvancedFeatures,
-            ),
-            step(
-                2,
-                "Enable protocols",
-                enable_protocols(f),
-                "At least one protocol should be enabled. For security reasons, only protocols that are to be used should be enabled.",
-                Place::ManageProtocols,
-            ),
+            enable_web_services(f),
+            enable_protocols(f),
             step(
                 3,
                 "Create a specific user",
@@ -236,20 +232,8 @@ pub fn steps(f: &Facts) -> [Flow; 2] {
         title: "Users as clients with token",
         intro: "The following steps help you to set up the Moodle web service for users as clients. These steps also help to set up the recommended token (security keys) authentication method. In this use case, the user will generate their token from the security keys page via their preferences page.",
         steps: vec![
-            step(
-                1,
-                "Enable web services",
-                enable_web_services(f),
-                "Web services must be enabled in Advanced features.",
-                Place::AdvancedFeatures,
-            ),
-            step(
-                2,
-                "Enable protocols",
-                enable_protocols(f),
-                "At least one protocol should be enabled. For security reasons, only protocols that are to be used should be enabled.",
-                Place::ManageProtocols,
-            ),
+            enable_web_services(f),
+            enable_protocols(f),
             step(
                 3,
                 "Select a service",

@@ -17,6 +17,17 @@ pub struct Volume {
 /// Rows per write transaction.
 const BATCH: u64 = 20_000;
 
+/// Calls `f(done, n)` for consecutive batches covering `total` rows.
+fn in_batches(total: u64, mut f: impl FnMut(u64, u64) -> Result<(), StoreError>) -> Result<(), StoreError> {
+    let mut done = 0;
+    while done < total {
+        let n = BATCH.min(total - done);
+        f(done, n)?;
+        done += n;
+    }
+    Ok(())
+}
+
 /// The token value of generated token number `i` (1-based): 32 hex characters.
 pub fn token_value(i: u64) -> String {
     format!("{:016x}{:016x}", i.wrapping_mul(0x9E37_79B9_7F4A_7C15), i)
@@ -29,9 +40,7 @@ pub fn username(i: u64) -> String {
 /// Fills `store` with users `user000001…`, services `svc0001…` (enabled, open, with
 /// `core_webservice_get_site_info`), tokens spread over both, and call-log rows.
 pub fn fill(store: &Store, v: Volume, now: UnixTime) -> Result<(), StoreError> {
-    let mut done = 0;
-    while done < v.users {
-        let n = BATCH.min(v.users - done);
+    in_batches(v.users, |_, n| {
         store.write(|t| {
             let first = t.reserve_ids("user", n)?;
             for id in first..first + n {
@@ -52,10 +61,9 @@ pub fn fill(store: &Store, v: Volume, now: UnixTime) -> Result<(), StoreError> {
                 };
                 t.put_user(&u, None)?;
             }
-            Ok::<_, StoreError>(())
-        })?;
-        done += n;
-    }
+            Ok(())
+        })
+    })?;
     let first_service = store.write(|t| {
         let first = t.reserve_ids("service", v.services)?;
         for id in first..first + v.services {
@@ -78,9 +86,7 @@ pub fn fill(store: &Store, v: Volume, now: UnixTime) -> Result<(), StoreError> {
         Ok::<_, StoreError>(first)
     })?;
     let first_user = 1 + store.read()?.user_count()?.saturating_sub(v.users);
-    let mut done = 0;
-    while done < v.tokens {
-        let n = BATCH.min(v.tokens - done);
+    in_batches(v.tokens, |_, n| {
         store.write(|t| {
             let first = t.reserve_ids("token", n)?;
             for id in first..first + n {
@@ -99,13 +105,10 @@ pub fn fill(store: &Store, v: Volume, now: UnixTime) -> Result<(), StoreError> {
                 };
                 t.put_token(&hash_token(&token_value(id)), &token)?;
             }
-            Ok::<_, StoreError>(())
-        })?;
-        done += n;
-    }
-    let mut done = 0;
-    while done < v.calls {
-        let n = BATCH.min(v.calls - done);
+            Ok(())
+        })
+    })?;
+    in_batches(v.calls, |done, n| {
         let calls: Vec<CallLog> = (done..done + n)
             .map(|i| CallLog {
                 time: now - i64::try_from(v.calls - i).unwrap_or(0),
@@ -119,8 +122,6 @@ pub fn fill(store: &Store, v: Volume, now: UnixTime) -> Result<(), StoreError> {
                 duration_micros: 150,
             })
             .collect();
-        store.write(|t| t.append_calls(&calls))?;
-        done += n;
-    }
-    Ok(())
+        store.write(|t| t.append_calls(&calls))
+    })
 }
