@@ -3,5 +3,6 @@
 
 pub mod cli;
 pub mod domain;
+pub mod functions;
 pub mod ops;
 pub mod store;

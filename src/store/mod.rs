@@ -10,7 +10,7 @@ mod write;
 
 pub use query::*;
 pub use schema::SCHEMA_VERSION;
-pub use tables::{ReadView, View, WriteTables};
+pub use tables::{ReadView, SharedView, View, WriteTables};
 
 use redb::{Builder, ConcurrencyMode, Database, DatabaseError, ReadableDatabase};
 use std::fs::OpenOptions;
@@ -85,6 +85,11 @@ impl Store {
     /// any process.
     pub fn read(&self) -> Result<ReadView, StoreError> {
         Ok(ReadView::new(self.db.begin_read()?))
+    }
+
+    /// A read transaction with every table open, to share between threads.
+    pub fn shared_read(&self) -> Result<SharedView, StoreError> {
+        SharedView::new(self.db.begin_read()?)
     }
 
     /// Runs `f` in one write transaction and commits durably if it returns `Ok`; on `Err`

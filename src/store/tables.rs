@@ -47,6 +47,28 @@ macro_rules! tables {
             )*
         }
 
+        /// A read transaction with every table opened up front, shareable across threads:
+        /// the endpoint serves many concurrent requests from one.
+        pub struct SharedView {
+            _txn: ReadTransaction,
+            $( $field: ReadOnlyTable<$K, $V>, )*
+        }
+
+        impl SharedView {
+            pub(crate) fn new(txn: ReadTransaction) -> Result<Self, StoreError> {
+                Ok(SharedView { $( $field: txn.open_table($CONST)?, )* _txn: txn })
+            }
+        }
+
+        impl View for SharedView {
+            $(
+                type $Assoc = ReadOnlyTable<$K, $V>;
+                fn $field(&self) -> Result<&Self::$Assoc, StoreError> {
+                    Ok(&self.$field)
+                }
+            )*
+        }
+
         /// Every table of one write transaction, open for the transaction's length.
         pub struct WriteTables<'t> {
             $( pub $field: Table<'t, $K, $V>, )*

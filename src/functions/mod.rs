@@ -1,0 +1,158 @@
+//! The external functions: each catalogue entry (`domain::function_catalogue`) with its
+//! parameter and return descriptions and its implementation over the store. Writes go through
+//! `ops`, audited as `ws:<username>`. Knows no wire protocol.
+
+mod roles;
+pub mod schema;
+mod site_info;
+mod users;
+pub mod value;
+
+use crate::domain::access::{INVALID_PARAMETER_EXCEPTION, MOODLE_EXCEPTION, MoodleException};
+use crate::domain::function_catalogue::{self, FunctionInfo};
+use crate::domain::{Service, Settings, Token, UnixTime, User, capabilities};
+use crate::ops::{OpError, Ops};
+use crate::store::{Queries, SharedView, Store, StoreError};
+use schema::{Schema, clean_return, validate};
+use std::sync::Arc;
+use std::sync::OnceLock;
+use value::Value;
+
+/// Moodle release and version this endpoint answers as (`core_webservice_get_site_info`).
+pub const MOODLE_RELEASE: &str = "4.5 (wsconsole 0.1)";
+pub const MOODLE_VERSION: &str = "2024100700";
+
+/// Who calls, through what: what an implementation may use.
+pub struct CallContext<'a> {
+    pub store: &'a Arc<Store>,
+    /// The request's read transaction, begun after the request arrived.
+    pub view: &'a SharedView,
+    pub user: &'a User,
+    /// The token's service; `None` for username/password calls.
+    pub service: Option<&'a Service>,
+    pub token: Option<&'a Token>,
+    pub settings: &'a Settings,
+    pub now: UnixTime,
+}
+
+impl CallContext<'_> {
+    /// Ops acting as this web-service user.
+    pub fn ops(&self) -> Ops {
+        Ops::new(self.store.clone(), format!("ws:{}", self.user.username))
+    }
+
+    pub fn has_capability(&self, cap: &str) -> Result<bool, MoodleException> {
+        self.view.user_has_capability(self.user.id, cap).map_err(internal)
+    }
+
+    /// Moodle's `require_capability` in the system context.
+    pub fn require_capability(&self, cap: &str) -> Result<(), MoodleException> {
+        if self.has_capability(cap)? {
+            return Ok(());
+        }
+        let name = capabilities::find(cap).map_or(cap, |c| c.description);
+        Err(MoodleException::new(
+            "core\\exception\\required_capability_exception",
+            "nopermissions",
+            format!("Sorry, but you do not currently have permissions to do that ({name})."),
+        )
+        .with_debuginfo(cap))
+    }
+}
+
+/// A storage failure inside a function: Moodle's generic database error.
+pub fn internal(e: StoreError) -> MoodleException {
+    MoodleException::new("dml_exception", "dmlreadexception", "Error reading from database")
+        .with_debuginfo(e.to_string())
+}
+
+/// An `ops` refusal as the function's exception.
+pub fn op_error(e: OpError) -> MoodleException {
+    match e {
+        OpError::Store(s) => internal(s),
+        other => invalid_parameter(other.to_string()),
+    }
+}
+
+pub fn invalid_parameter(debuginfo: impl Into<String>) -> MoodleException {
+    MoodleException::new(INVALID_PARAMETER_EXCEPTION, "invalidparameter", "Invalid parameter value detected")
+        .with_debuginfo(debuginfo)
+}
+
+pub fn moodle_error(code: &'static str, message: impl Into<String>) -> MoodleException {
+    MoodleException::new(MOODLE_EXCEPTION, code, message)
+}
+
+type Run = fn(&CallContext<'_>, &Value) -> Result<Value, MoodleException>;
+
+/// One function: catalogue entry, descriptions, implementation.
+pub struct Definition {
+    pub info: &'static FunctionInfo,
+    /// A single structure: the function's named parameters, in positional order.
+    pub params: Schema,
+    /// `None` for functions that return nothing.
+    pub returns: Option<Schema>,
+    run: Run,
+}
+
+fn definitions() -> &'static [Definition] {
+    static DEFS: OnceLock<Vec<Definition>> = OnceLock::new();
+    DEFS.get_or_init(|| {
+        let def = |name: &str, params, returns, run| Definition {
+            info: function_catalogue::find(name).expect("every implemented function is in the catalogue"),
+            params,
+            returns,
+            run,
+        };
+        vec![
+            def(site_info::NAME, site_info::params(), Some(site_info::returns()), site_info::run as Run),
+            def(users::BY_FIELD, users::by_field_params(), Some(users::by_field_returns()), users::get_users_by_field),
+            def(users::GET, users::get_params(), Some(users::get_returns()), users::get_users),
+            def(users::CREATE, users::create_params(), Some(users::create_returns()), users::create_users),
+            def(users::UPDATE, users::update_params(), Some(users::update_returns()), users::update_users),
+            def(users::DELETE, users::delete_params(), None, users::delete_users),
+            def(roles::ASSIGN, roles::params("assignments"), None, roles::assign_roles),
+            def(roles::UNASSIGN, roles::params("unassignments"), None, roles::unassign_roles),
+        ]
+    })
+}
+
+pub fn definition(name: &str) -> Option<&'static Definition> {
+    definitions().iter().find(|d| d.info.name == name)
+}
+
+pub fn all() -> &'static [Definition] {
+    definitions()
+}
+
+/// Validates the parameters, runs the function and cleans its result: Moodle's
+/// `validate_parameters` → call → `clean_returnvalue`. `Ok(None)` for a void function.
+pub fn call(def: &Definition, ctx: &CallContext<'_>, params: &Value) -> Result<Option<Value>, MoodleException> {
+    let params = validate(&def.params, params).map_err(|e| invalid_parameter(e.0))?;
+    let result = (def.run)(ctx, &params)?;
+    match &def.returns {
+        None => Ok(None),
+        Some(desc) => clean_return(desc, &result).map(Some).map_err(|e| {
+            MoodleException::new(
+                "core\\exception\\invalid_response_exception",
+                "invalidresponse",
+                "Invalid response value detected",
+            )
+            .with_debuginfo(e.0)
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_catalogue_function_is_implemented() {
+        for f in function_catalogue::FUNCTIONS {
+            let d = definition(f.name).unwrap_or_else(|| panic!("{} has no implementation", f.name));
+            assert!(matches!(d.params, Schema::Single { .. }), "{}", f.name);
+        }
+        assert_eq!(all().len(), function_catalogue::FUNCTIONS.len());
+    }
+}

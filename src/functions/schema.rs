@@ -1,0 +1,437 @@
+//! Parameter and return descriptions of external functions (Moodle's `external_value`,
+//! `external_single_structure`, `external_multiple_structure`), and the two checks Moodle runs
+//! with them: `validate_parameters` on input and `clean_returnvalue` on output
+//! (moodle-ws-reference.md §6). The same descriptions drive XML encoding, XML-RPC positions,
+//! the SOAP WSDL and the console's API documentation.
+
+use super::value::{Value, php_float};
+
+/// Moodle's PARAM_* cleaning types used by the catalogue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamType {
+    Int,
+    Bool,
+    Float,
+    Raw,
+    Text,
+    Notags,
+    Alphanum,
+    Alphanumext,
+    Username,
+    Email,
+    Url,
+    Lang,
+    Plugin,
+    Theme,
+    Timezone,
+    Auth,
+}
+
+impl ParamType {
+    /// The PARAM constant's value, as Moodle prints it in debuginfo.
+    pub fn name(self) -> &'static str {
+        match self {
+            ParamType::Int => "int",
+            ParamType::Bool => "bool",
+            ParamType::Float => "float",
+            ParamType::Raw => "raw",
+            ParamType::Text => "text",
+            ParamType::Notags => "notags",
+            ParamType::Alphanum => "alphanum",
+            ParamType::Alphanumext => "alphanumext",
+            ParamType::Username => "username",
+            ParamType::Email => "email",
+            ParamType::Url => "url",
+            ParamType::Lang => "lang",
+            ParamType::Plugin => "plugin",
+            ParamType::Theme => "theme",
+            ParamType::Timezone => "timezone",
+            ParamType::Auth => "auth",
+        }
+    }
+
+    /// How the REST documentation shows a scalar: `int`, `double` or `string`.
+    pub fn rest_kind(self) -> &'static str {
+        match self {
+            ParamType::Int | ParamType::Bool => "int",
+            ParamType::Float => "double",
+            _ => "string",
+        }
+    }
+}
+
+/// VALUE_REQUIRED, VALUE_OPTIONAL, VALUE_DEFAULT.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Presence {
+    Required,
+    Optional,
+    Default(Value),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Schema {
+    Value { ty: ParamType, desc: &'static str, presence: Presence },
+    Single { keys: Vec<(&'static str, Schema)>, desc: &'static str, presence: Presence },
+    Multiple { item: Box<Schema>, desc: &'static str, presence: Presence },
+}
+
+pub fn value(ty: ParamType, desc: &'static str) -> Schema {
+    Schema::Value { ty, desc, presence: Presence::Required }
+}
+
+pub fn single(desc: &'static str, keys: Vec<(&'static str, Schema)>) -> Schema {
+    Schema::Single { keys, desc, presence: Presence::Required }
+}
+
+pub fn multiple(item: Schema, desc: &'static str) -> Schema {
+    Schema::Multiple { item: Box::new(item), desc, presence: Presence::Required }
+}
+
+impl Schema {
+    pub fn presence(&self) -> &Presence {
+        match self {
+            Schema::Value { presence, .. } | Schema::Single { presence, .. } | Schema::Multiple { presence, .. } => {
+                presence
+            }
+        }
+    }
+
+    fn with_presence(mut self, p: Presence) -> Schema {
+        match &mut self {
+            Schema::Value { presence, .. } | Schema::Single { presence, .. } | Schema::Multiple { presence, .. } => {
+                *presence = p
+            }
+        }
+        self
+    }
+
+    pub fn optional(self) -> Schema {
+        self.with_presence(Presence::Optional)
+    }
+
+    pub fn default(self, v: Value) -> Schema {
+        self.with_presence(Presence::Default(v))
+    }
+
+    pub fn desc(&self) -> &'static str {
+        match self {
+            Schema::Value { desc, .. } | Schema::Single { desc, .. } | Schema::Multiple { desc, .. } => desc,
+        }
+    }
+}
+
+/// A validation failure: Moodle's `invalid_parameter_exception` debuginfo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid(pub String);
+
+const INVALID: &str = "Invalid parameter value detected";
+
+fn nested(key: &str, inner: Invalid) -> Invalid {
+    Invalid(format!("{key} => {INVALID}: {}", inner.0))
+}
+
+/// Moodle's `external_api::validate_parameters` for a function's parameter description (a
+/// single structure): checks types, fills defaults, rejects unknown keys.
+pub fn validate(desc: &Schema, params: &Value) -> Result<Value, Invalid> {
+    match desc {
+        Schema::Value { ty, .. } => validate_scalar(*ty, params),
+        Schema::Single { keys, .. } => {
+            let Value::Map(pairs) = params else {
+                return Err(Invalid(format!("Only arrays accepted. The bad value is: '{}'", params.print_r())));
+            };
+            let mut result = Vec::new();
+            for (key, sub) in keys {
+                match pairs.iter().find(|(k, _)| k == key) {
+                    None => match sub.presence() {
+                        Presence::Required => {
+                            return Err(Invalid(format!("Missing required key in single structure: {key}")));
+                        }
+                        Presence::Default(d) => {
+                            result.push((key.to_string(), validate(sub, d).map_err(|e| nested(key, e))?))
+                        }
+                        Presence::Optional => {}
+                    },
+                    Some((_, v)) => result.push((key.to_string(), validate(sub, v).map_err(|e| nested(key, e))?)),
+                }
+            }
+            let unexpected: Vec<&str> =
+                pairs.iter().map(|(k, _)| k.as_str()).filter(|k| !keys.iter().any(|(d, _)| d == k)).collect();
+            if !unexpected.is_empty() {
+                return Err(Invalid(format!(
+                    "Unexpected keys ({}) detected in parameter array.",
+                    unexpected.join(", ")
+                )));
+            }
+            Ok(Value::Map(result))
+        }
+        Schema::Multiple { item, .. } => {
+            if !params.is_array() {
+                return Err(Invalid(format!("Only arrays accepted. The bad value is: '{}'", params.print_r())));
+            }
+            // Keys are ignored: values are re-indexed.
+            let items = params.items().into_iter().map(|v| validate(item, v)).collect::<Result<_, _>>()?;
+            Ok(Value::List(items))
+        }
+    }
+}
+
+fn validate_scalar(ty: ParamType, v: &Value) -> Result<Value, Invalid> {
+    if v.is_array() {
+        return Err(Invalid("Scalar type expected, array or object received.".into()));
+    }
+    if ty == ParamType::Bool {
+        match v {
+            Value::Bool(b) => return Ok(Value::Bool(*b)),
+            Value::Int(0) => return Ok(Value::Bool(false)),
+            Value::Int(1) => return Ok(Value::Bool(true)),
+            Value::Str(s) if s == "0" => return Ok(Value::Bool(false)),
+            Value::Str(s) if s == "1" => return Ok(Value::Bool(true)),
+            _ => {}
+        }
+    }
+    let text = v.php_string();
+    let debuginfo = || {
+        Invalid(format!(
+            "Invalid external api parameter: the value is \"{text}\", the server was expecting \"{}\" type",
+            ty.name()
+        ))
+    };
+    typed(ty, &text).ok_or_else(debuginfo)
+}
+
+/// `validate_param`: the value must survive its type's cleaning unchanged.
+fn typed(ty: ParamType, s: &str) -> Option<Value> {
+    let same = |cleaned: String| (cleaned == s).then(|| Value::Str(s.to_string()));
+    match ty {
+        ParamType::Int => s.parse::<i64>().ok().filter(|i| i.to_string() == s).map(Value::Int),
+        ParamType::Bool => None,
+        ParamType::Float => is_php_float(s).then(|| s.parse::<f64>().ok().map(Value::Float)).flatten(),
+        ParamType::Raw => Some(Value::Str(s.to_string())),
+        ParamType::Text | ParamType::Notags => same(strip_tags(s)),
+        ParamType::Alphanum => same(s.chars().filter(char::is_ascii_alphanumeric).collect()),
+        ParamType::Alphanumext => {
+            same(s.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-')).collect())
+        }
+        ParamType::Username => same(
+            s.trim()
+                .to_lowercase()
+                .chars()
+                .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '.' | '@' | '_'))
+                .collect(),
+        ),
+        ParamType::Email => {
+            (s.is_empty() || crate::domain::validate::email(s).is_ok_and(|e| e == s)).then(|| Value::Str(s.into()))
+        }
+        ParamType::Url => (s.is_empty() || s.starts_with("http://") || s.starts_with("https://") || s.starts_with('/'))
+            .then(|| Value::Str(s.into())),
+        ParamType::Lang | ParamType::Plugin | ParamType::Theme | ParamType::Auth => {
+            let ok = s.is_empty() || s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            ok.then(|| Value::Str(s.into()))
+        }
+        ParamType::Timezone => {
+            let ok = s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '/' | '+' | '-' | '.' | ':'));
+            ok.then(|| Value::Str(s.into()))
+        }
+    }
+}
+
+/// PHP's numeric-string test for PARAM_FLOAT.
+fn is_php_float(s: &str) -> bool {
+    let t = s.strip_prefix(['+', '-']).unwrap_or(s);
+    let (mantissa, exponent) = match t.find(['e', 'E']) {
+        Some(i) => (&t[..i], Some(&t[i + 1..])),
+        None => (t, None),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+    let mantissa_ok = digits(int) && digits(frac) && !(int.is_empty() && frac.is_empty());
+    let exponent_ok = exponent.is_none_or(|e| {
+        let e = e.strip_prefix(['+', '-']).unwrap_or(e);
+        !e.is_empty() && digits(e)
+    });
+    mantissa_ok && exponent_ok
+}
+
+/// PHP's `strip_tags`, enough for PARAM_TEXT/NOTAGS: removes `<…>` runs that start a tag.
+fn strip_tags(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '<' && chars.peek().is_some_and(|n| n.is_ascii_alphabetic() || matches!(n, '/' | '!' | '?')) {
+            for d in chars.by_ref() {
+                if d == '>' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A return value that does not match its description: Moodle's `invalid_response_exception`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidResponse(pub String);
+
+/// Moodle's `clean_returnvalue`: orders single structures by their description, fills
+/// defaults, drops unknown keys and omits missing optional ones, and types every scalar.
+pub fn clean_return(desc: &Schema, v: &Value) -> Result<Value, InvalidResponse> {
+    match desc {
+        Schema::Value { ty, .. } => match (ty, v) {
+            (_, Value::Null) => Ok(Value::Null),
+            (_, Value::List(_) | Value::Map(_)) => {
+                Err(InvalidResponse("Scalar type expected, array or object received.".into()))
+            }
+            (ParamType::Bool, Value::Bool(_)) => Ok(v.clone()),
+            (ParamType::Bool, Value::Int(i @ (0 | 1))) => Ok(Value::Bool(*i == 1)),
+            (ParamType::Int, Value::Int(_)) => Ok(v.clone()),
+            (ParamType::Int, Value::Bool(b)) => Ok(Value::Int(i64::from(*b))),
+            (ParamType::Float, Value::Float(_)) => Ok(v.clone()),
+            (ParamType::Float, Value::Int(i)) => Ok(Value::Float(*i as f64)),
+            (ParamType::Int | ParamType::Bool | ParamType::Float, _) => Err(InvalidResponse(format!(
+                "Invalid external api response: the value is \"{}\", the server was expecting \"{}\" type",
+                v.php_string(),
+                ty.name()
+            ))),
+            (_, Value::Float(f)) => Ok(Value::Str(php_float(*f))),
+            _ => Ok(Value::Str(v.php_string())),
+        },
+        Schema::Single { keys, .. } => {
+            let mut out = Vec::new();
+            for (key, sub) in keys {
+                match v.get(key) {
+                    Some(val) => out.push((
+                        key.to_string(),
+                        clean_return(sub, val).map_err(|e| InvalidResponse(format!("{key} => {}", e.0)))?,
+                    )),
+                    None => match sub.presence() {
+                        Presence::Required => {
+                            return Err(InvalidResponse(format!(
+                                "Error in response - Missing following required key in a single structure: {key}"
+                            )));
+                        }
+                        Presence::Default(d) => out.push((key.to_string(), clean_return(sub, d)?)),
+                        Presence::Optional => {}
+                    },
+                }
+            }
+            Ok(Value::Map(out))
+        }
+        Schema::Multiple { item, .. } => {
+            if !v.is_array() {
+                return Err(InvalidResponse(format!("Only arrays accepted. The bad value is: '{}'", v.print_r())));
+            }
+            Ok(Value::List(v.items().into_iter().map(|i| clean_return(item, i)).collect::<Result<_, _>>()?))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn users_desc() -> Schema {
+        single(
+            "",
+            vec![(
+                "users",
+                multiple(
+                    single(
+                        "",
+                        vec![
+                            ("username", value(ParamType::Username, "")),
+                            ("lastname", value(ParamType::Notags, "")),
+                            ("mailformat", value(ParamType::Int, "").optional()),
+                            ("lang", value(ParamType::Lang, "").default(Value::str("en"))),
+                        ],
+                    ),
+                    "",
+                ),
+            )],
+        )
+    }
+
+    fn user(pairs: &[(&str, &str)]) -> Value {
+        Value::map([(
+            "users",
+            Value::map([("0", Value::map(pairs.iter().map(|(k, v)| (k.to_string(), Value::str(*v)))))]),
+        )])
+    }
+
+    #[test]
+    fn moodle_debuginfo_paths() {
+        let d = users_desc();
+        assert_eq!(
+            validate(&d, &user(&[("username", "x")])).unwrap_err().0,
+            "users => Invalid parameter value detected: Missing required key in single structure: lastname"
+        );
+        assert_eq!(
+            validate(&d, &user(&[("username", "x"), ("lastname", "L"), ("mailformat", "notanint")])).unwrap_err().0,
+            "users => Invalid parameter value detected: mailformat => Invalid parameter value detected: Invalid external api parameter: the value is \"notanint\", the server was expecting \"int\" type"
+        );
+        assert_eq!(
+            validate(&d, &user(&[("username", "x"), ("lastname", "L"), ("bogus", "1")])).unwrap_err().0,
+            "users => Invalid parameter value detected: Unexpected keys (bogus) detected in parameter array."
+        );
+        assert_eq!(validate(&d, &Value::Map(vec![])).unwrap_err().0, "Missing required key in single structure: users");
+        assert_eq!(
+            validate(&d, &Value::map([("users", Value::str("x"))])).unwrap_err().0,
+            "users => Invalid parameter value detected: Only arrays accepted. The bad value is: 'x'"
+        );
+    }
+
+    #[test]
+    fn defaults_filled_optional_omitted_lists_reindexed() {
+        let ok = validate(&users_desc(), &user(&[("lastname", "L"), ("username", "jdoe")])).unwrap();
+        assert_eq!(
+            ok,
+            Value::map([(
+                "users",
+                Value::List(vec![Value::map([
+                    ("username", Value::str("jdoe")),
+                    ("lastname", Value::str("L")),
+                    ("lang", Value::str("en")),
+                ])])
+            )])
+        );
+    }
+
+    #[test]
+    fn scalar_types_follow_validate_param() {
+        let check = |ty, s: &str| typed(ty, s).is_some();
+        assert!(check(ParamType::Int, "12") && check(ParamType::Int, "-3"));
+        assert!(!check(ParamType::Int, "012") && !check(ParamType::Int, "1.0") && !check(ParamType::Int, " 1"));
+        assert!(check(ParamType::Float, "1.5") && check(ParamType::Float, "-2e3") && check(ParamType::Float, ".5"));
+        assert!(!check(ParamType::Float, "1.5x") && !check(ParamType::Float, ""));
+        assert!(check(ParamType::Username, "wsuser") && !check(ParamType::Username, "WSUser"));
+        assert!(check(ParamType::Alphanumext, "my_svc-1") && !check(ParamType::Alphanumext, "a b"));
+        assert!(check(ParamType::Text, "Plain") && !check(ParamType::Text, "<b>bold</b>"));
+        assert!(check(ParamType::Text, "a < b"));
+        assert_eq!(validate_scalar(ParamType::Bool, &Value::str("1")), Ok(Value::Bool(true)));
+        assert!(validate_scalar(ParamType::Bool, &Value::str("true")).is_err());
+        assert_eq!(
+            validate_scalar(ParamType::Int, &Value::map([("0", Value::str("1"))])).unwrap_err().0,
+            "Scalar type expected, array or object received."
+        );
+    }
+
+    #[test]
+    fn clean_return_orders_and_types() {
+        let d = single(
+            "",
+            vec![
+                ("id", value(ParamType::Int, "")),
+                ("name", value(ParamType::Raw, "")),
+                ("flag", value(ParamType::Bool, "").optional()),
+                ("extra", value(ParamType::Raw, "").optional()),
+            ],
+        );
+        let out =
+            clean_return(&d, &Value::map([("name", Value::Int(5)), ("id", Value::Int(1)), ("junk", Value::Null)]))
+                .unwrap();
+        assert_eq!(out, Value::map([("id", Value::Int(1)), ("name", Value::str("5"))]));
+        let err = clean_return(&d, &Value::map([("name", Value::str("x"))])).unwrap_err();
+        assert_eq!(err.0, "Error in response - Missing following required key in a single structure: id");
+    }
+}

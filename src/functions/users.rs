@@ -1,0 +1,536 @@
+//! `core_user_*`: read users by field or criteria, create, update and delete them.
+
+use super::schema::{ParamType as P, Schema, multiple, single, value};
+use super::value::Value;
+use super::{CallContext, internal, invalid_parameter, op_error};
+use crate::domain::access::MoodleException;
+use crate::domain::capabilities as cap;
+use crate::domain::{AuthMethod, User};
+use crate::ops::{NewUser, UserEdit};
+use crate::store::Queries;
+
+pub const BY_FIELD: &str = "core_user_get_users_by_field";
+pub const GET: &str = "core_user_get_users";
+pub const CREATE: &str = "core_user_create_users";
+pub const UPDATE: &str = "core_user_update_users";
+pub const DELETE: &str = "core_user_delete_users";
+
+/// Moodle's `user_description`, every key in Moodle's order (XML lists them all).
+fn user_description() -> Schema {
+    let opt = |ty, desc| value(ty, desc).optional();
+    single(
+        "",
+        vec![
+            ("id", value(P::Int, "ID of the user")),
+            ("username", opt(P::Raw, "The username")),
+            ("firstname", opt(P::Notags, "The first name(s) of the user")),
+            ("lastname", opt(P::Notags, "The family name of the user")),
+            ("fullname", value(P::Notags, "The fullname of the user")),
+            ("email", opt(P::Text, "An email address - allow email as root@localhost")),
+            ("address", opt(P::Text, "Postal address")),
+            ("phone1", opt(P::Notags, "Phone 1")),
+            ("phone2", opt(P::Notags, "Phone 2")),
+            ("department", opt(P::Text, "department")),
+            ("institution", opt(P::Text, "institution")),
+            ("idnumber", opt(P::Raw, "An arbitrary ID code number perhaps from the institution")),
+            ("interests", opt(P::Text, "user interests (separated by commas)")),
+            ("firstaccess", opt(P::Int, "first access to the site (0 if never)")),
+            ("lastaccess", opt(P::Int, "last access to the site (0 if never)")),
+            ("auth", opt(P::Plugin, "Auth plugins include manual, ldap, etc")),
+            (
+                "suspended",
+                opt(P::Bool, "Suspend user account, either false to enable user login or true to disable it"),
+            ),
+            ("confirmed", opt(P::Bool, "Active user: 1 if confirmed, 0 otherwise")),
+            ("lang", opt(P::Lang, "Language code such as \"en\", must exist on server")),
+            ("calendartype", opt(P::Plugin, "Calendar type such as \"gregorian\", must exist on server")),
+            ("theme", opt(P::Plugin, "Theme name such as \"standard\", must exist on server")),
+            ("timezone", opt(P::Timezone, "Timezone code such as Australia/Perth, or 99 for default")),
+            ("mailformat", opt(P::Int, "Mail format code is 0 for plain text, 1 for HTML etc")),
+            ("description", opt(P::Raw, "User profile description")),
+            ("descriptionformat", opt(P::Int, "description format")),
+            ("city", opt(P::Notags, "Home city of the user")),
+            ("country", opt(P::Alphanum, "Home country code of the user, such as AU or CZ")),
+            ("profileimageurlsmall", value(P::Url, "User image profile URL - small version")),
+            ("profileimageurl", value(P::Url, "User image profile URL - big version")),
+            (
+                "customfields",
+                multiple(
+                    single(
+                        "",
+                        vec![
+                            ("type", value(P::Alphanumext, "The type of the custom field")),
+                            ("value", value(P::Raw, "The value of the custom field")),
+                            ("displayvalue", opt(P::Raw, "The displayed value of the custom field")),
+                            ("name", value(P::Raw, "The name of the custom field")),
+                            ("shortname", value(P::Raw, "The shortname of the custom field")),
+                        ],
+                    ),
+                    "User custom fields (also known as user profile fields)",
+                )
+                .optional(),
+            ),
+            (
+                "preferences",
+                multiple(
+                    single(
+                        "",
+                        vec![
+                            ("name", value(P::Raw, "The name of the preferences")),
+                            ("value", value(P::Raw, "The value of the preference")),
+                        ],
+                    ),
+                    "Users preferences",
+                )
+                .optional(),
+            ),
+        ],
+    )
+}
+
+/// A user as the caller may see them: everyone sees id, names and pictures; e-mail and
+/// account state need `moodle/user:viewalldetails`, or being the user.
+fn describe(ctx: &CallContext<'_>, u: &User, all_details: bool) -> Value {
+    let site = &ctx.settings.site_url;
+    let mut out = vec![
+        ("id", Value::Int(i64::try_from(u.id).unwrap_or(i64::MAX))),
+        ("username", Value::str(&u.username)),
+        ("firstname", Value::str(&u.firstname)),
+        ("lastname", Value::str(&u.lastname)),
+        ("fullname", Value::str(u.fullname())),
+    ];
+    if all_details || u.id == ctx.user.id {
+        out.extend([
+            ("email", Value::str(&u.email)),
+            ("department", Value::str("")),
+            ("firstaccess", Value::Int(0)),
+            ("lastaccess", Value::Int(0)),
+            ("auth", Value::str(u.auth.name())),
+            ("suspended", Value::Bool(u.suspended)),
+            ("confirmed", Value::Bool(u.confirmed)),
+            ("lang", Value::str(&u.lang)),
+            ("theme", Value::str("")),
+            ("timezone", Value::str("99")),
+            ("mailformat", Value::Int(1)),
+        ]);
+    }
+    out.extend([
+        ("profileimageurlsmall", Value::str(format!("{site}/theme/image.php/boost/core/1/u/f2"))),
+        ("profileimageurl", Value::str(format!("{site}/theme/image.php/boost/core/1/u/f1"))),
+    ]);
+    Value::map(out)
+}
+
+/// Users the caller may list: themselves always, others with `moodle/user:viewdetails`.
+fn visible(ctx: &CallContext<'_>, users: Vec<User>) -> Result<Vec<Value>, MoodleException> {
+    let others = ctx.has_capability(cap::USER_VIEW_DETAILS)?;
+    let all = ctx.has_capability(cap::USER_VIEW_ALL_DETAILS)?;
+    Ok(users.iter().filter(|u| others || u.id == ctx.user.id).map(|u| describe(ctx, u, all)).collect())
+}
+
+fn user_by_id(ctx: &CallContext<'_>, id: i64) -> Result<Option<User>, MoodleException> {
+    let Ok(id) = u64::try_from(id) else { return Ok(None) };
+    Ok(Queries::user(ctx.view, id).map_err(internal)?.filter(|u| !u.deleted))
+}
+
+pub fn by_field_params() -> Schema {
+    single(
+        "",
+        vec![
+            ("field", value(P::Alphanumext, "the search field can be 'id' or 'idnumber' or 'username' or 'email'")),
+            ("values", multiple(value(P::Raw, "the value to match"), "")),
+        ],
+    )
+}
+
+pub fn by_field_returns() -> Schema {
+    multiple(user_description(), "")
+}
+
+pub fn get_users_by_field(ctx: &CallContext<'_>, p: &Value) -> Result<Value, MoodleException> {
+    let field = p.get("field").and_then(Value::as_str).unwrap_or_default();
+    let values: Vec<String> =
+        p.get("values").map(|v| v.items().iter().map(|i| i.php_string()).collect()).unwrap_or_default();
+    let mut found = Vec::new();
+    for v in &values {
+        let user = match field {
+            "id" => match v.parse::<i64>() {
+                Ok(id) => user_by_id(ctx, id)?,
+                Err(_) => None,
+            },
+            "username" => Queries::user_by_username(ctx.view, &v.trim().to_lowercase()).map_err(internal)?,
+            "email" => ctx
+                .view
+                .find_users(v, 0, usize::MAX)
+                .map_err(internal)?
+                .rows
+                .into_iter()
+                .find(|u| u.email.eq_ignore_ascii_case(v)),
+            "idnumber" => None,
+            other => {
+                return Err(invalid_parameter(format!(
+                    "The search field '{other}' is not supported, look at the web service documentation"
+                )));
+            }
+        };
+        if let Some(u) = user
+            && !found.iter().any(|f: &User| f.id == u.id)
+        {
+            found.push(u);
+        }
+    }
+    Ok(Value::List(visible(ctx, found)?))
+}
+
+fn warnings() -> Schema {
+    multiple(
+        single(
+            "warning",
+            vec![
+                ("item", value(P::Text, "item").optional()),
+                ("itemid", value(P::Int, "item id").optional()),
+                (
+                    "warningcode",
+                    value(
+                        P::Alphanum,
+                        "the warning code can be used by the client app to implement specific behaviour",
+                    ),
+                ),
+                ("message", value(P::Raw, "untranslated english message to explain the warning")),
+            ],
+        ),
+        "list of warnings",
+    )
+    .optional()
+}
+
+pub fn get_params() -> Schema {
+    single(
+        "",
+        vec![(
+            "criteria",
+            multiple(
+                single(
+                    "",
+                    vec![
+                        (
+                            "key",
+                            value(
+                                P::Alphanumext,
+                                "the user column to search, expected keys (value format) are: id, lastname, firstname, idnumber, username, email, auth",
+                            ),
+                        ),
+                        ("value", value(P::Raw, "the value to search")),
+                    ],
+                ),
+                "the key/value pairs to be considered in user search. Values can not be empty.",
+            ),
+        )],
+    )
+}
+
+pub fn get_returns() -> Schema {
+    single("", vec![("users", multiple(user_description(), "")), ("warnings", warnings())])
+}
+
+/// SQL LIKE with `%` wildcards, case-insensitive, as Moodle's user search.
+fn like(pattern: &str, text: &str) -> bool {
+    let parts: Vec<String> = pattern.to_lowercase().split('%').map(str::to_string).collect();
+    let text = text.to_lowercase();
+    if parts.len() == 1 {
+        return text == parts[0];
+    }
+    let mut rest = text.as_str();
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 {
+            let Some(r) = rest.strip_prefix(part.as_str()) else { return false };
+            rest = r;
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(part.as_str());
+        } else {
+            let Some(at) = rest.find(part.as_str()) else { return false };
+            rest = &rest[at + part.len()..];
+        }
+    }
+    true
+}
+
+pub fn get_users(ctx: &CallContext<'_>, p: &Value) -> Result<Value, MoodleException> {
+    let mut warnings = Vec::new();
+    let mut criteria = Vec::new();
+    for c in p.get("criteria").map(Value::items).unwrap_or_default() {
+        let key = c.get("key").and_then(Value::as_str).unwrap_or_default().to_string();
+        let val = c.get("value").and_then(Value::as_str).unwrap_or_default().to_string();
+        if !["id", "lastname", "firstname", "idnumber", "username", "email", "auth"].contains(&key.as_str()) {
+            warnings.push(Value::map([
+                ("item", Value::str(key.clone())),
+                ("warningcode", Value::str("invalidfieldparameter")),
+                (
+                    "message",
+                    Value::str(format!(
+                        "The search key '{key}' is not supported, look at the web service documentation"
+                    )),
+                ),
+            ]));
+            continue;
+        }
+        if val.is_empty() {
+            warnings.push(Value::map([
+                ("item", Value::str(key.clone())),
+                ("warningcode", Value::str("invalidfieldparameter")),
+                ("message", Value::str(format!("The value for the search key '{key}' can not be empty"))),
+            ]));
+            continue;
+        }
+        criteria.push((key, val));
+    }
+    let mut users = Vec::new();
+    if !criteria.is_empty() {
+        for u in ctx.view.find_users("", 0, usize::MAX).map_err(internal)?.rows {
+            let matches = criteria.iter().all(|(k, v)| match k.as_str() {
+                "id" => u.id.to_string() == *v,
+                "username" => like(v, &u.username),
+                "firstname" => like(v, &u.firstname),
+                "lastname" => like(v, &u.lastname),
+                "email" => like(v, &u.email),
+                "auth" => u.auth.name() == v,
+                _ => false,
+            });
+            if matches {
+                users.push(u);
+            }
+        }
+    }
+    Ok(Value::map([("users", Value::List(visible(ctx, users)?)), ("warnings", Value::List(warnings))]))
+}
+
+pub fn create_params() -> Schema {
+    let opt = |ty, desc| value(ty, desc).optional();
+    single(
+        "",
+        vec![(
+            "users",
+            multiple(
+                single(
+                    "",
+                    vec![
+                        ("createpassword", opt(P::Bool, "True if password should be created and mailed to user.")),
+                        ("username", value(P::Username, "Username policy is defined in Moodle security config.")),
+                        (
+                            "auth",
+                            value(P::Plugin, "Auth plugins include manual, ldap, etc").default(Value::str("manual")),
+                        ),
+                        ("password", opt(P::Raw, "Plain text password consisting of any characters")),
+                        ("firstname", value(P::Notags, "The first name(s) of the user")),
+                        ("lastname", value(P::Notags, "The family name of the user")),
+                        ("email", value(P::Raw, "A valid and unique email address")),
+                        ("maildisplay", opt(P::Int, "Email visibility")),
+                        ("city", opt(P::Notags, "Home city of the user")),
+                        ("country", opt(P::Alphanum, "Home country code of the user, such as AU or CZ")),
+                        ("timezone", opt(P::Timezone, "Timezone code such as Australia/Perth, or 99 for default")),
+                        ("description", opt(P::Raw, "User profile description, no HTML")),
+                        ("firstnamephonetic", opt(P::Notags, "The first name(s) phonetically of the user")),
+                        ("lastnamephonetic", opt(P::Notags, "The family name phonetically of the user")),
+                        ("middlename", opt(P::Notags, "The middle name of the user")),
+                        ("alternatename", opt(P::Notags, "The alternate name of the user")),
+                        ("interests", opt(P::Text, "User interests (separated by commas)")),
+                        (
+                            "idnumber",
+                            value(P::Raw, "An arbitrary ID code number perhaps from the institution")
+                                .default(Value::str("")),
+                        ),
+                        ("institution", opt(P::Text, "institution")),
+                        ("department", opt(P::Text, "department")),
+                        ("phone1", opt(P::Notags, "Phone 1")),
+                        ("phone2", opt(P::Notags, "Phone 2")),
+                        ("address", opt(P::Text, "Postal address")),
+                        (
+                            "lang",
+                            value(P::Lang, "Language code such as \"en\", must exist on server")
+                                .default(Value::str("en")),
+                        ),
+                        (
+                            "calendartype",
+                            value(P::Plugin, "Calendar type such as \"gregorian\", must exist on server")
+                                .default(Value::str("gregorian")),
+                        ),
+                        ("theme", opt(P::Plugin, "Theme name such as \"standard\", must exist on server")),
+                        ("mailformat", opt(P::Int, "Mail format code is 0 for plain text, 1 for HTML etc")),
+                        (
+                            "customfields",
+                            multiple(
+                                single(
+                                    "",
+                                    vec![
+                                        ("type", value(P::Alphanumext, "The name of the custom field")),
+                                        ("value", value(P::Raw, "The value of the custom field")),
+                                    ],
+                                ),
+                                "User custom fields (also known as user profil fields)",
+                            )
+                            .optional(),
+                        ),
+                        (
+                            "preferences",
+                            multiple(
+                                single(
+                                    "",
+                                    vec![
+                                        ("type", value(P::Raw, "The name of the preference")),
+                                        ("value", value(P::Raw, "The value of the preference")),
+                                    ],
+                                ),
+                                "User preferences",
+                            )
+                            .optional(),
+                        ),
+                    ],
+                ),
+                "",
+            ),
+        )],
+    )
+}
+
+pub fn create_returns() -> Schema {
+    multiple(single("", vec![("id", value(P::Int, "user id")), ("username", value(P::Raw, "user name"))]), "")
+}
+
+fn auth_method(name: &str) -> Result<AuthMethod, MoodleException> {
+    AuthMethod::parse(name).ok_or_else(|| invalid_parameter(format!("Invalid authentication type: {name}")))
+}
+
+pub fn create_users(ctx: &CallContext<'_>, p: &Value) -> Result<Value, MoodleException> {
+    ctx.require_capability(cap::USER_CREATE)?;
+    let list = p.get("users").map(Value::items).unwrap_or_default();
+    // Check every user before creating any, as Moodle's transaction does.
+    for u in &list {
+        let username = u.get("username").and_then(Value::as_str).unwrap_or_default();
+        if Queries::user_by_username(ctx.view, username).map_err(internal)?.is_some() {
+            return Err(invalid_parameter(format!("Username already exists: {username}")));
+        }
+        auth_method(u.get("auth").and_then(Value::as_str).unwrap_or("manual"))?;
+    }
+    let ops = ctx.ops();
+    let mut created = Vec::new();
+    for u in list {
+        let s = |k: &str| u.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+        let user = ops
+            .create_user(NewUser {
+                username: s("username"),
+                auth: auth_method(&s("auth"))?,
+                password: u.get("password").and_then(Value::as_str).map(str::to_string),
+                firstname: s("firstname"),
+                lastname: s("lastname"),
+                email: s("email"),
+            })
+            .map_err(op_error)?;
+        created.push(Value::map([
+            ("id", Value::Int(i64::try_from(user.id).unwrap_or(i64::MAX))),
+            ("username", Value::str(user.username)),
+        ]));
+    }
+    Ok(Value::List(created))
+}
+
+pub fn update_params() -> Schema {
+    let opt = |ty, desc| value(ty, desc).optional();
+    single(
+        "",
+        vec![(
+            "users",
+            multiple(
+                single(
+                    "",
+                    vec![
+                        ("id", value(P::Int, "ID of the user")),
+                        ("username", opt(P::Username, "Username policy is defined in Moodle security config.")),
+                        ("auth", opt(P::Plugin, "Auth plugins include manual, ldap, etc")),
+                        (
+                            "suspended",
+                            opt(
+                                P::Bool,
+                                "Suspend user account, either false to enable user login or true to disable it",
+                            ),
+                        ),
+                        ("password", opt(P::Raw, "Plain text password consisting of any characters")),
+                        ("firstname", opt(P::Notags, "The first name(s) of the user")),
+                        ("lastname", opt(P::Notags, "The family name of the user")),
+                        ("email", opt(P::Raw, "A valid and unique email address")),
+                    ],
+                ),
+                "",
+            ),
+        )],
+    )
+}
+
+pub fn update_returns() -> Schema {
+    single("", vec![("warnings", warnings())])
+}
+
+pub fn update_users(ctx: &CallContext<'_>, p: &Value) -> Result<Value, MoodleException> {
+    ctx.require_capability(cap::USER_UPDATE)?;
+    let ops = ctx.ops();
+    let mut warnings = Vec::new();
+    for u in p.get("users").map(Value::items).unwrap_or_default() {
+        let id = u.get("id").and_then(Value::as_int).unwrap_or(0);
+        let Some(existing) = user_by_id(ctx, id)? else {
+            warnings.push(Value::map([
+                ("item", Value::str("user")),
+                ("itemid", Value::Int(id)),
+                ("warningcode", Value::str("invaliduserid")),
+                ("message", Value::str("Invalid user ID")),
+            ]));
+            continue;
+        };
+        if u.get("username").and_then(Value::as_str).is_some_and(|n| n != existing.username) {
+            return Err(invalid_parameter("Changing a username is not supported"));
+        }
+        let s = |k: &str| u.get(k).and_then(Value::as_str).map(str::to_string);
+        let auth = s("auth").map(|a| auth_method(&a)).transpose()?;
+        if let Some(password) = s("password") {
+            ops.set_password(&existing.username, &password).map_err(op_error)?;
+        }
+        ops.edit_user(
+            &existing.username,
+            UserEdit { auth, firstname: s("firstname"), lastname: s("lastname"), email: s("email") },
+        )
+        .map_err(op_error)?;
+        if let Some(suspended) = u.get("suspended").and_then(Value::as_bool)
+            && suspended != existing.suspended
+        {
+            ops.set_suspended(&existing.username, suspended).map_err(op_error)?;
+        }
+    }
+    Ok(Value::map([("warnings", Value::List(warnings))]))
+}
+
+pub fn delete_params() -> Schema {
+    single("", vec![("userids", multiple(value(P::Int, "user ID"), ""))])
+}
+
+pub fn delete_users(ctx: &CallContext<'_>, p: &Value) -> Result<Value, MoodleException> {
+    ctx.require_capability(cap::USER_DELETE)?;
+    let ids: Vec<i64> =
+        p.get("userids").map(|v| v.items().iter().filter_map(|i| i.as_int()).collect()).unwrap_or_default();
+    let mut users = Vec::new();
+    for id in ids {
+        let u = user_by_id(ctx, id)?.ok_or_else(|| {
+            MoodleException::new(
+                "dml_missing_record_exception",
+                "invalidrecord",
+                "Can't find data record in database table user.",
+            )
+        })?;
+        if u.id == ctx.user.id {
+            return Err(super::moodle_error("usernotdeleteddeleted", "You cannot delete yourself"));
+        }
+        users.push(u);
+    }
+    let ops = ctx.ops();
+    for u in users {
+        ops.delete_user(&u.username).map_err(op_error)?;
+    }
+    Ok(Value::Null)
+}
