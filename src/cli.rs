@@ -54,6 +54,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Runs the web-service endpoint on this database (REST, login/token.php, simpleserver).
+    Serve {
+        /// Address and port to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+    },
     /// The capability and function catalogues.
     Catalogue {
         #[arg(long)]
@@ -342,7 +348,29 @@ pub fn run(cli: Cli, out: Out<'_>) -> Result<(), CliError> {
         Command::Token(c) => token(&ops, c, out),
         Command::Audit { filter, limit, json } => audit(&store, &filter, limit, json, out),
         Command::Catalogue { json } => catalogue(json, out),
+        Command::Serve { listen } => serve(store, listen),
     }
+}
+
+fn serve(store: Arc<Store>, listen: std::net::SocketAddr) -> Result<(), CliError> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| CliError(format!("cannot listen on {listen}: {e}")))?;
+        tracing::info!(address = %listener.local_addr()?, db = %store.path().display(), "wsconsole endpoint listening");
+        crate::endpoint::serve(store, listener, crate::endpoint::shutdown_signal()).await?;
+        tracing::info!("stopped");
+        Ok(())
+    })
 }
 
 fn time_or_null(t: Option<UnixTime>) -> Value {

@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod domain;
+pub mod endpoint;
 pub mod functions;
 pub mod ops;
 pub mod store;

@@ -4,7 +4,7 @@ use super::secrets;
 use super::{OpError, OpResult, Ops, not_found};
 use crate::domain::secret::hash_token;
 use crate::domain::validate::{self, FieldError};
-use crate::domain::{AuthMethod, Token, TokenOrigin, UnixTime, iprestriction};
+use crate::domain::{AuthMethod, ServiceId, Token, TokenOrigin, UnixTime, UserId, iprestriction};
 use crate::store::Queries;
 
 /// The "Create token" form (moodle-ws-reference.md §9.7).
@@ -99,6 +99,53 @@ impl Ops {
             };
             t.put_token(&hash, &token)?;
             let summary = format!("#{} \"{}\" for {} on {}", token.id, token.name, user.username, service.shortname);
+            Ok((token.clone(), format!("#{}", token.id), summary))
+        })?;
+        Ok(CreatedToken { value, token })
+    }
+
+    /// login/token.php's token (DESIGN.md §4): a new token per successful login, valid for the
+    /// token duration; self-issued tokens of this user and service beyond `limit` are revoked,
+    /// oldest first. Committed (durably) before it returns.
+    pub fn issue_login_token(
+        &self,
+        user: UserId,
+        service: ServiceId,
+        duration: i64,
+        limit: u32,
+    ) -> OpResult<CreatedToken> {
+        let value = secrets::new_token();
+        let hash = hash_token(&value);
+        let name = secrets::token_name();
+        let token = self.apply("issue login token", |t, now| {
+            let mut own: Vec<Token> = Vec::new();
+            for id in t.token_ids_of_user(user)? {
+                if let Some(tok) = Queries::token_by_id(t, id)?
+                    && tok.service == service
+                    && tok.origin == TokenOrigin::Login
+                {
+                    own.push(tok);
+                }
+            }
+            own.sort_by_key(|tok| (tok.created, tok.id));
+            let excess = (own.len() + 1).saturating_sub(usize::try_from(limit.max(1)).unwrap_or(usize::MAX));
+            for old in own.iter().take(excess) {
+                t.remove_token(old.id)?;
+            }
+            let token = Token {
+                id: t.next_id("token")?,
+                name: name.clone(),
+                user,
+                service,
+                ip_restriction: String::new(),
+                valid_until: Some(now + duration),
+                created: now,
+                creator: self.actor().to_string(),
+                last_access: Some(now),
+                origin: TokenOrigin::Login,
+            };
+            t.put_token(&hash, &token)?;
+            let summary = format!("#{} \"{}\", {excess} older revoked", token.id, token.name);
             Ok((token.clone(), format!("#{}", token.id), summary))
         })?;
         Ok(CreatedToken { value, token })

@@ -89,7 +89,7 @@ impl Store {
 
     /// A read transaction with every table open, to share between threads.
     pub fn shared_read(&self) -> Result<SharedView, StoreError> {
-        SharedView::new(self.db.begin_read()?)
+        Ok(SharedView::new(self.db.begin_read()?))
     }
 
     /// Runs `f` in one write transaction and commits durably if it returns `Ok`; on `Err`

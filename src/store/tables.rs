@@ -7,6 +7,7 @@
 use super::StoreError;
 use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, Table, TableDefinition, WriteTransaction};
 use std::cell::OnceCell;
+use std::sync::OnceLock;
 
 pub type Bytes = &'static [u8];
 
@@ -47,16 +48,16 @@ macro_rules! tables {
             )*
         }
 
-        /// A read transaction with every table opened up front, shareable across threads:
-        /// the endpoint serves many concurrent requests from one.
+        /// A read transaction whose tables open on first use, shareable across threads: the
+        /// endpoint serves many concurrent requests from one.
         pub struct SharedView {
-            _txn: ReadTransaction,
-            $( $field: ReadOnlyTable<$K, $V>, )*
+            txn: ReadTransaction,
+            $( $field: OnceLock<ReadOnlyTable<$K, $V>>, )*
         }
 
         impl SharedView {
-            pub(crate) fn new(txn: ReadTransaction) -> Result<Self, StoreError> {
-                Ok(SharedView { $( $field: txn.open_table($CONST)?, )* _txn: txn })
+            pub(crate) fn new(txn: ReadTransaction) -> Self {
+                SharedView { txn, $( $field: OnceLock::new(), )* }
             }
         }
 
@@ -64,7 +65,11 @@ macro_rules! tables {
             $(
                 type $Assoc = ReadOnlyTable<$K, $V>;
                 fn $field(&self) -> Result<&Self::$Assoc, StoreError> {
-                    Ok(&self.$field)
+                    if let Some(t) = self.$field.get() {
+                        return Ok(t);
+                    }
+                    let t = self.txn.open_table($CONST)?;
+                    Ok(self.$field.get_or_init(|| t))
                 }
             )*
         }

@@ -1,0 +1,159 @@
+//! The endpoint's own writes: call-log rows (including failed authentications, never with the
+//! token) and token last access, batched by one background thread so that nothing is
+//! committed per request (DESIGN.md §2). Memory is bounded: when the queue is full, rows are
+//! dropped and counted rather than slowing requests.
+
+use crate::domain::{CallLog, TokenId, UnixTime};
+use crate::store::{Queries, Store, StoreError};
+use redb::ReadableTable;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::time::{Duration, Instant};
+
+/// Queue bound: the writer keeps at most this many events in memory.
+const QUEUE: usize = 20_000;
+const BATCH: usize = 1_000;
+const FLUSH_EVERY: Duration = Duration::from_millis(250);
+/// Moodle's `TOKEN_LASTACCESS_UPDATE_SECS`.
+pub const LAST_ACCESS_EVERY: i64 = 60;
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+pub enum Event {
+    Call(CallLog),
+    LastAccess { token: TokenId, time: UnixTime },
+}
+
+/// The sending side, cloned into every request.
+#[derive(Clone)]
+pub struct Activity {
+    tx: SyncSender<Event>,
+    dropped: Arc<AtomicU64>,
+}
+
+/// The writer thread; `finish` flushes what is queued and stops it.
+pub struct Writer {
+    handle: std::thread::JoinHandle<()>,
+}
+
+impl Activity {
+    pub fn start(store: Arc<Store>) -> (Activity, Writer) {
+        let (tx, rx) = sync_channel(QUEUE);
+        let dropped = Arc::new(AtomicU64::new(0));
+        let handle = std::thread::Builder::new()
+            .name("activity-writer".into())
+            .spawn(move || run(&store, &rx))
+            .expect("spawn the activity writer");
+        (Activity { tx, dropped }, Writer { handle })
+    }
+
+    pub fn send(&self, e: Event) {
+        if let Err(TrySendError::Full(_)) = self.tx.try_send(e) {
+            let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            if n.is_power_of_two() {
+                tracing::warn!(dropped = n, "activity queue full: log rows dropped");
+            }
+        }
+    }
+}
+
+impl Writer {
+    /// Waits for the writer to drain the queue; every `Activity` must be dropped first.
+    pub fn finish(self) {
+        let _ = self.handle.join();
+    }
+}
+
+fn run(store: &Store, rx: &Receiver<Event>) {
+    let mut last_written: HashMap<TokenId, UnixTime> = HashMap::new();
+    let mut last_prune = Instant::now() - PRUNE_EVERY;
+    loop {
+        let mut batch = Vec::new();
+        let deadline = Instant::now() + FLUSH_EVERY;
+        let mut closed = false;
+        while batch.len() < BATCH {
+            match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(e) => batch.push(e),
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => {
+                    closed = true;
+                    break;
+                }
+            }
+        }
+        if !batch.is_empty()
+            && let Err(e) = write(store, batch, &mut last_written)
+        {
+            tracing::error!(error = %e, "activity batch not written");
+        }
+        if last_prune.elapsed() >= PRUNE_EVERY {
+            last_prune = Instant::now();
+            if let Err(e) = prune(store) {
+                tracing::error!(error = %e, "call log not pruned");
+            }
+        }
+        if closed {
+            return;
+        }
+    }
+}
+
+fn write(store: &Store, batch: Vec<Event>, last_written: &mut HashMap<TokenId, UnixTime>) -> Result<(), StoreError> {
+    let mut calls = Vec::new();
+    let mut access: HashMap<TokenId, UnixTime> = HashMap::new();
+    for e in batch {
+        match e {
+            Event::Call(c) => calls.push(c),
+            Event::LastAccess { token, time } => {
+                let due = last_written.get(&token).is_none_or(|t| time - t >= LAST_ACCESS_EVERY);
+                if due {
+                    access.insert(token, time);
+                }
+            }
+        }
+    }
+    store.write(|t| {
+        t.append_calls(&calls)?;
+        for (&id, &time) in &access {
+            let hash = t.tokens_by_id.get(id)?.map(|h| *h.value());
+            if let Some(hash) = hash
+                && let Some(mut token) = Queries::token_by_hash(t, &hash)?
+                && token.last_access.is_none_or(|a| time - a >= LAST_ACCESS_EVERY)
+            {
+                token.last_access = Some(time);
+                t.put_token(&hash, &token)?;
+            }
+        }
+        Ok::<_, StoreError>(())
+    })?;
+    last_written.extend(access);
+    Ok(())
+}
+
+/// Deletes call-log rows older than the `loglifetime` setting (0 keeps them).
+fn prune(store: &Store) -> Result<(), StoreError> {
+    let days = Queries::settings(&store.read()?)?.log_lifetime_days;
+    if days == 0 {
+        return Ok(());
+    }
+    let cutoff = u64::try_from(crate::store::now() - i64::from(days) * 86_400).unwrap_or(0);
+    // In slices, so that no write transaction holds the other processes up for long.
+    loop {
+        let removed = store.write(|t| {
+            let keys: Vec<(u64, u64)> = t
+                .call_log
+                .range((0u64, 0u64)..(cutoff, 0u64))?
+                .take(5_000)
+                .map(|e| e.map(|(k, _)| k.value()))
+                .collect::<Result<_, _>>()?;
+            for k in &keys {
+                t.call_log.remove(k)?;
+            }
+            Ok::<_, StoreError>(keys.len())
+        })?;
+        if removed == 0 {
+            return Ok(());
+        }
+    }
+}

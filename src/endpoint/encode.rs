@@ -1,0 +1,237 @@
+//! Moodle's REST output, byte for byte: PHP's `json_encode` with default flags, and the
+//! `<RESPONSE>`/`<SINGLE>`/`<KEY>`/`<MULTIPLE>`/`<VALUE>` XML of `webservice_rest_server`
+//! (moodle-ws-reference.md §2.4–2.6).
+
+use crate::domain::access::MoodleException;
+use crate::functions::schema::Schema;
+use crate::functions::value::Value;
+use std::fmt::Write;
+
+/// PHP `json_encode($v)`: `/` escaped, non-ASCII as `\uXXXX`, an empty array as `[]`.
+pub fn json(v: &Value) -> String {
+    let mut out = String::new();
+    write_json(&mut out, v);
+    out
+}
+
+fn write_json(out: &mut String, v: &Value) {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Value::Float(f) => out.push_str(&json_float(*f)),
+        Value::Str(s) => json_string(out, s),
+        Value::List(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json(out, item);
+            }
+            out.push(']');
+        }
+        Value::Map(pairs) if pairs.is_empty() => out.push_str("[]"),
+        Value::Map(pairs) => {
+            out.push('{');
+            for (i, (k, item)) in pairs.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                json_string(out, k);
+                out.push(':');
+                write_json(out, item);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// PHP 7.1+ (`serialize_precision = -1`): shortest round-trip, `.0` on integral values.
+fn json_float(f: f64) -> String {
+    if !f.is_finite() {
+        return "0".into();
+    }
+    let s = format!("{f:?}");
+    match s.split_once('e') {
+        Some((m, e)) => {
+            let m = if m.contains('.') { m.to_string() } else { format!("{m}.0") };
+            let e = if e.starts_with('-') { e.to_string() } else { format!("+{e}") };
+            format!("{m}e{e}")
+        }
+        None => s,
+    }
+}
+
+fn json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '/' => out.push_str("\\/"),
+            '\u{08}' => out.push_str("\\b"),
+            '\u{0c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
+                let mut buf = [0u16; 2];
+                for unit in c.encode_utf16(&mut buf) {
+                    let _ = write!(out, "\\u{unit:04x}");
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// `htmlspecialchars($s, ENT_COMPAT, 'UTF-8')`: `& < > "`, not `'`.
+pub fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+pub const XML_HEAD: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n";
+
+/// The XML success body; `None` for a function that returns nothing.
+pub fn xml_response(v: Option<&Value>, desc: Option<&Schema>) -> String {
+    let mut out = String::from(XML_HEAD);
+    out.push_str("<RESPONSE>\n");
+    if let Some(desc) = desc {
+        xmlize(&mut out, v.unwrap_or(&Value::Null), desc);
+    }
+    out.push_str("</RESPONSE>\n");
+    out
+}
+
+/// `xmlize_result`: walks the description; every described key appears, missing ones as null.
+fn xmlize(out: &mut String, v: &Value, desc: &Schema) {
+    match desc {
+        Schema::Value { .. } => match v {
+            Value::Null => out.push_str("<VALUE null=\"null\"/>\n"),
+            Value::Bool(b) => {
+                let _ = writeln!(out, "<VALUE>{}</VALUE>", i32::from(*b));
+            }
+            other => {
+                let _ = writeln!(out, "<VALUE>{}</VALUE>", xml_escape(&other.php_string()));
+            }
+        },
+        Schema::Multiple { item, .. } => {
+            out.push_str("<MULTIPLE>\n");
+            for i in v.items() {
+                xmlize(out, i, item);
+            }
+            out.push_str("</MULTIPLE>\n");
+        }
+        Schema::Single { keys, .. } => {
+            out.push_str("<SINGLE>\n");
+            for (key, sub) in keys {
+                let _ = write!(out, "<KEY name=\"{key}\">");
+                xmlize(out, v.get(key).unwrap_or(&Value::Null), sub);
+                out.push_str("</KEY>\n");
+            }
+            out.push_str("</SINGLE>\n");
+        }
+    }
+}
+
+/// A REST exception in JSON; `debuginfo` only when debugging.
+pub fn json_exception(e: &MoodleException, debugging: bool) -> String {
+    let mut v = vec![
+        ("exception", Value::str(e.exception)),
+        ("errorcode", Value::str(e.errorcode)),
+        ("message", Value::str(&e.message)),
+    ];
+    if debugging && let Some(d) = &e.debuginfo {
+        v.push(("debuginfo", Value::str(d)));
+    }
+    json(&Value::map(v))
+}
+
+/// A REST exception in XML; `DEBUGINFO` only when debugging.
+pub fn xml_exception(e: &MoodleException, debugging: bool) -> String {
+    let mut out = String::from(XML_HEAD);
+    let _ = writeln!(out, "<EXCEPTION class=\"{}\">", xml_escape(e.exception));
+    let _ = writeln!(out, "<ERRORCODE>{}</ERRORCODE>", xml_escape(e.errorcode));
+    let _ = writeln!(out, "<MESSAGE>{}</MESSAGE>", xml_escape(&e.message));
+    if debugging && let Some(d) = &e.debuginfo {
+        let _ = writeln!(out, "<DEBUGINFO>{}</DEBUGINFO>", xml_escape(d));
+    }
+    out.push_str("</EXCEPTION>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::functions::schema::{ParamType, multiple, single, value};
+
+    #[test]
+    fn json_like_php() {
+        let v = Value::map([
+            ("url", Value::str("http://x/y")),
+            ("name", Value::str("Zoë \"Z\" \u{1F600}\n")),
+            ("n", Value::Int(-3)),
+            ("f", Value::Float(1.0)),
+            ("g", Value::Float(0.1)),
+            ("b", Value::Bool(false)),
+            ("none", Value::Null),
+            ("empty", Value::Map(vec![])),
+            ("list", Value::List(vec![])),
+        ]);
+        assert_eq!(
+            json(&v),
+            r#"{"url":"http:\/\/x\/y","name":"Zo\u00eb \"Z\" \ud83d\ude00\n","n":-3,"f":1.0,"g":0.1,"b":false,"none":null,"empty":[],"list":[]}"#
+        );
+        assert_eq!(json_float(1e20), "1.0e+20");
+        assert_eq!(json(&Value::str("core\\exception\\moodle_exception")), r#""core\\exception\\moodle_exception""#);
+    }
+
+    #[test]
+    fn xml_like_moodle() {
+        let desc = single(
+            "",
+            vec![
+                ("one", value(ParamType::Int, "")),
+                ("two", value(ParamType::Raw, "").optional()),
+                ("l", multiple(value(ParamType::Raw, ""), "").optional()),
+            ],
+        );
+        let v = Value::map([("one", Value::Int(1))]);
+        assert_eq!(
+            xml_response(Some(&v), Some(&desc)),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<RESPONSE>\n<SINGLE>\n<KEY name=\"one\"><VALUE>1</VALUE>\n</KEY>\n<KEY name=\"two\"><VALUE null=\"null\"/>\n</KEY>\n<KEY name=\"l\"><MULTIPLE>\n</MULTIPLE>\n</KEY>\n</SINGLE>\n</RESPONSE>\n"
+        );
+        assert_eq!(xml_response(None, None), "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<RESPONSE>\n</RESPONSE>\n");
+        assert_eq!(xml_escape("a&b<c>\"d'"), "a&amp;b&lt;c&gt;&quot;d'");
+    }
+
+    #[test]
+    fn exceptions_match_the_fixtures() {
+        let e = MoodleException::new("moodle_exception", "invalidtoken", "Invalid token - token not found")
+            .with_debuginfo("x");
+        assert_eq!(
+            json_exception(&e, false),
+            r#"{"exception":"moodle_exception","errorcode":"invalidtoken","message":"Invalid token - token not found"}"#
+        );
+        // Fixture rest_bad_token_xml.xml, byte for byte.
+        assert_eq!(
+            xml_exception(&e, false),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<EXCEPTION class=\"moodle_exception\">\n<ERRORCODE>invalidtoken</ERRORCODE>\n<MESSAGE>Invalid token - token not found</MESSAGE>\n</EXCEPTION>\n"
+        );
+        assert!(json_exception(&e, true).ends_with(r#","debuginfo":"x"}"#));
+    }
+}

@@ -1,0 +1,168 @@
+//! The endpoint (`wsconsole serve`): Moodle's web-service routes over the shared database.
+//! Every call goes through `access::decide` on a fresh snapshot; the endpoint's own writes are
+//! login tokens (durable before the answer), and batched activity.
+
+mod activity;
+mod ajax;
+pub mod encode;
+mod fresh;
+mod login;
+pub mod params;
+mod rest;
+mod throttle;
+
+use crate::domain::iprestriction::{ClientAddr, IpRestriction};
+use crate::store::Store;
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+pub use activity::LAST_ACCESS_EVERY;
+
+/// Request bodies above this get 413.
+pub const MAX_BODY: usize = 8 * 1024 * 1024;
+/// A request that takes longer is answered 408.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What every handler shares.
+pub struct App {
+    pub store: Arc<Store>,
+    fresh: fresh::Fresh,
+    activity: activity::Activity,
+    throttle: throttle::Throttle,
+    /// Bounds concurrent argon2 verifications, so a login flood cannot take every core.
+    password_slots: Semaphore,
+}
+
+pub type AppState = Arc<App>;
+
+impl App {
+    /// The client's address: the socket peer, or `X-Forwarded-For` when the peer is a trusted
+    /// proxy (the last address in the header that is not itself a trusted proxy).
+    fn client(&self, peer: SocketAddr, headers: &HeaderMap, trusted: &str) -> ClientAddr {
+        let peer_addr = ClientAddr::from(peer.ip());
+        if trusted.trim().is_empty() {
+            return peer_addr;
+        }
+        let proxies = IpRestriction::parse_lenient(trusted);
+        if !proxies.matches(peer_addr) {
+            return peer_addr;
+        }
+        let forwarded =
+            headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(",");
+        forwarded
+            .split(',')
+            .rev()
+            .filter_map(|a| ClientAddr::parse(a.trim()))
+            .find(|a| !proxies.matches(*a))
+            .unwrap_or(peer_addr)
+    }
+}
+
+/// The IP form of a client address, for the throttle.
+fn ip_of(addr: ClientAddr) -> IpAddr {
+    match addr {
+        ClientAddr::V4(v) => IpAddr::V4(v.into()),
+        ClientAddr::V6(g) => IpAddr::V6(g.into()),
+    }
+}
+
+/// The endpoint's background parts, to stop cleanly.
+pub struct Running {
+    writer: activity::Writer,
+}
+
+impl Running {
+    /// Flushes the activity log. Call after the server stopped and the app was dropped.
+    pub fn finish(self) {
+        self.writer.finish();
+    }
+}
+
+pub fn app(store: Arc<Store>) -> Result<(AppState, Running), crate::store::StoreError> {
+    let fresh = fresh::Fresh::new(store.clone())?;
+    let (activity, writer) = activity::Activity::start(store.clone());
+    let slots = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let app =
+        App { store, fresh, activity, throttle: throttle::Throttle::default(), password_slots: Semaphore::new(slots) };
+    Ok((Arc::new(app), Running { writer }))
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/webservice/rest/server.php", any(rest::token_server))
+        .route("/webservice/rest/simpleserver.php", any(rest::simple_server))
+        .route("/login/token.php", any(login::token_php))
+        .route("/lib/ajax/service.php", any(ajax::service_php))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .fallback(|| async { (StatusCode::NOT_FOUND, "Not found\n") })
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .with_state(state)
+}
+
+/// Tolerates a leading `//` in the path, as web servers in front of Moodle do.
+fn collapse_leading_slashes(mut req: Request<Body>) -> Request<Body> {
+    let path = req.uri().path();
+    if path.starts_with("//") {
+        let trimmed = format!("/{}", path.trim_start_matches('/'));
+        let pq = match req.uri().query() {
+            Some(q) => format!("{trimmed}?{q}"),
+            None => trimmed,
+        };
+        if let Ok(uri) = pq.parse::<Uri>() {
+            *req.uri_mut() = uri;
+        }
+    }
+    req
+}
+
+/// Serves until `shutdown` resolves, then flushes the activity log.
+pub async fn serve(
+    store: Arc<Store>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (state, running) = app(store).map_err(std::io::Error::other)?;
+    let service = tower::ServiceExt::map_request(router(state), collapse_leading_slashes);
+    axum::serve(
+        listener,
+        axum::ServiceExt::<Request<Body>>::into_make_service_with_connect_info::<SocketAddr>(service),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
+    tokio::task::spawn_blocking(move || running.finish()).await.map_err(std::io::Error::other)?;
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
+    }
+    tracing::info!("stopping: finishing requests and flushing the activity log");
+}
+
+/// A store failure while serving: the client did nothing wrong.
+fn unavailable(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "database unavailable");
+    (StatusCode::SERVICE_UNAVAILABLE, "Service unavailable\n").into_response()
+}
+
+fn too_many(retry_after: u64) -> Response {
+    (StatusCode::TOO_MANY_REQUESTS, [("retry-after", retry_after.to_string())], "Too many failed attempts; try later\n")
+        .into_response()
+}
+
+fn bad_request(why: impl std::fmt::Display) -> Response {
+    (StatusCode::BAD_REQUEST, format!("Bad request: {why}\n")).into_response()
+}

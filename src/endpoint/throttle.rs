@@ -1,0 +1,59 @@
+//! Refuses clients that keep failing authentication (wrong passwords, bad tokens): after
+//! `LIMIT` failures from one IP within `WINDOW`, that IP gets HTTP 429 with Retry-After until
+//! the window ends. Other clients are unaffected. Memory is bounded by pruning old windows.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+pub const LIMIT: u32 = 20;
+pub const WINDOW: Duration = Duration::from_secs(60);
+const MAX_TRACKED: usize = 100_000;
+
+#[derive(Default)]
+pub struct Throttle {
+    failures: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+}
+
+impl Throttle {
+    /// `Some(seconds to wait)` when this IP is refused now.
+    pub fn check(&self, ip: IpAddr) -> Option<u64> {
+        let map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let (start, count) = *map.get(&ip)?;
+        let elapsed = start.elapsed();
+        (count >= LIMIT && elapsed < WINDOW).then(|| (WINDOW - elapsed).as_secs().max(1))
+    }
+
+    pub fn failed(&self, ip: IpAddr) {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= MAX_TRACKED {
+            map.retain(|_, (start, _)| start.elapsed() < WINDOW);
+        }
+        let entry = map.entry(ip).or_insert((Instant::now(), 0));
+        if entry.0.elapsed() >= WINDOW {
+            *entry = (Instant::now(), 0);
+        }
+        entry.1 += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_one_ip_only_after_the_limit() {
+        let t = Throttle::default();
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        for _ in 0..LIMIT - 1 {
+            t.failed(a);
+        }
+        assert_eq!(t.check(a), None);
+        t.failed(a);
+        let wait = t.check(a).expect("refused");
+        assert!((1..=60).contains(&wait));
+        assert_eq!(t.check(b), None);
+    }
+}
