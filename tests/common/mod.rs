@@ -1,0 +1,272 @@
+//! Shared test harness: a real endpoint on 127.0.0.1 with an ephemeral port, over a database
+//! laid out like the site that recorded `../shared/moodle-fixtures-4.3`.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use wsconsole::domain::secret::hash_token;
+use wsconsole::domain::{AuthMethod, Protocol, Token, TokenOrigin};
+use wsconsole::ops::{NewService, NewUser, Ops};
+use wsconsole::store::{Queries, Store, StoreError};
+
+/// The fixtures' main token (wsuser on testsvc).
+pub const T: &str = "05d26cbd3d5da4fb831f50abd3ae7900";
+
+pub struct Server {
+    pub dir: tempfile::TempDir,
+    pub store: Arc<Store>,
+    pub ops: Ops,
+    pub base: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    /// An endpoint over a new database prepared by `setup`.
+    pub fn start(setup: impl FnOnce(&Ops)) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(&dir.path().join("ws.redb")).unwrap());
+        let ops = Ops::new(store.clone(), "test");
+        setup(&ops);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let s = store.clone();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                wsconsole::endpoint::serve(s, listener, async {
+                    let _ = rx.await;
+                })
+                .await
+                .unwrap();
+            });
+        });
+        Server { dir, store, ops, base, stop: Some(tx), thread: Some(thread) }
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.dir.path().join("ws.redb")
+    }
+
+    pub fn url(&self, path_and_query: &str) -> String {
+        format!("{}{}", self.base, path_and_query)
+    }
+
+    /// Stops the server and waits for the activity log to be flushed.
+    pub fn stop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder().http_status_as_error(false).build().into()
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+fn reply(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
+    let mut r = r.unwrap();
+    let status = r.status().as_u16();
+    let headers = r.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect();
+    let body = r.body_mut().read_to_string().unwrap_or_default();
+    Reply { status, headers, body }
+}
+
+pub fn get(url: &str) -> Reply {
+    reply(agent().get(url).call())
+}
+
+pub fn post_form(url: &str, form: &str) -> Reply {
+    reply(agent().post(url).content_type("application/x-www-form-urlencoded").send(form))
+}
+
+/// The fixtures' site: wsuser (manual) and wsonly (webservice) with the wsclient role, the
+/// restricted "Test service" with wsuser authorised, and the token `T`.
+pub fn fixture_site(ops: &Ops) {
+    ops.set_web_services(true).unwrap();
+    ops.set_protocol(Protocol::Rest, true).unwrap();
+    ops.set_protocol(Protocol::Soap, true).unwrap();
+    ops.set_protocol(Protocol::Xmlrpc, true).unwrap();
+    ops.set_auth_plugin(wsconsole::domain::AuthPlugin::Manual, true).unwrap();
+    ops.set_auth_plugin(wsconsole::domain::AuthPlugin::Webservice, true).unwrap();
+    ops.set_setting("sitename", "Oracle Site").unwrap();
+    let user = |name: &str, auth, pw: &str, first: &str, last: &str| {
+        ops.create_user(NewUser {
+            username: name.into(),
+            auth,
+            password: Some(pw.into()),
+            firstname: first.into(),
+            lastname: last.into(),
+            email: format!("{name}@example.com"),
+        })
+        .unwrap()
+    };
+    user("admin", AuthMethod::Manual, "Admin-1234!", "Admin", "User");
+    let wsuser = user("wsuser", AuthMethod::Manual, "Wsuser-1234!", "WS", "User");
+    user("wsonly", AuthMethod::Webservice, "Wsonly-1234!", "WS", "Only");
+    let caps: Vec<String> = [
+        "webservice/rest:use",
+        "webservice/soap:use",
+        "webservice/xmlrpc:use",
+        "moodle/webservice:createtoken",
+        "moodle/user:viewdetails",
+        "moodle/user:viewalldetails",
+        "moodle/user:create",
+        "moodle/user:update",
+        "moodle/user:delete",
+    ]
+    .map(String::from)
+    .to_vec();
+    ops.create_role("wsclient", "WS client", &caps).unwrap();
+    ops.set_role_assignment("wsclient", "wsuser", true).unwrap();
+    ops.set_role_assignment("wsclient", "wsonly", true).unwrap();
+    let svc = ops
+        .create_service(NewService {
+            name: "Test service".into(),
+            shortname: "testsvc".into(),
+            enabled: true,
+            restricted_users: true,
+            ..NewService::default()
+        })
+        .unwrap();
+    let functions: Vec<String> = [
+        "core_webservice_get_site_info",
+        "core_user_get_users_by_field",
+        "core_user_get_users",
+        "core_user_create_users",
+    ]
+    .map(String::from)
+    .to_vec();
+    ops.set_service_functions("testsvc", &functions, true).unwrap();
+    ops.authorise_user("testsvc", "wsuser", "", None).unwrap();
+    ops.set_service_enabled("moodle_mobile_app", true).unwrap();
+    put_token(ops.store(), T, wsuser.id, svc.id, "", None);
+}
+
+/// Stores a token with a chosen value, as the fixtures' site had (ops only makes random ones).
+pub fn put_token(store: &Store, value: &str, user: u64, service: u64, ip: &str, valid_until: Option<i64>) -> u64 {
+    store
+        .write(|t| {
+            let id = t.next_id("token")?;
+            let token = Token {
+                id,
+                name: format!("Webservice-{id}"),
+                user,
+                service,
+                ip_restriction: ip.into(),
+                valid_until,
+                created: wsconsole::store::now(),
+                creator: "test".into(),
+                last_access: None,
+                origin: TokenOrigin::Admin,
+            };
+            t.put_token(&hash_token(value), &token)?;
+            Ok::<_, StoreError>(id)
+        })
+        .unwrap()
+}
+
+pub fn user_id(store: &Store, name: &str) -> u64 {
+    store.read().unwrap().user_by_username(name).unwrap().unwrap().id
+}
+
+pub fn service_id(store: &Store, shortname: &str) -> u64 {
+    store.read().unwrap().service_by_shortname(shortname).unwrap().unwrap().id
+}
+
+/// A recorded fixture: its meta record and body.
+pub struct Fixture {
+    pub meta: serde_json::Value,
+    pub body: String,
+}
+
+pub fn fixtures_dir() -> PathBuf {
+    std::env::var_os("WSCONSOLE_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/moodle-fixtures-4.3"))
+}
+
+pub fn fixture(name: &str) -> Fixture {
+    let dir = fixtures_dir();
+    let meta: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join(format!("{name}.meta.json")))
+            .unwrap_or_else(|e| panic!("fixture {name} in {} ({e}); set WSCONSOLE_FIXTURES", dir.display())),
+    )
+    .unwrap();
+    let file = meta["file"].as_str().unwrap().to_string();
+    let body = std::fs::read_to_string(dir.join(file)).unwrap();
+    Fixture { meta, body }
+}
+
+/// Moodle 4.3's exception class names as 4.5 spells them (moodle-ws-reference.md §2.6).
+pub fn as_45(body: &str) -> String {
+    let mut out = body.to_string();
+    for class in ["moodle_exception", "invalid_parameter_exception"] {
+        out = out
+            .replace(&format!("\"exception\":\"{class}\""), &format!("\"exception\":\"core\\\\exception\\\\{class}\""))
+            .replace(&format!("class=\"{class}\""), &format!("class=\"core\\exception\\{class}\""));
+    }
+    out
+}
+
+/// Sends the fixture's request (method, path, query, form) to `server`, with the token
+/// swapped for `token` when given.
+pub fn replay(server: &Server, f: &Fixture, token: Option<&str>) -> Reply {
+    let encode = |obj: &serde_json::Value| -> String {
+        // Recorded either as an object or as a list of [name, value] pairs.
+        let pairs: Vec<(String, String)> = match obj {
+            serde_json::Value::Object(map) => {
+                map.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect()
+            }
+            serde_json::Value::Array(list) => list
+                .iter()
+                .map(|p| (p[0].as_str().unwrap_or_default().to_string(), p[1].as_str().unwrap_or_default().to_string()))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let mut s = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &pairs {
+            let v = match (k.as_str(), token) {
+                ("wstoken", Some(t)) => t,
+                _ => v.as_str(),
+            };
+            s.append_pair(k, v);
+        }
+        s.finish()
+    };
+    let path = f.meta["path"].as_str().unwrap();
+    let query = encode(&f.meta["query"]);
+    let url = if query.is_empty() { server.url(path) } else { server.url(&format!("{path}?{query}")) };
+    match f.meta["method"].as_str().unwrap() {
+        "POST" => post_form(&url, &encode(&f.meta["form"])),
+        _ => get(&url),
+    }
+}
