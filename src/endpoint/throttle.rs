@@ -1,6 +1,8 @@
 //! Refuses clients that keep failing authentication (wrong passwords, bad tokens): after
-//! `LIMIT` failures from one IP within `WINDOW`, that IP gets HTTP 429 with Retry-After until
-//! the window ends. Other clients are unaffected. Memory is bounded by pruning old windows.
+//! `LIMIT` failures from one IP within `WINDOW`, that IP's password attempts, and its failing
+//! token attempts, get HTTP 429 with Retry-After until the window ends. Valid tokens from the
+//! same address (a NAT, a proxy) keep working, and other addresses are unaffected. Memory is
+//! bounded by pruning old windows.
 
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -1,0 +1,126 @@
+//! Settings enforced live across processes: `wsconsole serve` runs as its own process while this
+//! test process changes the same database through `ops` (as the CLI or console would); the
+//! very next request sees each change.
+
+mod common;
+
+use common::*;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use wsconsole::domain::Protocol;
+use wsconsole::ops::{NewToken, Ops};
+use wsconsole::store::Store;
+
+struct Endpoint {
+    child: Child,
+    base: String,
+}
+
+impl Endpoint {
+    fn spawn(db: &std::path::Path) -> Endpoint {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wsconsole"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+            .arg(db)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = BufReader::new(stderr).lines();
+        let base = loop {
+            let line = lines.next().expect("the endpoint says where it listens").unwrap();
+            if let Some(rest) = line.split("address=").nth(1) {
+                break format!("http://{}", rest.split_whitespace().next().unwrap());
+            }
+        };
+        // Keep draining stderr so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Endpoint { child, base }
+    }
+
+    fn site_info(&self, token: &str) -> serde_json::Value {
+        get(&format!("{}/webservice/rest/server.php?wstoken={token}&wsfunction=core_webservice_get_site_info&moodlewsrestformat=json", self.base)).json()
+    }
+}
+
+impl Drop for Endpoint {
+    fn drop(&mut self) {
+        // SIGTERM: the endpoint stops gracefully.
+        unsafe_kill_term(self.child.id());
+        let _ = self.child.wait();
+    }
+}
+
+fn unsafe_kill_term(pid: u32) {
+    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+}
+
+#[test]
+fn changes_from_another_process_apply_to_the_next_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ws.redb");
+    let store = Arc::new(Store::open(&db).unwrap());
+    let ops = Ops::new(store.clone(), "admin");
+    fixture_site(&ops);
+    let endpoint = Endpoint::spawn(&db);
+    let token = || {
+        ops.create_token(NewToken { username: "wsuser".into(), service: "testsvc".into(), ..NewToken::default() })
+            .unwrap()
+    };
+
+    // A revoked token fails on the very next request.
+    let t = token();
+    assert_eq!(endpoint.site_info(&t.value)["username"], "wsuser");
+    ops.revoke_token(t.token.id).unwrap();
+    assert_eq!(endpoint.site_info(&t.value)["errorcode"], "invalidtoken");
+
+    // A suspended user.
+    let t = token();
+    assert_eq!(endpoint.site_info(&t.value)["username"], "wsuser");
+    ops.set_suspended("wsuser", true).unwrap();
+    assert_eq!(endpoint.site_info(&t.value)["errorcode"], "wsaccessusersuspended");
+    ops.set_suspended("wsuser", false).unwrap();
+    assert_eq!(endpoint.site_info(&t.value)["username"], "wsuser");
+
+    // A function removed from the service.
+    ops.set_service_functions("testsvc", &["core_webservice_get_site_info".into()], false).unwrap();
+    assert_eq!(endpoint.site_info(&t.value)["errorcode"], "accessexception");
+    ops.set_service_functions("testsvc", &["core_webservice_get_site_info".into()], true).unwrap();
+    assert_eq!(endpoint.site_info(&t.value)["username"], "wsuser");
+
+    // The protocol disabled: 403 with an empty body.
+    ops.set_protocol(Protocol::Rest, false).unwrap();
+    let r = get(&format!(
+        "{}/webservice/rest/server.php?wstoken={}&wsfunction=core_webservice_get_site_info",
+        endpoint.base, t.value
+    ));
+    assert_eq!((r.status, r.body.as_str()), (403, ""));
+    ops.set_protocol(Protocol::Rest, true).unwrap();
+
+    // Many changes in a row, each checked by the next request (fewer than the failure
+    // throttle's limit, which would answer 429 to a client that keeps sending bad tokens).
+    for _ in 0..15 {
+        let t = token();
+        assert_eq!(endpoint.site_info(&t.value)["username"], "wsuser");
+        ops.revoke_token(t.token.id).unwrap();
+        assert_eq!(endpoint.site_info(&t.value)["errorcode"], "invalidtoken");
+    }
+}
+
+#[test]
+fn sigterm_flushes_the_activity_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ws.redb");
+    let ops = Ops::new(Arc::new(Store::open(&db).unwrap()), "admin");
+    fixture_site(&ops);
+    let endpoint = Endpoint::spawn(&db);
+    for _ in 0..5 {
+        assert_eq!(endpoint.site_info(T)["username"], "wsuser");
+    }
+    drop(endpoint); // SIGTERM, then wait
+    let v = ops.store().read().unwrap();
+    let calls = wsconsole::store::Queries::call_entries(&v, 100).unwrap();
+    assert_eq!(calls.iter().filter(|c| c.outcome == "ok").count(), 5);
+}
