@@ -7,6 +7,7 @@ mod common;
 use common::*;
 use wsconsole::domain::{AuthPlugin, Protocol};
 use wsconsole::ops::ServiceEdit;
+use wsconsole::store::Queries;
 
 /// Same status, content type and body as the recording (4.5 class names).
 fn assert_like(server: &Server, name: &str, token: Option<&str>) {
@@ -395,4 +396,144 @@ fn activity_is_logged_in_batches_without_tokens() {
     assert!(token.last_access.is_some(), "last access recorded");
     let file = std::fs::read(server.db()).unwrap();
     assert!(!file.windows(32).any(|w| w == T.as_bytes()), "no token value in the database");
+}
+
+fn call(server: &Server, token: &str, function: &str, params: &str) -> serde_json::Value {
+    post_form(
+        &server.url("/webservice/rest/server.php"),
+        &format!("wstoken={token}&wsfunction={function}&moodlewsrestformat=json&{params}"),
+    )
+    .json()
+}
+
+#[test]
+fn remaining_denials_over_http() {
+    let server = Server::start(fixture_site);
+    let info = |s: &Server| call(s, T, "core_webservice_get_site_info", "");
+    server.ops.set_maintenance(true).unwrap();
+    assert_eq!(info(&server)["errorcode"], "sitemaintenance");
+    server.ops.set_maintenance(false).unwrap();
+    server.ops.set_role_capabilities("wsclient", &["webservice/rest:use".into()], false).unwrap();
+    let e = info(&server);
+    assert_eq!(
+        (e["errorcode"].as_str(), e["message"].as_str()),
+        (Some("accessexception"), Some("Access control exception"))
+    );
+    server.ops.set_setting("debug", "normal").unwrap();
+    assert_eq!(
+        info(&server)["debuginfo"],
+        "You are not allowed to use the rest protocol (missing capability: webservice/rest:use)"
+    );
+    server.ops.set_role_capabilities("wsclient", &["webservice/rest:use".into()], true).unwrap();
+    server
+        .ops
+        .edit_user(
+            "wsuser",
+            wsconsole::ops::UserEdit { auth: Some(wsconsole::domain::AuthMethod::Nologin), ..Default::default() },
+        )
+        .unwrap();
+    assert_eq!(info(&server)["message"], "Refused web service access for nologin authentication username: wsuser");
+    server
+        .ops
+        .edit_user(
+            "wsuser",
+            wsconsole::ops::UserEdit { auth: Some(wsconsole::domain::AuthMethod::Manual), ..Default::default() },
+        )
+        .unwrap();
+    // A required capability on the service.
+    server
+        .ops
+        .edit_service(
+            "testsvc",
+            ServiceEdit { required_capability: Some(Some("moodle/role:assign".into())), ..Default::default() },
+        )
+        .unwrap();
+    assert_eq!(info(&server)["errorcode"], "accessexception");
+    server.ops.edit_service("testsvc", ServiceEdit { required_capability: Some(None), ..Default::default() }).unwrap();
+    assert_eq!(info(&server)["username"], "wsuser");
+}
+
+#[test]
+fn forwarded_for_is_believed_only_from_trusted_proxies() {
+    let server = Server::start(fixture_site);
+    let (wsuser, svc) = (user_id(&server.store, "wsuser"), service_id(&server.store, "testsvc"));
+    let only_ten = "0123456789abcdef0123456789abcde0";
+    put_token(&server.store, only_ten, wsuser, svc, "10.1.2.3", None);
+    let via = |xff: &str| {
+        let mut r = agent()
+            .get(&server.url(&format!("/webservice/rest/server.php?wstoken={only_ten}&wsfunction=core_webservice_get_site_info&moodlewsrestformat=json")))
+            .header("X-Forwarded-For", xff)
+            .call()
+            .unwrap();
+        serde_json::from_str::<serde_json::Value>(&r.body_mut().read_to_string().unwrap()).unwrap()
+    };
+    // Not trusted: the header is ignored, the socket address (127.0.0.1) is used.
+    assert_eq!(via("10.1.2.3")["errorcode"], "accessexception");
+    server.ops.set_setting("trustedproxies", "127.0.0.1").unwrap();
+    assert_eq!(via("10.1.2.3")["username"], "wsuser");
+    // The last address that is not a trusted proxy counts; a forged first entry does not.
+    assert_eq!(via("10.1.2.3, 192.0.2.9")["errorcode"], "accessexception");
+    assert_eq!(via("192.0.2.9, 10.1.2.3, 127.0.0.1")["username"], "wsuser");
+}
+
+#[test]
+fn user_and_role_functions_check_capabilities_and_write_through_ops() {
+    let server = Server::start(fixture_site);
+    let fns: Vec<String> =
+        ["core_user_update_users", "core_user_delete_users", "core_role_assign_roles", "core_role_unassign_roles"]
+            .map(String::from)
+            .to_vec();
+    server.ops.set_service_functions("testsvc", &fns, true).unwrap();
+    let admin = user_id(&server.store, "admin");
+    let updated = call(
+        &server,
+        T,
+        "core_user_update_users",
+        &format!("users[0][id]={admin}&users[0][firstname]=Ada&users[0][suspended]=1"),
+    );
+    assert_eq!(updated, serde_json::json!({"warnings": []}));
+    let v = server.store.read().unwrap();
+    let a = wsconsole::store::Queries::user(&v, admin).unwrap().unwrap();
+    assert!(a.suspended && a.firstname == "Ada");
+    drop(v);
+    let missing = call(&server, T, "core_user_update_users", "users[0][id]=999");
+    assert_eq!(missing["warnings"][0]["warningcode"], "invaliduserid");
+
+    // Role assignment needs moodle/role:assign, which wsclient lacks.
+    let role =
+        wsconsole::store::Queries::role_by_shortname(&server.store.read().unwrap(), "wsclient").unwrap().unwrap().id;
+    let denied = call(
+        &server,
+        T,
+        "core_role_assign_roles",
+        &format!("assignments[0][roleid]={role}&assignments[0][userid]={admin}&assignments[0][contextid]=1"),
+    );
+    assert_eq!(denied["errorcode"], "nopermissions");
+    assert_eq!(
+        denied["message"],
+        "Sorry, but you do not currently have permissions to do that (Assign roles to users)."
+    );
+    server.ops.set_role_capabilities("wsclient", &["moodle/role:assign".into()], true).unwrap();
+    let ok = post_form(
+        &server.url("/webservice/rest/server.php"),
+        &format!(
+            "wstoken={T}&wsfunction=core_role_assign_roles&moodlewsrestformat=json&assignments[0][roleid]={role}&assignments[0][userid]={admin}&assignments[0][contextlevel]=system"
+        ),
+    );
+    assert_eq!(ok.body, "null", "a void function answers null in JSON");
+    assert!(server.store.read().unwrap().user_capabilities(admin).unwrap().contains("moodle/role:assign"));
+    let xml = post_form(
+        &server.url("/webservice/rest/server.php"),
+        &format!(
+            "wstoken={T}&wsfunction=core_role_unassign_roles&unassignments[0][roleid]={role}&unassignments[0][userid]={admin}&unassignments[0][contextid]=1"
+        ),
+    );
+    assert_eq!(xml.body, "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<RESPONSE>\n</RESPONSE>\n");
+    assert!(!server.store.read().unwrap().user_capabilities(admin).unwrap().contains("moodle/role:assign"));
+
+    let deleted = call(&server, T, "core_user_delete_users", &format!("userids[0]={admin}"));
+    assert_eq!(deleted, serde_json::Value::Null);
+    assert!(server.store.read().unwrap().user_by_username("admin").unwrap().is_none());
+    let audit = wsconsole::store::Queries::audit_entries(&server.store.read().unwrap(), "", 1).unwrap();
+    assert_eq!((audit[0].actor.as_str(), audit[0].operation.as_str()), ("ws:wsuser", "delete user"));
 }
