@@ -59,6 +59,10 @@ pub enum Command {
         /// Address and port to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
+        /// Failed authentications per client address and minute before it gets HTTP 429
+        /// (0 turns the throttle off).
+        #[arg(long, default_value_t = crate::endpoint::DEFAULT_FAILURE_LIMIT)]
+        failure_limit: u32,
     },
     /// The capability and function catalogues.
     Catalogue {
@@ -348,11 +352,11 @@ pub fn run(cli: Cli, out: Out<'_>) -> Result<(), CliError> {
         Command::Token(c) => token(&ops, c, out),
         Command::Audit { filter, limit, json } => audit(&store, &filter, limit, json, out),
         Command::Catalogue { json } => catalogue(json, out),
-        Command::Serve { listen } => serve(store, listen),
+        Command::Serve { listen, failure_limit } => serve(store, listen, failure_limit),
     }
 }
 
-fn serve(store: Arc<Store>, listen: std::net::SocketAddr) -> Result<(), CliError> {
+fn serve(store: Arc<Store>, listen: std::net::SocketAddr, failure_limit: u32) -> Result<(), CliError> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
@@ -367,7 +371,8 @@ fn serve(store: Arc<Store>, listen: std::net::SocketAddr) -> Result<(), CliError
             .await
             .map_err(|e| CliError(format!("cannot listen on {listen}: {e}")))?;
         tracing::info!(address = %listener.local_addr()?, db = %store.path().display(), "wsconsole endpoint listening");
-        crate::endpoint::serve(store, listener, crate::endpoint::shutdown_signal()).await?;
+        let config = crate::endpoint::Config { failure_limit };
+        crate::endpoint::serve(store, listener, config, crate::endpoint::shutdown_signal()).await?;
         tracing::info!("stopped");
         Ok(())
     })

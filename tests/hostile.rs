@@ -34,6 +34,18 @@ fn request(method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) ->
 }
 
 const REST: &str = "/webservice/rest/server.php";
+
+/// What one hostile request must get: accepted statuses, and an errorcode the body must name.
+struct Case {
+    what: &'static str,
+    request: Vec<u8>,
+    statuses: &'static [u16],
+    errorcode: Option<&'static str>,
+}
+
+fn case(what: &'static str, request: Vec<u8>, statuses: &'static [u16], errorcode: Option<&'static str>) -> Case {
+    Case { what, request, statuses, errorcode }
+}
 const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");
 
 fn still_serving(server: &Server) {
@@ -51,60 +63,60 @@ fn hostile_requests_get_a_moodle_error_or_a_4xx() {
     let deep = format!("wstoken={T}&wsfunction=core_webservice_get_site_info&a{}=1", "[x]".repeat(1000));
     let huge_token = format!("wstoken={}&wsfunction=core_webservice_get_site_info", "a".repeat(100_000));
     let big_body = vec![b'a'; 9 * 1024 * 1024];
-    let cases: Vec<(&str, Vec<u8>, &[u16], Option<&str>)> = vec![
-        ("unknown path", request("GET", "/admin/index.php", &[], b""), &[404], None),
-        ("unknown method", request("BREW", REST, &[], b""), &[200, 400, 405], Some("invalidtoken")),
-        ("oversized body", request("POST", REST, &[FORM], &big_body), &[413], None),
-        ("10 000 parameters", request("POST", REST, &[FORM], many.as_bytes()), &[400], None),
-        ("1 000-deep brackets", request("POST", REST, &[FORM], deep.as_bytes()), &[400], None),
-        (
+    let cases = vec![
+        case("unknown path", request("GET", "/admin/index.php", &[], b""), &[404], None),
+        case("unknown method", request("BREW", REST, &[], b""), &[200, 400, 405], Some("invalidtoken")),
+        case("oversized body", request("POST", REST, &[FORM], &big_body), &[413], None),
+        case("10 000 parameters", request("POST", REST, &[FORM], many.as_bytes()), &[400], None),
+        case("1 000-deep brackets", request("POST", REST, &[FORM], deep.as_bytes()), &[400], None),
+        case(
             "invalid UTF-8",
             request("POST", REST, &[FORM], b"wstoken=\xff\xfe&wsfunction=\xc3\x28"),
             &[200],
             Some("invalidtoken"),
         ),
-        (
+        case(
             "broken percent escapes",
             request("GET", &format!("{REST}?wstoken=%zz%&wsfunction=%"), &[], b""),
             &[200],
             Some("invalidtoken"),
         ),
-        ("huge token", request("POST", REST, &[FORM], huge_token.as_bytes()), &[200], Some("invalidtoken")),
-        (
+        case("huge token", request("POST", REST, &[FORM], huge_token.as_bytes()), &[200], Some("invalidtoken")),
+        case(
             "empty token",
             request("GET", &format!("{REST}?wstoken=&wsfunction=x"), &[], b""),
             &[200],
             Some("invalidtoken"),
         ),
-        (
+        case(
             "JSON body",
             request("POST", REST, &[("Content-Type", "application/json")], br#"{"wstoken":"x"}"#),
             &[200],
             Some("invalidtoken"),
         ),
-        (
+        case(
             "multipart body",
             request("POST", REST, &[("Content-Type", "multipart/form-data; boundary=z")], b"--z--"),
             &[200],
             Some("invalidtoken"),
         ),
-        ("huge header", request("GET", REST, &[("X-Big", &"h".repeat(1_000_000))], b""), &[0, 400, 413, 431], None),
-        (
+        case("huge header", request("GET", REST, &[("X-Big", &"h".repeat(1_000_000))], b""), &[0, 400, 413, 431], None),
+        case(
             "token.php garbage",
             request("POST", "/login/token.php", &[FORM], b"username[]=x&password[x]=y&service=\xff"),
             &[200],
             Some("invalidlogin"),
         ),
-        (
+        case(
             "ajax garbage",
             request("POST", "/lib/ajax/service.php", &[("Content-Type", "application/json")], b"{not json"),
             &[400],
             None,
         ),
-        ("not HTTP", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03".to_vec(), &[0, 400], None),
+        case("not HTTP", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03".to_vec(), &[0, 400], None),
     ];
-    for (what, req, statuses, errorcode) in cases {
-        let (status, text) = raw(&server, &req);
+    for Case { what, request, statuses, errorcode } in cases {
+        let (status, text) = raw(&server, &request);
         assert!(statuses.contains(&status), "{what}: status {status}\n{}", &text[..text.len().min(300)]);
         if let Some(code) = errorcode {
             assert!(text.contains(code), "{what}: {}", &text[..text.len().min(300)]);

@@ -2,6 +2,7 @@
 //! machines are shared and noisy, so targets are read off the output, not asserted.
 //!
 //! `cargo run --release --bin wsconsole-bench -- store`
+//! `cargo build --release && target/release/wsconsole-bench endpoint` (needs `wrk`)
 
 use redb::ReadableDatabase;
 use std::path::{Path, PathBuf};
@@ -15,8 +16,11 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("store") => store_bench(&args[1..]),
+        Some("endpoint") => endpoint_bench(&args[1..]),
+        Some("baseline") => baseline(&args[1..]),
         _ => {
             eprintln!("usage: wsconsole-bench store [--users N] [--services N] [--tokens N] [--calls N] [--dir DIR]");
+            eprintln!("       wsconsole-bench endpoint [--tokens N] [--seconds N] [--connections N] [--dir DIR]");
             std::process::exit(2);
         }
     }
@@ -170,5 +174,242 @@ fn store_bench(args: &[String]) {
     );
     println!("peak RSS of this benchmark: {:.1} MiB", peak_rss_kib() as f64 / 1024.0);
     drop(store);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A do-nothing HTTP server answering fixed bytes with the endpoint's JSON headers: the
+/// baseline the endpoint is measured against.
+fn baseline(args: &[String]) {
+    use axum::http::header;
+    let listen = args.first().expect("baseline ADDR BODYFILE").clone();
+    let body: &'static str =
+        Box::leak(std::fs::read_to_string(args.get(1).expect("baseline ADDR BODYFILE")).unwrap().into_boxed_str());
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    rt.block_on(async move {
+        let app = axum::Router::new().fallback(axum::routing::any(move || async move {
+            (
+                [
+                    (header::CONTENT_TYPE, "application/json"),
+                    (header::CACHE_CONTROL, "private, must-revalidate, pre-check=0, post-check=0, max-age=0"),
+                ],
+                body,
+            )
+        }));
+        let listener = tokio::net::TcpListener::bind(&listen).await.unwrap();
+        axum::serve(listener, app).await.unwrap();
+    });
+}
+
+struct WrkResult {
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    non_2xx: u64,
+}
+
+fn wrk(url: &str, connections: u32, seconds: u32, script: &Path) -> WrkResult {
+    let out = std::process::Command::new("wrk")
+        .args(["-t2", &format!("-c{connections}"), &format!("-d{seconds}s"), "--latency", "-s"])
+        .arg(script)
+        .arg(url)
+        .output()
+        .expect("wrk (apt-get install wrk)");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let field = |prefix: &str| -> Option<String> {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(prefix))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .map(String::from)
+    };
+    let duration_ms = |v: &str| -> f64 {
+        let (num, unit) = v.split_at(v.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(v.len()));
+        let n: f64 = num.parse().unwrap_or(f64::NAN);
+        match unit {
+            "us" => n / 1000.0,
+            "ms" => n,
+            "s" => n * 1000.0,
+            _ => f64::NAN,
+        }
+    };
+    let non_2xx = text
+        .lines()
+        .find(|l| l.contains("Non-2xx or 3xx responses:"))
+        .and_then(|l| l.split(':').nth(1))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    WrkResult {
+        rps: field("Requests/sec:").and_then(|v| v.parse().ok()).unwrap_or(f64::NAN),
+        p50_ms: field("50%").map(|v| duration_ms(&v)).unwrap_or(f64::NAN),
+        p99_ms: field("99%").map(|v| duration_ms(&v)).unwrap_or(f64::NAN),
+        non_2xx,
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn wait_for(url: &str) {
+    for _ in 0..200 {
+        if std::process::Command::new("curl").args(["-sf", "-o", "/dev/null", url]).status().is_ok_and(|s| s.success())
+        {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{url} did not come up");
+}
+
+fn vm_hwm_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn endpoint_bench(args: &[String]) {
+    use std::sync::Arc;
+    use wsconsole::domain::Protocol;
+    use wsconsole::ops::{NewUser, Ops};
+    let tokens = arg(args, "--tokens", 100_000);
+    let seconds = arg(args, "--seconds", 10) as u32;
+    let connections = arg(args, "--connections", 64) as u32;
+    if std::process::Command::new("wrk").arg("--version").output().is_err() {
+        eprintln!("wsconsole-bench endpoint needs wrk: apt-get install wrk");
+        std::process::exit(2);
+    }
+    let dir = args
+        .iter()
+        .position(|a| a == "--dir")
+        .and_then(|i| args.get(i + 1))
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir)
+        .join(format!("wsconsole-bench-endpoint-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("bench.redb");
+    let store = Arc::new(Store::open(&db).unwrap());
+    bulk::fill(&store, Volume { users: 10_000, services: 10, tokens, calls: 0 }, wsconsole::store::now()).unwrap();
+    let ops = Ops::new(store.clone(), "bench");
+    ops.set_web_services(true).unwrap();
+    ops.set_protocol(Protocol::Rest, true).unwrap();
+    ops.set_auth_plugin(wsconsole::domain::AuthPlugin::Manual, true).unwrap();
+    // Every user may call REST and create tokens, through the implicit role.
+    ops.set_role_capabilities("user", &["webservice/rest:use".into(), "moodle/webservice:createtoken".into()], true)
+        .unwrap();
+    ops.create_user(NewUser {
+        username: "flood".into(),
+        auth: wsconsole::domain::AuthMethod::Manual,
+        password: Some("Right-pass-1".into()),
+        firstname: String::new(),
+        lastname: String::new(),
+        email: String::new(),
+    })
+    .unwrap();
+    drop(ops);
+    drop(store);
+
+    // Valid, unexpired tokens only (bulk makes a third of them with a date, some past).
+    let now = wsconsole::store::now();
+    let store = Store::open(&db).unwrap();
+    let v = store.read().unwrap();
+    let mut valid = Vec::new();
+    for i in 1..=tokens {
+        let value = bulk::token_value(i);
+        if v.token_by_hash(&hash_token(&value)).unwrap().is_some_and(|t| t.valid_until.is_none_or(|u| u > now + 3600)) {
+            valid.push(value);
+        }
+    }
+    drop(v);
+    drop(store);
+    let token_file = dir.join("tokens.txt");
+    std::fs::write(&token_file, valid.join("\n")).unwrap();
+    let script = dir.join("tokens.lua");
+    std::fs::write(
+        &script,
+        format!(
+            r#"local tokens = {{}}
+for line in io.lines("{}") do tokens[#tokens + 1] = line end
+math.randomseed(os.time())
+request = function()
+  local t = tokens[math.random(#tokens)]
+  return wrk.format("GET", "/webservice/rest/server.php?wstoken=" .. t .. "&wsfunction=core_webservice_get_site_info&moodlewsrestformat=json")
+end
+"#,
+            token_file.display()
+        ),
+    )
+    .unwrap();
+    let flood_script = dir.join("flood.lua");
+    std::fs::write(&flood_script, "wrk.method = \"POST\"\nwrk.body = \"username=flood&password=wrong-password&service=svc0001\"\nwrk.headers[\"Content-Type\"] = \"application/x-www-form-urlencoded\"\n").unwrap();
+
+    let exe_dir = std::env::current_exe().unwrap().parent().unwrap().to_path_buf();
+    let port = free_port();
+    // The throttle is off so that the login flood really costs argon2 work.
+    let mut endpoint = std::process::Command::new(exe_dir.join("wsconsole"))
+        .args(["serve", "--failure-limit", "0", "--listen", &format!("127.0.0.1:{port}"), "--db"])
+        .arg(&db)
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .expect("target/release/wsconsole: build it first (cargo build --release)");
+    let base = format!("http://127.0.0.1:{port}");
+    wait_for(&format!("{base}/healthz"));
+    let sample = std::process::Command::new("curl")
+        .args(["-s", &format!("{base}/webservice/rest/server.php?wstoken={}&wsfunction=core_webservice_get_site_info&moodlewsrestformat=json", valid[0])])
+        .output()
+        .unwrap()
+        .stdout;
+    assert!(
+        sample.starts_with(b"{\"sitename\""),
+        "the endpoint answers site info: {}",
+        String::from_utf8_lossy(&sample)
+    );
+    let body_file = dir.join("body.json");
+    std::fs::write(&body_file, &sample).unwrap();
+    let bport = free_port();
+    let mut base_server = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["baseline", &format!("127.0.0.1:{bport}")])
+        .arg(&body_file)
+        .spawn()
+        .unwrap();
+    wait_for(&format!("http://127.0.0.1:{bport}/"));
+
+    println!("wsconsole endpoint benchmark");
+    println!(
+        "{} valid tokens of {tokens}; core_webservice_get_site_info over REST JSON, random token per request",
+        valid.len()
+    );
+    println!("wrk -t2 -c{connections} -d{seconds}s, on the same 2 cores as the servers");
+    let b = wrk(&format!("http://127.0.0.1:{bport}/"), connections, seconds, &script);
+    let e = wrk(&base, connections, seconds, &script);
+    println!("baseline (axum, fixed bytes): {:>9.0} req/s  p50 {:.2} ms  p99 {:.2} ms", b.rps, b.p50_ms, b.p99_ms);
+    println!(
+        "endpoint:                     {:>9.0} req/s  p50 {:.2} ms  p99 {:.2} ms  non-2xx {}",
+        e.rps, e.p50_ms, e.p99_ms, e.non_2xx
+    );
+    println!("ratio endpoint/baseline: {:.2}  [target >= 0.6; p99 target < 10 ms]", e.rps / b.rps);
+
+    // Second run: 8 connections sending wrong passwords to login/token.php meanwhile.
+    let flood_url = format!("{base}/login/token.php");
+    let flood = std::thread::spawn({
+        let flood_script = flood_script.clone();
+        move || wrk(&flood_url, 8, seconds, &flood_script)
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let under = wrk(&base, connections, seconds.saturating_sub(1).max(1), &script);
+    let f = flood.join().unwrap();
+    println!(
+        "under a login flood (8 connections, wrong passwords, {:.0} logins/s refused): {:.0} req/s  p99 {:.2} ms  ratio to unflooded {:.2}  [target >= 0.5]",
+        f.rps,
+        under.rps,
+        under.p99_ms,
+        under.rps / e.rps
+    );
+    println!("endpoint peak RSS: {:.1} MiB  [target < 64 MiB]", vm_hwm_kib(endpoint.id()) as f64 / 1024.0);
+    let _ = std::process::Command::new("kill").args(["-TERM", &endpoint.id().to_string()]).status();
+    let _ = endpoint.wait();
+    let _ = base_server.kill();
+    let _ = base_server.wait();
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -9,12 +9,13 @@ use redb::ReadableTable;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
 use std::time::{Duration, Instant};
 
 /// Queue bound: the writer keeps at most this many events in memory.
 const QUEUE: usize = 20_000;
-const BATCH: usize = 1_000;
+/// Rows per write transaction: one short transaction each.
+const BATCH: usize = 5_000;
 const FLUSH_EVERY: Duration = Duration::from_millis(250);
 /// Moodle's `TOKEN_LASTACCESS_UPDATE_SECS`.
 pub const LAST_ACCESS_EVERY: i64 = 60;
@@ -69,23 +70,31 @@ fn run(store: &Store, rx: &Receiver<Event>) {
     let mut last_written: HashMap<TokenId, UnixTime> = HashMap::new();
     let mut last_prune = Instant::now() - PRUNE_EVERY;
     loop {
-        let mut batch = Vec::new();
-        let deadline = Instant::now() + FLUSH_EVERY;
+        // Poll rather than block on the queue: a blocked receiver would be woken by every
+        // request, which costs more than the request itself.
+        std::thread::sleep(FLUSH_EVERY);
         let mut closed = false;
-        while batch.len() < BATCH {
-            match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(e) => batch.push(e),
-                Err(RecvTimeoutError::Timeout) => break,
-                Err(RecvTimeoutError::Disconnected) => {
-                    closed = true;
-                    break;
+        loop {
+            let mut batch = Vec::new();
+            while batch.len() < BATCH {
+                match rx.try_recv() {
+                    Ok(e) => batch.push(e),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        closed = true;
+                        break;
+                    }
                 }
             }
-        }
-        if !batch.is_empty()
-            && let Err(e) = write(store, batch, &mut last_written)
-        {
-            tracing::error!(error = %e, "activity batch not written");
+            let full = batch.len() == BATCH;
+            if !batch.is_empty()
+                && let Err(e) = write(store, batch, &mut last_written)
+            {
+                tracing::error!(error = %e, "activity batch not written");
+            }
+            if !full {
+                break;
+            }
         }
         if last_prune.elapsed() >= PRUNE_EVERY {
             last_prune = Instant::now();
@@ -122,7 +131,7 @@ fn write(store: &Store, batch: Vec<Event>, last_written: &mut HashMap<TokenId, U
                 && token.last_access.is_none_or(|a| time - a >= LAST_ACCESS_EVERY)
             {
                 token.last_access = Some(time);
-                t.put_token(&hash, &token)?;
+                t.update_token_record(&hash, &token)?;
             }
         }
         Ok::<_, StoreError>(())

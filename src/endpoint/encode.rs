@@ -9,7 +9,7 @@ use std::fmt::Write;
 
 /// PHP `json_encode($v)`: `/` escaped, non-ASCII as `\uXXXX`, an empty array as `[]`.
 pub fn json(v: &Value) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(2048);
     write_json(&mut out, v);
     out
 }

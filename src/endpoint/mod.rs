@@ -24,6 +24,20 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 pub use activity::LAST_ACCESS_EVERY;
+pub use throttle::LIMIT as DEFAULT_FAILURE_LIMIT;
+
+/// How the endpoint runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Config {
+    /// Failed authentications per client address and minute before 429; 0 turns it off.
+    pub failure_limit: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { failure_limit: throttle::LIMIT }
+    }
+}
 
 /// Request bodies above this get 413.
 pub const MAX_BODY: usize = 8 * 1024 * 1024;
@@ -85,12 +99,17 @@ impl Running {
     }
 }
 
-pub fn app(store: Arc<Store>) -> Result<(AppState, Running), crate::store::StoreError> {
+pub fn app(store: Arc<Store>, config: Config) -> Result<(AppState, Running), crate::store::StoreError> {
     let fresh = fresh::Fresh::new(store.clone())?;
     let (activity, writer) = activity::Activity::start(store.clone());
     let slots = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-    let app =
-        App { store, fresh, activity, throttle: throttle::Throttle::default(), password_slots: Semaphore::new(slots) };
+    let app = App {
+        store,
+        fresh,
+        activity,
+        throttle: throttle::Throttle::new(config.failure_limit),
+        password_slots: Semaphore::new(slots),
+    };
     Ok((Arc::new(app), Running { writer }))
 }
 
@@ -128,9 +147,10 @@ fn collapse_leading_slashes(mut req: Request<Body>) -> Request<Body> {
 pub async fn serve(
     store: Arc<Store>,
     listener: tokio::net::TcpListener,
+    config: Config,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let (state, running) = app(store).map_err(std::io::Error::other)?;
+    let (state, running) = app(store, config).map_err(std::io::Error::other)?;
     let service = tower::ServiceExt::map_request(router(state), collapse_leading_slashes);
     axum::serve(
         listener,

@@ -9,22 +9,31 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// The default number of failures allowed per address and window.
 pub const LIMIT: u32 = 20;
 pub const WINDOW: Duration = Duration::from_secs(60);
 const MAX_TRACKED: usize = 100_000;
 
-#[derive(Default)]
 pub struct Throttle {
+    /// 0 turns the throttle off.
+    limit: u32,
     failures: Mutex<HashMap<IpAddr, (Instant, u32)>>,
 }
 
 impl Throttle {
+    pub fn new(limit: u32) -> Throttle {
+        Throttle { limit, failures: Mutex::new(HashMap::new()) }
+    }
+
     /// `Some(seconds to wait)` when this IP is refused now.
     pub fn check(&self, ip: IpAddr) -> Option<u64> {
+        if self.limit == 0 {
+            return None;
+        }
         let map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         let (start, count) = *map.get(&ip)?;
         let elapsed = start.elapsed();
-        (count >= LIMIT && elapsed < WINDOW).then(|| (WINDOW - elapsed).as_secs().max(1))
+        (count >= self.limit && elapsed < WINDOW).then(|| (WINDOW - elapsed).as_secs().max(1))
     }
 
     pub fn failed(&self, ip: IpAddr) {
@@ -46,7 +55,7 @@ mod tests {
 
     #[test]
     fn refuses_one_ip_only_after_the_limit() {
-        let t = Throttle::default();
+        let t = Throttle::new(LIMIT);
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "10.0.0.2".parse().unwrap();
         for _ in 0..LIMIT - 1 {
@@ -57,5 +66,10 @@ mod tests {
         let wait = t.check(a).expect("refused");
         assert!((1..=60).contains(&wait));
         assert_eq!(t.check(b), None);
+        let off = Throttle::new(0);
+        for _ in 0..100 {
+            off.failed(a);
+        }
+        assert_eq!(off.check(a), None);
     }
 }

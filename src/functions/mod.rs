@@ -132,7 +132,7 @@ pub fn call(def: &Definition, ctx: &CallContext<'_>, params: &Value) -> Result<O
     let result = (def.run)(ctx, &params)?;
     match &def.returns {
         None => Ok(None),
-        Some(desc) => clean_return(desc, &result).map(Some).map_err(|e| {
+        Some(desc) => clean_return(desc, result).map(Some).map_err(|e| {
             MoodleException::new(
                 "core\\exception\\invalid_response_exception",
                 "invalidresponse",

@@ -276,54 +276,71 @@ pub struct InvalidResponse(pub String);
 
 /// Moodle's `clean_returnvalue`: orders single structures by their description, fills
 /// defaults, drops unknown keys and omits missing optional ones, and types every scalar.
-pub fn clean_return(desc: &Schema, v: &Value) -> Result<Value, InvalidResponse> {
+/// Takes the value by move: a result is cleaned once, so nothing needs copying.
+pub fn clean_return(desc: &Schema, v: Value) -> Result<Value, InvalidResponse> {
     match desc {
         Schema::Value { ty, .. } => match (ty, v) {
             (_, Value::Null) => Ok(Value::Null),
             (_, Value::List(_) | Value::Map(_)) => {
                 Err(InvalidResponse("Scalar type expected, array or object received.".into()))
             }
-            (ParamType::Bool, Value::Bool(_)) => Ok(v.clone()),
-            (ParamType::Bool, Value::Int(i @ (0 | 1))) => Ok(Value::Bool(*i == 1)),
-            (ParamType::Int, Value::Int(_)) => Ok(v.clone()),
-            (ParamType::Int, Value::Bool(b)) => Ok(Value::Int(i64::from(*b))),
-            (ParamType::Float, Value::Float(_)) => Ok(v.clone()),
-            (ParamType::Float, Value::Int(i)) => Ok(Value::Float(*i as f64)),
-            (ParamType::Int | ParamType::Bool | ParamType::Float, _) => Err(InvalidResponse(format!(
+            (ParamType::Bool, v @ Value::Bool(_)) => Ok(v),
+            (ParamType::Bool, Value::Int(i @ (0 | 1))) => Ok(Value::Bool(i == 1)),
+            (ParamType::Int, v @ Value::Int(_)) => Ok(v),
+            (ParamType::Int, Value::Bool(b)) => Ok(Value::Int(i64::from(b))),
+            (ParamType::Float, v @ Value::Float(_)) => Ok(v),
+            (ParamType::Float, Value::Int(i)) => Ok(Value::Float(i as f64)),
+            (ParamType::Int | ParamType::Bool | ParamType::Float, v) => Err(InvalidResponse(format!(
                 "Invalid external api response: the value is \"{}\", the server was expecting \"{}\" type",
                 v.php_string(),
                 ty.name()
             ))),
-            (_, Value::Float(f)) => Ok(Value::Str(php_float(*f))),
-            _ => Ok(Value::Str(v.php_string())),
+            (_, Value::Float(f)) => Ok(Value::Str(php_float(f))),
+            (_, v @ Value::Str(_)) => Ok(v),
+            (_, v) => Ok(Value::Str(v.php_string())),
         },
         Schema::Single { keys, .. } => {
-            let mut out = Vec::new();
+            let mut given = match v {
+                Value::Map(pairs) => pairs,
+                other => {
+                    return Err(InvalidResponse(format!(
+                        "Only arrays accepted. The bad value is: '{}'",
+                        other.print_r()
+                    )));
+                }
+            };
+            let mut out = Vec::with_capacity(keys.len());
             for (key, sub) in keys {
-                match v.get(key) {
-                    Some(val) => out.push((
-                        key.to_string(),
-                        clean_return(sub, val).map_err(|e| InvalidResponse(format!("{key} => {}", e.0)))?,
-                    )),
+                match given.iter().position(|(k, _)| k == key) {
+                    Some(i) => {
+                        let (k, val) = given.swap_remove(i);
+                        out.push((
+                            k,
+                            clean_return(sub, val).map_err(|e| InvalidResponse(format!("{key} => {}", e.0)))?,
+                        ));
+                    }
                     None => match sub.presence() {
                         Presence::Required => {
                             return Err(InvalidResponse(format!(
                                 "Error in response - Missing following required key in a single structure: {key}"
                             )));
                         }
-                        Presence::Default(d) => out.push((key.to_string(), clean_return(sub, d)?)),
+                        Presence::Default(d) => out.push((key.to_string(), clean_return(sub, d.clone())?)),
                         Presence::Optional => {}
                     },
                 }
             }
             Ok(Value::Map(out))
         }
-        Schema::Multiple { item, .. } => {
-            if !v.is_array() {
-                return Err(InvalidResponse(format!("Only arrays accepted. The bad value is: '{}'", v.print_r())));
+        Schema::Multiple { item, .. } => match v {
+            Value::List(items) => {
+                Ok(Value::List(items.into_iter().map(|i| clean_return(item, i)).collect::<Result<_, _>>()?))
             }
-            Ok(Value::List(v.items().into_iter().map(|i| clean_return(item, i)).collect::<Result<_, _>>()?))
-        }
+            Value::Map(pairs) => {
+                Ok(Value::List(pairs.into_iter().map(|(_, i)| clean_return(item, i)).collect::<Result<_, _>>()?))
+            }
+            other => Err(InvalidResponse(format!("Only arrays accepted. The bad value is: '{}'", other.print_r()))),
+        },
     }
 }
 
@@ -427,11 +444,10 @@ mod tests {
                 ("extra", value(ParamType::Raw, "").optional()),
             ],
         );
-        let out =
-            clean_return(&d, &Value::map([("name", Value::Int(5)), ("id", Value::Int(1)), ("junk", Value::Null)]))
-                .unwrap();
+        let out = clean_return(&d, Value::map([("name", Value::Int(5)), ("id", Value::Int(1)), ("junk", Value::Null)]))
+            .unwrap();
         assert_eq!(out, Value::map([("id", Value::Int(1)), ("name", Value::str("5"))]));
-        let err = clean_return(&d, &Value::map([("name", Value::str("x"))])).unwrap_err();
+        let err = clean_return(&d, Value::map([("name", Value::str("x"))])).unwrap_err();
         assert_eq!(err.0, "Error in response - Missing following required key in a single structure: id");
     }
 }

@@ -136,6 +136,12 @@ impl WriteTables<'_> {
         Ok(())
     }
 
+    /// Rewrites a token's record in place (last access): its indexes do not change.
+    pub fn update_token_record(&mut self, hash: &TokenHash, t: &Token) -> Result<(), StoreError> {
+        self.tokens.insert(hash, encode(t).as_slice())?;
+        Ok(())
+    }
+
     /// Removes a token by id; returns it if it existed.
     pub fn remove_token(&mut self, id: TokenId) -> Result<Option<Token>, StoreError> {
         let Some(hash) = self.tokens_by_id.remove(id)?.map(|h| *h.value()) else {

@@ -37,7 +37,7 @@ impl Server {
             let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                wsconsole::endpoint::serve(s, listener, async {
+                wsconsole::endpoint::serve(s, listener, wsconsole::endpoint::Config::default(), async {
                     let _ = rx.await;
                 })
                 .await
