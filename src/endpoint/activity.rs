@@ -13,9 +13,14 @@ use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_cha
 use std::time::{Duration, Instant};
 
 /// Queue bound: the writer keeps at most this many events in memory.
-const QUEUE: usize = 20_000;
-/// Rows per write transaction: one short transaction each.
-const BATCH: usize = 5_000;
+const QUEUE: usize = 32_768;
+/// Call-log rows per write transaction: appends fill pages in order, so this stays short.
+const CALLS_PER_TXN: usize = 5_000;
+/// Last-access updates per cycle: each rewrites a token at a random place in the file, so
+/// they are few per transaction; the rest wait for the next cycle.
+const ACCESS_PER_TXN: usize = 1_000;
+/// Pending last-access updates kept at most (one per token).
+const MAX_PENDING_ACCESS: usize = 200_000;
 const FLUSH_EVERY: Duration = Duration::from_millis(250);
 /// Moodle's `TOKEN_LASTACCESS_UPDATE_SECS`.
 pub const LAST_ACCESS_EVERY: i64 = 60;
@@ -67,34 +72,53 @@ impl Writer {
 }
 
 fn run(store: &Store, rx: &Receiver<Event>) {
-    let mut last_written: HashMap<TokenId, UnixTime> = HashMap::new();
+    let mut written: HashMap<TokenId, UnixTime> = HashMap::new();
+    let mut pending: HashMap<TokenId, UnixTime> = HashMap::new();
     let mut last_prune = Instant::now() - PRUNE_EVERY;
     loop {
         // Poll rather than block on the queue: a blocked receiver would be woken by every
         // request, which costs more than the request itself.
         std::thread::sleep(FLUSH_EVERY);
+        let mut calls = Vec::new();
         let mut closed = false;
         loop {
-            let mut batch = Vec::new();
-            while batch.len() < BATCH {
-                match rx.try_recv() {
-                    Ok(e) => batch.push(e),
-                    Err(TryRecvError::Empty) => break,
-                    Err(TryRecvError::Disconnected) => {
-                        closed = true;
-                        break;
+            match rx.try_recv() {
+                Ok(Event::Call(c)) => calls.push(c),
+                Ok(Event::LastAccess { token, time }) => {
+                    let due = written.get(&token).is_none_or(|t| time - t >= LAST_ACCESS_EVERY);
+                    if due && (pending.len() < MAX_PENDING_ACCESS || pending.contains_key(&token)) {
+                        pending.insert(token, time);
                     }
                 }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    closed = true;
+                    break;
+                }
             }
-            let full = batch.len() == BATCH;
-            if !batch.is_empty()
-                && let Err(e) = write(store, batch, &mut last_written)
-            {
-                tracing::error!(error = %e, "activity batch not written");
+        }
+        for chunk in calls.chunks(CALLS_PER_TXN) {
+            if let Err(e) = store.write(|t| t.append_calls(chunk)) {
+                tracing::error!(error = %e, "call log rows not written");
             }
-            if !full {
+        }
+        // On shutdown everything pending is written; otherwise a bounded slice per cycle.
+        while !pending.is_empty() {
+            let slice: Vec<(TokenId, UnixTime)> = pending.iter().take(ACCESS_PER_TXN).map(|(k, v)| (*k, *v)).collect();
+            for (id, _) in &slice {
+                pending.remove(id);
+            }
+            if let Err(e) = write_last_access(store, &slice) {
+                tracing::error!(error = %e, "token last access not written");
+            }
+            written.extend(slice);
+            if !closed {
                 break;
             }
+        }
+        if written.len() > MAX_PENDING_ACCESS {
+            let now = crate::store::now();
+            written.retain(|_, t| now - *t < LAST_ACCESS_EVERY);
         }
         if last_prune.elapsed() >= PRUNE_EVERY {
             last_prune = Instant::now();
@@ -108,23 +132,9 @@ fn run(store: &Store, rx: &Receiver<Event>) {
     }
 }
 
-fn write(store: &Store, batch: Vec<Event>, last_written: &mut HashMap<TokenId, UnixTime>) -> Result<(), StoreError> {
-    let mut calls = Vec::new();
-    let mut access: HashMap<TokenId, UnixTime> = HashMap::new();
-    for e in batch {
-        match e {
-            Event::Call(c) => calls.push(c),
-            Event::LastAccess { token, time } => {
-                let due = last_written.get(&token).is_none_or(|t| time - t >= LAST_ACCESS_EVERY);
-                if due {
-                    access.insert(token, time);
-                }
-            }
-        }
-    }
+fn write_last_access(store: &Store, updates: &[(TokenId, UnixTime)]) -> Result<(), StoreError> {
     store.write(|t| {
-        t.append_calls(&calls)?;
-        for (&id, &time) in &access {
+        for &(id, time) in updates {
             let hash = t.tokens_by_id.get(id)?.map(|h| *h.value());
             if let Some(hash) = hash
                 && let Some(mut token) = Queries::token_by_hash(t, &hash)?
@@ -134,10 +144,8 @@ fn write(store: &Store, batch: Vec<Event>, last_written: &mut HashMap<TokenId, U
                 t.update_token_record(&hash, &token)?;
             }
         }
-        Ok::<_, StoreError>(())
-    })?;
-    last_written.extend(access);
-    Ok(())
+        Ok(())
+    })
 }
 
 /// Deletes call-log rows older than the `loglifetime` setting (0 keeps them).
