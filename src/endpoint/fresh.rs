@@ -1,56 +1,87 @@
-//! Read snapshots that are always fresh enough: a request is served from a read transaction
-//! that began after the request arrived, so a change committed before it (by any process) is
-//! seen. Requests that arrive while a snapshot is being taken share the next one, so under load
-//! one read transaction serves many requests instead of one each (DESIGN.md §2).
+//! Read snapshots that are always fresh enough: a change committed before a request arrives,
+//! by any process, is seen by that request (DESIGN.md §2).
+//!
+//! A snapshot is one read transaction. It stays valid until the database file changes: an
+//! inotify watch on the file reports every write of every process, and the kernel queues that
+//! event before the writer's `write()` (hence its `commit()`) returns. So a request first polls
+//! the watch (one non-blocking read); if anything was written since the current snapshot began,
+//! it waits for a new one, shared with every request that arrives meanwhile. Where no watch is
+//! available (another OS, an inotify failure), every request waits for a snapshot begun after
+//! it arrived, which is always correct and only slower.
 
 use crate::domain::Settings;
 use crate::store::{Queries, SharedView, Store, StoreError};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
 /// One read transaction and what every request needs from it, decoded once.
 pub struct Snapshot {
     pub view: SharedView,
     pub settings: Settings,
-    /// Order of the refresh that took it: a request may use it only if this exceeds the
-    /// counter it read on arrival.
-    seq: u64,
+    /// The change count read just before this snapshot's transaction began: it shows every
+    /// change counted up to that value.
+    generation: u64,
 }
 
 pub struct Fresh {
     store: Arc<Store>,
-    /// Incremented as each refresh starts, before its read transaction begins.
-    started: AtomicU64,
+    watch: Mutex<Option<ChangeWatch>>,
+    /// Counts observed changes of the file (every request counts as one when unwatched).
+    changes: AtomicU64,
     refreshing: AtomicBool,
     latest: watch::Sender<Arc<Snapshot>>,
 }
 
 impl Fresh {
     pub fn new(store: Arc<Store>) -> Result<Fresh, StoreError> {
+        // Watch first, then take the first snapshot: no write can fall between the two.
+        let watch = ChangeWatch::new(store.path());
+        if watch.is_none() {
+            tracing::warn!("no file watch: every request takes its own read snapshot");
+        }
         let first = take(&store, 0)?;
         Ok(Fresh {
             store,
-            started: AtomicU64::new(0),
+            watch: Mutex::new(watch),
+            changes: AtomicU64::new(0),
             refreshing: AtomicBool::new(false),
             latest: watch::Sender::new(Arc::new(first)),
         })
     }
 
-    /// A snapshot whose read transaction began after this call.
+    /// Counts the changes reported since the last poll; returns the count a snapshot must
+    /// have reached to serve this request.
+    fn poll(&self) -> u64 {
+        let mut guard = self.watch.lock().unwrap_or_else(|p| p.into_inner());
+        let changed = match guard.as_mut() {
+            Some(w) => match w.changed() {
+                Ok(changed) => changed,
+                Err(e) => {
+                    tracing::warn!(error = %e, "file watch failed: every request now takes its own snapshot");
+                    *guard = None;
+                    true
+                }
+            },
+            None => true,
+        };
+        if changed { self.changes.fetch_add(1, Ordering::SeqCst) + 1 } else { self.changes.load(Ordering::SeqCst) }
+    }
+
+    /// A snapshot that shows every change committed before this call.
     pub async fn get(&self) -> Result<Arc<Snapshot>, StoreError> {
-        let need = self.started.load(Ordering::SeqCst);
+        let need = self.poll();
         let mut rx = self.latest.subscribe();
         loop {
             {
                 let current = rx.borrow_and_update();
-                if current.seq > need {
+                if current.generation >= need {
                     return Ok(current.clone());
                 }
             }
             if !self.refreshing.swap(true, Ordering::AcqRel) {
-                let seq = self.started.fetch_add(1, Ordering::SeqCst) + 1;
-                let result = take(&self.store, seq);
+                let generation = self.changes.load(Ordering::SeqCst);
+                let result = take(&self.store, generation);
                 self.refreshing.store(false, Ordering::Release);
                 return match result {
                     Ok(snapshot) => {
@@ -72,10 +103,65 @@ impl Fresh {
     }
 }
 
-fn take(store: &Store, seq: u64) -> Result<Snapshot, StoreError> {
+fn take(store: &Store, generation: u64) -> Result<Snapshot, StoreError> {
     let view = store.shared_read()?;
     let settings = Queries::settings(&view)?;
-    Ok(Snapshot { view, settings, seq })
+    Ok(Snapshot { view, settings, generation })
+}
+
+/// Reports whether the database file was written since the last call.
+#[cfg(target_os = "linux")]
+struct ChangeWatch {
+    inotify: inotify::Inotify,
+    buffer: Vec<u8>,
+}
+
+#[cfg(target_os = "linux")]
+impl ChangeWatch {
+    fn new(path: &std::path::Path) -> Option<ChangeWatch> {
+        use inotify::{Inotify, WatchMask};
+        let inotify = Inotify::init().ok()?;
+        inotify
+            .watches()
+            .add(path, WatchMask::MODIFY | WatchMask::ATTRIB | WatchMask::DELETE_SELF | WatchMask::MOVE_SELF)
+            .ok()?;
+        Some(ChangeWatch { inotify, buffer: vec![0; 4096] })
+    }
+
+    /// Drains the queue; any event (an overflow included) means "changed".
+    fn changed(&mut self) -> std::io::Result<bool> {
+        let mut changed = false;
+        loop {
+            match self.inotify.read_events(&mut self.buffer) {
+                Ok(events) => {
+                    let mut n = 0;
+                    for _ in events {
+                        n += 1;
+                    }
+                    if n == 0 {
+                        return Ok(changed);
+                    }
+                    changed = true;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(changed),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+struct ChangeWatch;
+
+#[cfg(not(target_os = "linux"))]
+impl ChangeWatch {
+    fn new(_: &std::path::Path) -> Option<ChangeWatch> {
+        None
+    }
+
+    fn changed(&mut self) -> std::io::Result<bool> {
+        Ok(true)
+    }
 }
 
 #[cfg(test)]
@@ -87,22 +173,49 @@ mod tests {
     async fn a_commit_before_the_request_is_always_seen() {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::open(&dir.path().join("f.redb")).unwrap());
-        let fresh = Fresh::new(store.clone()).unwrap();
+        let fresh = Arc::new(Fresh::new(store.clone()).unwrap());
         let ops = Ops::new(store, "t");
-        assert!(!fresh.get().await.unwrap().settings.enable_web_services);
-        ops.set_web_services(true).unwrap();
-        assert!(fresh.get().await.unwrap().settings.enable_web_services);
-        ops.set_web_services(false).unwrap();
-        // Many concurrent requests after the commit: none sees the old value.
-        let fresh = Arc::new(fresh);
-        let tasks: Vec<_> = (0..32)
-            .map(|_| {
-                let f = fresh.clone();
-                tokio::spawn(async move { f.get().await.unwrap().settings.enable_web_services })
-            })
-            .collect();
-        for t in tasks {
-            assert!(!t.await.unwrap());
+        for round in 0..50 {
+            let on = round % 2 == 0;
+            ops.set_web_services(on).unwrap();
+            assert_eq!(fresh.get().await.unwrap().settings.enable_web_services, on);
+            // Many concurrent requests after the commit: none sees the old value.
+            let tasks: Vec<_> = (0..16)
+                .map(|_| {
+                    let f = fresh.clone();
+                    tokio::spawn(async move { f.get().await.unwrap().settings.enable_web_services })
+                })
+                .collect();
+            for t in tasks {
+                assert_eq!(t.await.unwrap(), on);
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn without_changes_the_snapshot_is_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(&dir.path().join("r.redb")).unwrap());
+        let fresh = Fresh::new(store).unwrap();
+        let a = fresh.get().await.unwrap();
+        let b = fresh.get().await.unwrap();
+        if fresh.watch.lock().unwrap().is_some() {
+            assert!(Arc::ptr_eq(&a, &b), "no write, no new transaction");
+        }
+    }
+
+    #[tokio::test]
+    async fn another_process_commit_is_seen() {
+        // A second handle on the file stands for another process: its commits reach us only
+        // through the file (and the watch), not through shared memory.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.redb");
+        let ours = Arc::new(Store::open(&path).unwrap());
+        let fresh = Fresh::new(ours).unwrap();
+        let theirs = Ops::new(Arc::new(Store::open(&path).unwrap()), "other");
+        for on in [true, false, true] {
+            theirs.set_maintenance(on).unwrap();
+            assert_eq!(fresh.get().await.unwrap().settings.maintenance, on);
         }
     }
 }
