@@ -34,6 +34,16 @@ fn arg(args: &[String], name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// A fresh directory for one benchmark's files, under `--dir` or the system's temp dir.
+fn work_dir(args: &[String], name: &str) -> PathBuf {
+    args.iter()
+        .position(|a| a == "--dir")
+        .and_then(|i| args.get(i + 1))
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir)
+        .join(format!("wsconsole-bench-{name}-{}", std::process::id()))
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -77,13 +87,7 @@ fn store_bench(args: &[String]) {
         tokens: arg(args, "--tokens", 200_000),
         calls: arg(args, "--calls", 1_000_000),
     };
-    let dir = args
-        .iter()
-        .position(|a| a == "--dir")
-        .and_then(|i| args.get(i + 1))
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir)
-        .join(format!("wsconsole-bench-{}", std::process::id()));
+    let dir = work_dir(args, "store");
     std::fs::create_dir_all(&dir).expect("bench directory");
     let empty = dir.join("empty.redb");
     let full = dir.join("full.redb");
@@ -280,13 +284,7 @@ fn endpoint_bench(args: &[String]) {
         eprintln!("wsconsole-bench endpoint needs wrk: apt-get install wrk");
         std::process::exit(2);
     }
-    let dir = args
-        .iter()
-        .position(|a| a == "--dir")
-        .and_then(|i| args.get(i + 1))
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir)
-        .join(format!("wsconsole-bench-endpoint-{}", std::process::id()));
+    let dir = work_dir(args, "endpoint");
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join("bench.redb");
     let store = Arc::new(Store::open(&db).unwrap());

@@ -10,14 +10,14 @@
 //! it arrived, which is always correct and only slower.
 
 use crate::domain::Settings;
-use crate::store::{Queries, SharedView, Store, StoreError};
+use crate::store::{Queries, ReadView, Store, StoreError};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
 /// One read transaction and what every request needs from it, decoded once.
 pub struct Snapshot {
-    pub view: SharedView,
+    pub view: ReadView,
     pub settings: Settings,
     /// The change count read just before this snapshot's transaction began: it shows every
     /// change counted up to that value.
@@ -104,7 +104,7 @@ impl Fresh {
 }
 
 fn take(store: &Store, generation: u64) -> Result<Snapshot, StoreError> {
-    let view = store.shared_read()?;
+    let view = store.read()?;
     let settings = Queries::settings(&view)?;
     Ok(Snapshot { view, settings, generation })
 }

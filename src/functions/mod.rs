@@ -12,7 +12,7 @@ use crate::domain::access::{INVALID_PARAMETER_EXCEPTION, MOODLE_EXCEPTION, Moodl
 use crate::domain::function_catalogue::{self, FunctionInfo};
 use crate::domain::{Service, Settings, Token, UnixTime, User, capabilities};
 use crate::ops::{OpError, Ops};
-use crate::store::{Queries, SharedView, Store, StoreError};
+use crate::store::{Queries, ReadView, Store, StoreError};
 use schema::{Schema, clean_return, validate};
 use std::sync::Arc;
 use std::sync::OnceLock;
@@ -26,7 +26,7 @@ pub const MOODLE_VERSION: &str = "2024100700";
 pub struct CallContext<'a> {
     pub store: &'a Arc<Store>,
     /// The request's read transaction, begun after the request arrived.
-    pub view: &'a SharedView,
+    pub view: &'a ReadView,
     pub user: &'a User,
     /// The token's service; `None` for username/password calls.
     pub service: Option<&'a Service>,

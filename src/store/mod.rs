@@ -10,7 +10,7 @@ mod write;
 
 pub use query::*;
 pub use schema::SCHEMA_VERSION;
-pub use tables::{ReadView, SharedView, View, WriteTables};
+pub use tables::{ReadView, View, WriteTables};
 
 use redb::{Builder, ConcurrencyMode, Database, DatabaseError, ReadableDatabase};
 use std::fs::OpenOptions;
@@ -82,14 +82,9 @@ impl Store {
     }
 
     /// A read transaction: a consistent view that sees every commit made before it began, by
-    /// any process.
+    /// any process. It can be shared between threads.
     pub fn read(&self) -> Result<ReadView, StoreError> {
         Ok(ReadView::new(self.db.begin_read()?))
-    }
-
-    /// A read transaction with every table open, to share between threads.
-    pub fn shared_read(&self) -> Result<SharedView, StoreError> {
-        Ok(SharedView::new(self.db.begin_read()?))
     }
 
     /// Runs `f` in one write transaction and commits durably if it returns `Ok`; on `Err`

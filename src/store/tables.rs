@@ -6,7 +6,6 @@
 
 use super::StoreError;
 use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, Table, TableDefinition, WriteTransaction};
-use std::cell::OnceCell;
 use std::sync::OnceLock;
 
 pub type Bytes = &'static [u8];
@@ -23,45 +22,20 @@ macro_rules! tables {
             )*
         }
 
-        /// A read transaction whose tables open on first use.
-        pub struct ReadView {
-            txn: ReadTransaction,
-            $( $field: OnceCell<ReadOnlyTable<$K, $V>>, )*
-        }
-
-        impl ReadView {
-            pub(crate) fn new(txn: ReadTransaction) -> Self {
-                ReadView { txn, $( $field: OnceCell::new(), )* }
-            }
-        }
-
-        impl View for ReadView {
-            $(
-                type $Assoc = ReadOnlyTable<$K, $V>;
-                fn $field(&self) -> Result<&Self::$Assoc, StoreError> {
-                    if let Some(t) = self.$field.get() {
-                        return Ok(t);
-                    }
-                    let t = self.txn.open_table($CONST)?;
-                    Ok(self.$field.get_or_init(|| t))
-                }
-            )*
-        }
-
-        /// A read transaction whose tables open on first use, shareable across threads: the
+        /// A read transaction whose tables open on first use. Shareable across threads: the
         /// endpoint serves many concurrent requests from one.
-        pub struct SharedView {
+        pub struct ReadView {
             txn: ReadTransaction,
             $( $field: OnceLock<ReadOnlyTable<$K, $V>>, )*
         }
 
-        impl SharedView {
+        impl ReadView {
             pub(crate) fn new(txn: ReadTransaction) -> Self {
-                SharedView { txn, $( $field: OnceLock::new(), )* }
+                ReadView { txn, $( $field: OnceLock::new(), )* }
             }
         }
 
-        impl View for SharedView {
+        impl View for ReadView {
             $(
                 type $Assoc = ReadOnlyTable<$K, $V>;
                 fn $field(&self) -> Result<&Self::$Assoc, StoreError> {
