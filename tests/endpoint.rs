@@ -537,3 +537,53 @@ fn user_and_role_functions_check_capabilities_and_write_through_ops() {
     let audit = wsconsole::store::Queries::audit_entries(&server.store.read().unwrap(), "", 1).unwrap();
     assert_eq!((audit[0].actor.as_str(), audit[0].operation.as_str()), ("ws:wsuser", "delete user"));
 }
+
+#[test]
+fn a_caller_cannot_hand_out_or_override_more_than_it_holds() {
+    let server = Server::start(fixture_site);
+    let fns: Vec<String> =
+        ["core_user_update_users", "core_user_delete_users", "core_role_assign_roles"].map(String::from).to_vec();
+    server.ops.set_service_functions("testsvc", &fns, true).unwrap();
+    server.ops.set_role_capabilities("wsclient", &["moodle/role:assign".into()], true).unwrap();
+    server.ops.create_role("boss", "", &["moodle/webservice:managealltokens".into()]).unwrap();
+    let boss = Queries::role_by_shortname(&server.store.read().unwrap(), "boss").unwrap().unwrap().id;
+    let me = user_id(&server.store, "wsuser");
+    let refused = call(
+        &server,
+        T,
+        "core_role_assign_roles",
+        &format!("assignments[0][roleid]={boss}&assignments[0][userid]={me}&assignments[0][contextid]=1"),
+    );
+    assert_eq!(refused["errorcode"], "invalidparameter", "{refused}");
+    assert!(!server.store.read().unwrap().user_capabilities(me).unwrap().contains("moodle/webservice:managealltokens"));
+
+    server.ops.set_role_assignment("boss", "admin", true).unwrap();
+    let admin = user_id(&server.store, "admin");
+    let takeover =
+        call(&server, T, "core_user_update_users", &format!("users[0][id]={admin}&users[0][password]=Taken-over-1"));
+    assert_eq!(takeover["errorcode"], "nopermissions", "{takeover}");
+    assert_eq!(
+        call(&server, T, "core_user_delete_users", &format!("userids[0]={admin}"))["errorcode"],
+        "nopermissions"
+    );
+    // Nothing was half applied.
+    let u = server.store.read().unwrap().user_by_username("admin").unwrap().unwrap();
+    assert!(wsconsole::domain::secret::verify_password(&u.password_hash, "Admin-1234!"));
+}
+
+#[test]
+fn a_batch_is_checked_whole_before_any_write() {
+    let server = Server::start(fixture_site);
+    let r = call(
+        &server,
+        T,
+        "core_user_create_users",
+        "users[0][username]=fine1&users[0][password]=Fine-pass-1&users[0][firstname]=F&users[0][lastname]=One&users[0][email]=f1@example.com\
+         &users[1][username]=fine2&users[1][password]=short&users[1][firstname]=F&users[1][lastname]=Two&users[1][email]=f2@example.com",
+    );
+    assert_eq!(r["errorcode"], "invalidparameter", "{r}");
+    assert!(
+        server.store.read().unwrap().user_by_username("fine1").unwrap().is_none(),
+        "the first user was not created"
+    );
+}

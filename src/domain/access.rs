@@ -19,8 +19,8 @@ use super::types::{
 };
 use std::fmt;
 
-/// What the decision reads. The store implements it over a read transaction; the endpoint over
-/// its in-memory snapshot. Errors are the implementation's storage errors.
+/// What the decision reads. The store implements it over any transaction (the endpoint's
+/// shared read snapshots included). Errors are the implementation's storage errors.
 pub trait AccessData {
     type Error;
     fn settings(&self) -> Result<Settings, Self::Error>;

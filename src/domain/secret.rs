@@ -38,6 +38,15 @@ pub fn verify_password(phc: &str, password: &str) -> bool {
     }
 }
 
+/// A password check against a fixed hash, for unknown users: costs what a real check costs, so
+/// that response times do not tell which usernames exist.
+pub fn waste_a_password_check(password: &str) {
+    let _ = verify_password(DUMMY_HASH, password);
+}
+
+/// argon2id with the default parameters, of no account's password.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$bm90YXJlYWxzYWx0$0kKGtf9WvpXbYvQk3M3ZkLEWpZbGX4SxVgUUXlwH3O8";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,6 +69,15 @@ mod tests {
         assert!(is_token_format("05d26cbd3d5da4fb831f50abd3ae7900"));
         assert!(!is_token_format("05D26CBD3D5DA4FB831F50ABD3AE7900"));
         assert!(!is_token_format("05d26cbd"));
+    }
+
+    #[test]
+    fn the_dummy_hash_is_a_real_argon2_hash() {
+        // If it did not parse, the "same time" check would cost nothing.
+        use argon2::password_hash::phc::PasswordHash;
+        let parsed = PasswordHash::new(DUMMY_HASH).expect("a valid PHC string");
+        assert_eq!(parsed.algorithm.as_str(), "argon2id");
+        assert!(!verify_password(DUMMY_HASH, "anything"));
     }
 
     #[test]

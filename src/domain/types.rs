@@ -189,10 +189,6 @@ impl Default for Settings {
 }
 
 impl Settings {
-    pub fn protocol_enabled(&self, p: Protocol) -> bool {
-        self.enable_web_services && self.protocols.contains(&p)
-    }
-
     pub fn auth_enabled(&self, p: AuthPlugin) -> bool {
         self.auth_plugins.contains(&p)
     }

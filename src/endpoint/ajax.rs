@@ -9,8 +9,9 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-fn public_config(s: &crate::domain::Settings) -> Value {
-    let mobile_on = s.enable_web_services;
+/// `mobile_on`: web services on and the built-in mobile service enabled, as Moodle reports
+/// `enablemobilewebservice`.
+fn public_config(s: &crate::domain::Settings, mobile_on: bool) -> Value {
     Value::map([
         ("wwwroot", Value::str(&s.site_url)),
         ("httpswwwroot", Value::str(&s.site_url)),
@@ -51,11 +52,16 @@ pub async fn service_php(State(app): State<AppState>, body: Bytes) -> Response {
             return (StatusCode::BAD_REQUEST, "Bad request: expected a JSON array of calls\n").into_response();
         }
     };
+    let mobile_on = snapshot.settings.enable_web_services
+        && crate::store::Queries::service_by_shortname(&snapshot.view, crate::domain::MOBILE_SERVICE)
+            .ok()
+            .flatten()
+            .is_some_and(|m| m.enabled);
     let answers: Vec<Value> = calls
         .iter()
         .map(|c| match c.get("methodname").and_then(|m| m.as_str()) {
             Some("tool_mobile_get_public_config") => {
-                Value::map([("error", Value::Bool(false)), ("data", public_config(&snapshot.settings))])
+                Value::map([("error", Value::Bool(false)), ("data", public_config(&snapshot.settings, mobile_on))])
             }
             _ => Value::map([
                 ("error", Value::Bool(true)),

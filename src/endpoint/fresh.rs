@@ -3,9 +3,13 @@
 //!
 //! A snapshot is one read transaction. It stays valid until the database file changes: an
 //! inotify watch on the file reports every write of every process, and the kernel queues that
-//! event before the writer's `write()` (hence its `commit()`) returns. So a request first polls
-//! the watch (one non-blocking read); if anything was written since the current snapshot began,
-//! it waits for a new one, shared with every request that arrives meanwhile. Where no watch is
+//! event before the `pwrite` returns. A redb commit becomes visible to readers by its last
+//! `pwrite` (the header's commit slot), which therefore raises an event before `commit()`
+//! returns; a snapshot begun before that write shows the older commit, one begun after shows
+//! the new one. So a request first polls the watch (one non-blocking read); if anything was
+//! written since the current snapshot's change count was read, it waits for a new snapshot,
+//! shared with every request that arrives meanwhile. This rests on redb writing with `pwrite`
+//! (redb 4.6's file backend); tests/live.rs checks it with two real processes. Where no watch is
 //! available (another OS, an inotify failure), every request waits for a snapshot begun after
 //! it arrived, which is always correct and only slower.
 
@@ -81,8 +85,11 @@ impl Fresh {
             }
             if !self.refreshing.swap(true, Ordering::AcqRel) {
                 let generation = self.changes.load(Ordering::SeqCst);
-                let result = take(&self.store, generation);
-                self.refreshing.store(false, Ordering::Release);
+                let result = {
+                    // Cleared even if `take` panics, so that others can refresh.
+                    let _clear = ClearOnDrop(&self.refreshing);
+                    take(&self.store, generation)
+                };
                 return match result {
                     Ok(snapshot) => {
                         let snapshot = Arc::new(snapshot);
@@ -100,6 +107,14 @@ impl Fresh {
                 return Err(StoreError::Corrupt("snapshot channel closed".into()));
             }
         }
+    }
+}
+
+struct ClearOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for ClearOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
     }
 }
 

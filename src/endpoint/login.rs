@@ -132,7 +132,11 @@ fn issue(
 
     // authenticate_user_login: any failure is the same "invalidlogin".
     let invalid = || fail("invalidlogin", "Invalid login, please try again");
-    let user = Queries::user_by_username(view, &username).map_err(internal)?.ok_or_else(invalid)?;
+    let Some(user) = Queries::user_by_username(view, &username).map_err(internal)? else {
+        // Spend the time a real check takes, so that names cannot be found by timing.
+        crate::domain::secret::waste_a_password_check(&password);
+        return Err(invalid());
+    };
     let plugin_on = match user.auth {
         AuthMethod::Manual => settings.auth_enabled(AuthPlugin::Manual),
         // auth_webservice refuses every normal login; nologin refuses everything.

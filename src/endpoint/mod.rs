@@ -102,7 +102,8 @@ impl Running {
 pub fn app(store: Arc<Store>, config: Config) -> Result<(AppState, Running), crate::store::StoreError> {
     let fresh = fresh::Fresh::new(store.clone())?;
     let (activity, writer) = activity::Activity::start(store.clone());
-    let slots = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    // One core fewer than the machine has (at least one): a login flood never takes them all.
+    let slots = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).saturating_sub(1).max(1);
     let app = App {
         store,
         fresh,

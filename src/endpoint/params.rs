@@ -81,14 +81,22 @@ fn key_path(key: &str) -> Result<Option<Vec<Option<String>>>, ParamError> {
     Ok(Some(path))
 }
 
-fn next_index(map: &[(String, Value)]) -> String {
-    map.iter().filter_map(|(k, _)| k.parse::<i64>().ok()).filter(|i| *i >= 0).max().map_or(0, |m| m + 1).to_string()
+/// PHP's next array index: one above the largest integer key; `None` when that overflows
+/// (PHP drops the element).
+fn next_index(map: &[(String, Value)]) -> Option<String> {
+    match map.iter().filter_map(|(k, _)| k.parse::<i64>().ok()).filter(|i| *i >= 0).max() {
+        None => Some("0".into()),
+        Some(m) => m.checked_add(1).map(|n| n.to_string()),
+    }
 }
 
 fn insert(map: &mut Vec<(String, Value)>, path: &[Option<String>], value: Value) {
     let key = match &path[0] {
         Some(k) => k.clone(),
-        None => next_index(map),
+        None => match next_index(map) {
+            Some(k) => k,
+            None => return,
+        },
     };
     if path.len() == 1 {
         match map.iter_mut().find(|(k, _)| *k == key) {
@@ -178,6 +186,9 @@ mod tests {
         assert_eq!(parse(deep.as_bytes()), Err(ParamError::TooDeep));
         // Invalid UTF-8 and broken escapes are decoded lossily, never rejected with a panic.
         assert!(parse(b"a=%ff%fe&b=%zz&c=\xff").is_ok());
+        // An append after the largest index is dropped, as PHP does, not a panic.
+        let p = parse(b"a[9223372036854775807]=1&a[]=2").unwrap();
+        assert_eq!(p[0].1, Value::map([("9223372036854775807", s("1"))]));
     }
 
     #[test]

@@ -104,23 +104,50 @@ async fn serve(app: AppState, peer: SocketAddr, headers: HeaderMap, uri: Uri, bo
         Mode::Simple => {
             let username = take(&mut params, "wsusername").unwrap_or_default();
             let password = take(&mut params, "wspassword").unwrap_or_default();
-            let Ok(_slot) = app.password_slots.acquire().await else { return unavailable("shutting down") };
-            let snap = snapshot.clone();
-            let function = function.clone();
-            let decided = tokio::task::spawn_blocking(move || {
-                let req = AccessRequest {
-                    protocol: Protocol::Rest,
-                    credentials: Credentials::Password { username: &username, password: &password },
-                    function: function.as_deref(),
-                    remote: client,
-                    now,
-                };
-                decide(&snap.view, &req, &|u, p| verify_password(&u.password_hash, p))
-            })
-            .await;
-            match decided {
-                Ok(d) => d,
-                Err(e) => return unavailable(e),
+            let req = AccessRequest {
+                protocol: Protocol::Rest,
+                credentials: Credentials::Password { username: &username, password: &password },
+                function: function.as_deref(),
+                remote: client,
+                now,
+            };
+            // Refusals that need no password check (switched off, plugin off, missing
+            // credentials) come first and take no slot of the password pool.
+            let needs_check = std::cell::Cell::new(false);
+            let cheap = decide(&snapshot.view, &req, &|_, _| {
+                needs_check.set(true);
+                false
+            });
+            if !needs_check.get() && !matches!(cheap, Ok(Err(Denial::WrongUsernamePassword { .. }))) {
+                cheap
+            } else {
+                let Ok(_slot) = app.password_slots.acquire().await else { return unavailable("shutting down") };
+                let snap = snapshot.clone();
+                let function = function.clone();
+                let decided = tokio::task::spawn_blocking(move || {
+                    let req = AccessRequest {
+                        protocol: Protocol::Rest,
+                        credentials: Credentials::Password { username: &username, password: &password },
+                        function: function.as_deref(),
+                        remote: client,
+                        now,
+                    };
+                    let checked = std::cell::Cell::new(false);
+                    let d = decide(&snap.view, &req, &|u, p| {
+                        checked.set(true);
+                        verify_password(&u.password_hash, p)
+                    });
+                    if !checked.get() {
+                        // Unknown user: spend the same time, so names cannot be found by timing.
+                        crate::domain::secret::waste_a_password_check(&password);
+                    }
+                    d
+                })
+                .await;
+                match decided {
+                    Ok(d) => d,
+                    Err(e) => return unavailable(e),
+                }
             }
         }
     };
@@ -165,8 +192,9 @@ async fn serve(app: AppState, peer: SocketAddr, headers: HeaderMap, uri: Uri, bo
 
     let def = functions::definition(&grant.function).expect("decide only grants catalogued functions");
     let args = Value::Map(params);
-    let result = if def.info.kind == crate::domain::function_catalogue::FunctionKind::Write {
-        // Writes commit durably: keep them off the async workers.
+    let result = if def.info.name != functions::SITE_INFO {
+        // Writes commit durably and searches may read every user: keep them off the async
+        // workers. The hot, cheap site info runs inline.
         let (store, snap, grant) = (app.store.clone(), snapshot.clone(), grant.clone());
         tokio::task::spawn_blocking(move || run(def, &store, &snap, &grant, &args, now)).await.unwrap_or_else(|e| {
             Err(MoodleException::new(

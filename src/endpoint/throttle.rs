@@ -31,7 +31,7 @@ impl Throttle {
             return None;
         }
         let map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let (start, count) = *map.get(&ip)?;
+        let (start, count) = *map.get(&key(ip))?;
         let elapsed = start.elapsed();
         (count >= self.limit && elapsed < WINDOW).then(|| (WINDOW - elapsed).as_secs().max(1))
     }
@@ -40,12 +40,28 @@ impl Throttle {
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() >= MAX_TRACKED {
             map.retain(|_, (start, _)| start.elapsed() < WINDOW);
+            // Still full of recent entries: forget a tenth, so the map stays bounded and this
+            // pass runs once per that many new addresses, not on every failure.
+            if map.len() >= MAX_TRACKED {
+                let drop: Vec<IpAddr> = map.keys().take(MAX_TRACKED / 10).copied().collect();
+                for k in drop {
+                    map.remove(&k);
+                }
+            }
         }
-        let entry = map.entry(ip).or_insert((Instant::now(), 0));
+        let entry = map.entry(key(ip)).or_insert((Instant::now(), 0));
         if entry.0.elapsed() >= WINDOW {
             *entry = (Instant::now(), 0);
         }
         entry.1 += 1;
+    }
+}
+
+/// IPv6 clients are counted per /64 (what one host usually gets), IPv4 per address.
+fn key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        v4 => v4,
     }
 }
 
@@ -66,6 +82,13 @@ mod tests {
         let wait = t.check(a).expect("refused");
         assert!((1..=60).contains(&wait));
         assert_eq!(t.check(b), None);
+        // Rotating addresses inside one IPv6 /64 does not help.
+        let v6 = Throttle::new(LIMIT);
+        for i in 0..LIMIT {
+            v6.failed(format!("2001:db8::{i:x}").parse().unwrap());
+        }
+        assert!(v6.check("2001:db8::ffff".parse().unwrap()).is_some());
+        assert!(v6.check("2001:db8:0:1::1".parse().unwrap()).is_none());
         let off = Throttle::new(0);
         for _ in 0..100 {
             off.failed(a);

@@ -22,10 +22,12 @@ use value::Value;
 pub const MOODLE_RELEASE: &str = "4.5 (wsconsole 0.1)";
 pub const MOODLE_VERSION: &str = "2024100700";
 
+pub use site_info::NAME as SITE_INFO;
+
 /// Who calls, through what: what an implementation may use.
 pub struct CallContext<'a> {
     pub store: &'a Arc<Store>,
-    /// The request's read transaction, begun after the request arrived.
+    /// The request's read snapshot: it shows every change committed before the request.
     pub view: &'a ReadView,
     pub user: &'a User,
     /// The token's service; `None` for username/password calls.
@@ -43,6 +45,25 @@ impl CallContext<'_> {
 
     pub fn has_capability(&self, cap: &str) -> Result<bool, MoodleException> {
         self.view.user_has_capability(self.user.id, cap).map_err(internal)
+    }
+
+    /// Whether the caller holds every capability of `caps`: a caller may not hand out, or act
+    /// on an account with, more than it holds itself (Moodle's role-assign and user-edit checks).
+    pub fn covers(&self, caps: &std::collections::BTreeSet<String>) -> Result<bool, MoodleException> {
+        let mine = self.view.user_capabilities(self.user.id).map_err(internal)?;
+        Ok(caps.is_subset(&mine))
+    }
+
+    /// Refuses to act on `target` when it holds capabilities the caller lacks.
+    pub fn require_covers_user(&self, target: &User) -> Result<(), MoodleException> {
+        let theirs = self.view.user_capabilities(target.id).map_err(internal)?;
+        if self.covers(&theirs)? {
+            return Ok(());
+        }
+        Err(moodle_error(
+            "nopermissions",
+            format!("Sorry, but you do not currently have permissions to do that (change user {}).", target.username),
+        ))
     }
 
     /// Moodle's `require_capability` in the system context.

@@ -46,9 +46,14 @@ fn resolve(ctx: &CallContext<'_>, a: &Value) -> Result<(String, String), MoodleE
         return Err(invalid_parameter("Only the system context (contextid 1 or contextlevel system) is supported"));
     }
     let id = |k| a.get(k).and_then(Value::as_int).and_then(|i| u64::try_from(i).ok()).unwrap_or(0);
-    let role = Queries::role(ctx.view, id("roleid")).map_err(internal)?.filter(|r| !r.implicit).ok_or_else(|| {
-        invalid_parameter(format!("Can not assign roleid={} in contextid={SYSTEM_CONTEXT_ID}", id("roleid")))
-    })?;
+    let cannot =
+        || invalid_parameter(format!("Can not assign roleid={} in contextid={SYSTEM_CONTEXT_ID}", id("roleid")));
+    let role = Queries::role(ctx.view, id("roleid")).map_err(internal)?.filter(|r| !r.implicit).ok_or_else(cannot)?;
+    // Only roles whose capabilities the caller holds itself may be handed out or taken back.
+    let caps = ctx.view.role_capabilities(role.id).map_err(internal)?.into_iter().collect();
+    if !ctx.covers(&caps)? {
+        return Err(cannot());
+    }
     let user = Queries::user(ctx.view, id("userid"))
         .map_err(internal)?
         .filter(|u| !u.deleted)

@@ -151,32 +151,43 @@ pub fn get_users_by_field(ctx: &CallContext<'_>, p: &Value) -> Result<Value, Moo
     let field = p.get("field").and_then(Value::as_str).unwrap_or_default();
     let values: Vec<String> =
         p.get("values").map(|v| v.items().iter().map(|i| i.php_string()).collect()).unwrap_or_default();
-    let mut found = Vec::new();
-    for v in &values {
-        let user = match field {
-            "id" => match v.parse::<i64>() {
-                Ok(id) => user_by_id(ctx, id)?,
-                Err(_) => None,
-            },
-            "username" => Queries::user_by_username(ctx.view, &v.trim().to_lowercase()).map_err(internal)?,
-            "email" => ctx
-                .view
-                .find_users(v, 0, usize::MAX)
-                .map_err(internal)?
-                .rows
-                .into_iter()
-                .find(|u| u.email.eq_ignore_ascii_case(v)),
-            "idnumber" => None,
-            other => {
-                return Err(invalid_parameter(format!(
-                    "The search field '{other}' is not supported, look at the web service documentation"
-                )));
-            }
-        };
-        if let Some(u) = user
-            && !found.iter().any(|f: &User| f.id == u.id)
-        {
+    let mut found: Vec<User> = Vec::new();
+    let mut add = |u: User| {
+        if !found.iter().any(|f| f.id == u.id) {
             found.push(u);
+        }
+    };
+    match field {
+        "id" => {
+            for v in &values {
+                if let Ok(id) = v.parse::<i64>()
+                    && let Some(u) = user_by_id(ctx, id)?
+                {
+                    add(u);
+                }
+            }
+        }
+        "username" => {
+            for v in &values {
+                if let Some(u) = Queries::user_by_username(ctx.view, &v.trim().to_lowercase()).map_err(internal)? {
+                    add(u);
+                }
+            }
+        }
+        // No e-mail index: one pass over the users for all the values together.
+        "email" => {
+            let wanted: std::collections::HashSet<String> = values.iter().map(|v| v.to_lowercase()).collect();
+            for u in ctx.view.find_users("", 0, usize::MAX).map_err(internal)?.rows {
+                if !u.email.is_empty() && wanted.contains(&u.email.to_lowercase()) {
+                    add(u);
+                }
+            }
+        }
+        "idnumber" => {}
+        other => {
+            return Err(invalid_parameter(format!(
+                "The search field '{other}' is not supported, look at the web service documentation"
+            )));
         }
     }
     Ok(Value::List(visible(ctx, found)?))
@@ -400,31 +411,48 @@ fn auth_method(name: &str) -> Result<AuthMethod, MoodleException> {
     AuthMethod::parse(name).ok_or_else(|| invalid_parameter(format!("Invalid authentication type: {name}")))
 }
 
+/// Checks a new user as `ops::create_user` will, so that a batch fails before any write.
+fn check_new_user(n: &NewUser) -> Result<(), MoodleException> {
+    use crate::domain::validate;
+    let field = |e: validate::FieldError| invalid_parameter(e.to_string());
+    validate::username(&n.username).map_err(field)?;
+    validate::email(&n.email).map_err(field)?;
+    validate::text("firstname", &n.firstname, validate::NAME_MAX, false).map_err(field)?;
+    validate::text("lastname", &n.lastname, validate::NAME_MAX, false).map_err(field)?;
+    match (n.auth, n.password.as_deref().filter(|p| !p.is_empty())) {
+        (AuthMethod::Nologin, _) | (AuthMethod::Webservice, None) => Ok(()),
+        (AuthMethod::Manual, None) => Err(invalid_parameter("password: is required for manual accounts")),
+        (_, Some(p)) => validate::password(p, &n.username).map_err(field),
+    }
+}
+
 pub fn create_users(ctx: &CallContext<'_>, p: &Value) -> Result<Value, MoodleException> {
     ctx.require_capability(cap::USER_CREATE)?;
     let list = p.get("users").map(Value::items).unwrap_or_default();
     // Check every user before creating any, as Moodle's transaction does.
+    let mut new_users = Vec::new();
     for u in &list {
-        let username = u.get("username").and_then(Value::as_str).unwrap_or_default();
-        if Queries::user_by_username(ctx.view, username).map_err(internal)?.is_some() {
-            return Err(invalid_parameter(format!("Username already exists: {username}")));
+        let s = |k: &str| u.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+        let n = NewUser {
+            username: s("username"),
+            auth: auth_method(u.get("auth").and_then(Value::as_str).unwrap_or("manual"))?,
+            password: u.get("password").and_then(Value::as_str).map(str::to_string),
+            firstname: s("firstname"),
+            lastname: s("lastname"),
+            email: s("email"),
+        };
+        let taken = Queries::user_by_username(ctx.view, &n.username).map_err(internal)?.is_some()
+            || new_users.iter().any(|o: &NewUser| o.username == n.username);
+        if taken {
+            return Err(invalid_parameter(format!("Username already exists: {}", n.username)));
         }
-        auth_method(u.get("auth").and_then(Value::as_str).unwrap_or("manual"))?;
+        check_new_user(&n)?;
+        new_users.push(n);
     }
     let ops = ctx.ops();
     let mut created = Vec::new();
-    for u in list {
-        let s = |k: &str| u.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
-        let user = ops
-            .create_user(NewUser {
-                username: s("username"),
-                auth: auth_method(&s("auth"))?,
-                password: u.get("password").and_then(Value::as_str).map(str::to_string),
-                firstname: s("firstname"),
-                lastname: s("lastname"),
-                email: s("email"),
-            })
-            .map_err(op_error)?;
+    for n in new_users {
+        let user = ops.create_user(n).map_err(op_error)?;
         created.push(Value::map([
             ("id", Value::Int(i64::try_from(user.id).unwrap_or(i64::MAX))),
             ("username", Value::str(user.username)),
@@ -470,9 +498,11 @@ pub fn update_returns() -> Schema {
 }
 
 pub fn update_users(ctx: &CallContext<'_>, p: &Value) -> Result<Value, MoodleException> {
+    use crate::domain::validate;
     ctx.require_capability(cap::USER_UPDATE)?;
-    let ops = ctx.ops();
     let mut warnings = Vec::new();
+    // Check every change before applying any.
+    let mut plan = Vec::new();
     for u in p.get("users").map(Value::items).unwrap_or_default() {
         let id = u.get("id").and_then(Value::as_int).unwrap_or(0);
         let Some(existing) = user_by_id(ctx, id)? else {
@@ -484,22 +514,31 @@ pub fn update_users(ctx: &CallContext<'_>, p: &Value) -> Result<Value, MoodleExc
             ]));
             continue;
         };
+        ctx.require_covers_user(&existing)?;
         if u.get("username").and_then(Value::as_str).is_some_and(|n| n != existing.username) {
             return Err(invalid_parameter("Changing a username is not supported"));
         }
         let s = |k: &str| u.get(k).and_then(Value::as_str).map(str::to_string);
+        let field = |e: validate::FieldError| invalid_parameter(e.to_string());
         let auth = s("auth").map(|a| auth_method(&a)).transpose()?;
-        if let Some(password) = s("password") {
+        let password = s("password");
+        if let Some(pw) = &password {
+            validate::password(pw, &existing.username).map_err(field)?;
+        }
+        if let Some(email) = s("email") {
+            validate::email(&email).map_err(field)?;
+        }
+        let edit = UserEdit { auth, firstname: s("firstname"), lastname: s("lastname"), email: s("email") };
+        let suspended = u.get("suspended").and_then(Value::as_bool).filter(|v| *v != existing.suspended);
+        plan.push((existing, password, edit, suspended));
+    }
+    let ops = ctx.ops();
+    for (existing, password, edit, suspended) in plan {
+        if let Some(password) = password {
             ops.set_password(&existing.username, &password).map_err(op_error)?;
         }
-        ops.edit_user(
-            &existing.username,
-            UserEdit { auth, firstname: s("firstname"), lastname: s("lastname"), email: s("email") },
-        )
-        .map_err(op_error)?;
-        if let Some(suspended) = u.get("suspended").and_then(Value::as_bool)
-            && suspended != existing.suspended
-        {
+        ops.edit_user(&existing.username, edit).map_err(op_error)?;
+        if let Some(suspended) = suspended {
             ops.set_suspended(&existing.username, suspended).map_err(op_error)?;
         }
     }
@@ -526,6 +565,7 @@ pub fn delete_users(ctx: &CallContext<'_>, p: &Value) -> Result<Value, MoodleExc
         if u.id == ctx.user.id {
             return Err(super::moodle_error("usernotdeleteddeleted", "You cannot delete yourself"));
         }
+        ctx.require_covers_user(&u)?;
         users.push(u);
     }
     let ops = ctx.ops();

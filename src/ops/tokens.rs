@@ -118,6 +118,12 @@ impl Ops {
         let hash = hash_token(&value);
         let name = secrets::token_name();
         let token = self.apply("issue login token", |t, now| {
+            // The login was checked on a snapshot: the user or service may have gone since.
+            let user_ok = Queries::user(t, user)?.is_some_and(|u| !u.deleted && !u.suspended);
+            let service_ok = Queries::service(t, service)?.is_some_and(|s| s.enabled);
+            if !user_ok || !service_ok {
+                return Err(OpError::Conflict("the user or the service changed during login".into()));
+            }
             let mut own: Vec<Token> = Vec::new();
             for id in t.token_ids_of_user(user)? {
                 if let Some(tok) = Queries::token_by_id(t, id)?

@@ -7,7 +7,7 @@ use crate::domain::{AuthMethod, User};
 use crate::store::{Queries, WriteTables};
 
 /// The "Add a new user" form.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NewUser {
     pub username: String,
     pub auth: AuthMethod,
@@ -17,6 +17,13 @@ pub struct NewUser {
     pub firstname: String,
     pub lastname: String,
     pub email: String,
+}
+
+impl std::fmt::Debug for NewUser {
+    /// Never prints the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUser").field("username", &self.username).field("auth", &self.auth).finish_non_exhaustive()
+    }
 }
 
 /// An edit of the profile fields; `None` leaves a field as it is.
