@@ -30,6 +30,7 @@ pub trait AccessData {
     fn user_by_username(&self, username: &str) -> Result<Option<User>, Self::Error>;
     fn has_capability(&self, user: UserId, capability: &str) -> Result<bool, Self::Error>;
     fn service(&self, id: ServiceId) -> Result<Option<Service>, Self::Error>;
+    fn service_by_shortname(&self, shortname: &str) -> Result<Option<Service>, Self::Error>;
     fn service_has_function(&self, service: ServiceId, function: &str) -> Result<bool, Self::Error>;
     /// Every service that lists the function, enabled or not.
     fn services_with_function(&self, function: &str) -> Result<Vec<Service>, Self::Error>;

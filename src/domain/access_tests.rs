@@ -42,6 +42,9 @@ impl AccessData for Memory {
     fn service(&self, id: ServiceId) -> Result<Option<Service>, Infallible> {
         Ok(self.services.get(&id).cloned())
     }
+    fn service_by_shortname(&self, shortname: &str) -> Result<Option<Service>, Infallible> {
+        Ok(self.services.values().find(|s| s.shortname == shortname).cloned())
+    }
     fn service_has_function(&self, service: ServiceId, function: &str) -> Result<bool, Infallible> {
         Ok(self.functions.contains(&(service, function.to_string())))
     }
@@ -506,4 +509,88 @@ fn explanations_are_single_sentences() {
 fn debug_of_credentials_hides_password() {
     let s = format!("{:?}", Credentials::Password { username: "u", password: "hunter2" });
     assert!(!s.contains("hunter2"));
+}
+
+// ---- login/token.php ----
+
+mod login {
+    use super::*;
+    use crate::domain::login::{LoginDenial, LoginRequest, decide_login};
+
+    fn req<'a>(username: &'a str, password: &'a str, service: &'a str) -> LoginRequest<'a> {
+        LoginRequest { username, password, service, remote: ClientAddr::parse("127.0.0.1").unwrap(), now: NOW }
+    }
+
+    fn site() -> Memory {
+        let mut m = super::site();
+        m.caps.insert((3, "moodle/webservice:createtoken".into()));
+        m
+    }
+
+    fn run(m: &Memory, r: &LoginRequest<'_>) -> Result<crate::domain::login::LoginGrant, LoginDenial> {
+        let Ok(d) = decide_login(m, r, &check);
+        d
+    }
+
+    #[test]
+    fn grant_and_username_case() {
+        let m = site();
+        let g = run(&m, &req(" WSUser ", "right", "svc2")).unwrap();
+        assert_eq!((g.user.id, g.service.id), (3, 2));
+    }
+
+    #[test]
+    fn every_denial_in_order() {
+        let mut m = site();
+        assert_eq!(run(&m, &req("wsuser", "wrong", "svc2")), Err(LoginDenial::InvalidLogin));
+        assert_eq!(run(&m, &req("nobody", "right", "svc2")), Err(LoginDenial::InvalidLogin));
+        m.settings.auth_plugins.remove(&AuthPlugin::Manual);
+        assert_eq!(run(&m, &req("wsuser", "right", "svc2")), Err(LoginDenial::InvalidLogin), "manual plugin off");
+        m.settings.auth_plugins.insert(AuthPlugin::Manual);
+        m.users.get_mut(&3).unwrap().auth = AuthMethod::Webservice;
+        assert_eq!(
+            run(&m, &req("wsuser", "right", "svc2")),
+            Err(LoginDenial::InvalidLogin),
+            "webservice users cannot log in"
+        );
+        m.users.get_mut(&3).unwrap().auth = AuthMethod::Manual;
+        m.users.get_mut(&3).unwrap().suspended = true;
+        assert_eq!(run(&m, &req("wsuser", "right", "svc2")), Err(LoginDenial::InvalidLogin));
+        m.users.get_mut(&3).unwrap().suspended = false;
+        m.settings.maintenance = true;
+        assert_eq!(run(&m, &req("wsuser", "right", "svc2")), Err(LoginDenial::Maintenance));
+        m.settings.maintenance = false;
+        m.users.get_mut(&3).unwrap().confirmed = false;
+        assert_eq!(run(&m, &req("wsuser", "right", "svc2")).unwrap_err().message(), "Could not confirm wsuser");
+        m.users.get_mut(&3).unwrap().confirmed = true;
+        assert_eq!(run(&m, &req("wsuser", "right", "nosuch")), Err(LoginDenial::ServiceNotAvailable));
+        m.services.get_mut(&2).unwrap().required_capability = Some("moodle/user:create".into());
+        assert_eq!(run(&m, &req("wsuser", "right", "svc2")).unwrap_err().errorcode(), "missingrequiredcapability");
+        m.services.get_mut(&2).unwrap().required_capability = None;
+        m.authorised.get_mut(&(2, 3)).unwrap().valid_until = Some(NOW - 1);
+        assert_eq!(run(&m, &req("wsuser", "right", "svc2")), Err(LoginDenial::AuthorisationExpired));
+        m.authorised.get_mut(&(2, 3)).unwrap().valid_until = Some(NOW + 86_400);
+        assert!(run(&m, &req("wsuser", "right", "svc2")).is_ok(), "a future date is fine here too");
+        m.authorised.get_mut(&(2, 3)).unwrap().ip_restriction = "10.0.0.1".into();
+        assert_eq!(run(&m, &req("wsuser", "right", "svc2")), Err(LoginDenial::AuthorisationIp));
+        m.authorised.clear();
+        let d = run(&m, &req("wsuser", "right", "svc2")).unwrap_err();
+        assert_eq!(d, LoginDenial::UserNotAllowed { shortname: "svc2".into() });
+        assert!(d.message().contains("svc2's allowed users"));
+        m.services.get_mut(&2).unwrap().restricted_users = false;
+        m.caps.remove(&(3, "moodle/webservice:createtoken".to_string()));
+        assert_eq!(run(&m, &req("wsuser", "right", "svc2")).unwrap_err().errorcode(), "cannotcreatetoken");
+        m.settings.enable_web_services = false;
+        assert_eq!(run(&m, &req("wsuser", "right", "svc2")), Err(LoginDenial::WebServicesDisabled));
+    }
+
+    #[test]
+    fn mobile_service_needs_only_the_mobile_capability() {
+        let mut m = site();
+        m.caps.remove(&(3, "moodle/webservice:createtoken".to_string()));
+        m.caps.insert((3, "moodle/webservice:createmobiletoken".into()));
+        m.services.insert(1, Service { shortname: MOBILE_SERVICE.into(), ..service(1, false) });
+        assert!(run(&m, &req("wsuser", "right", MOBILE_SERVICE)).is_ok());
+        assert!(run(&m, &req("wsuser", "right", "svc2")).is_err());
+    }
 }

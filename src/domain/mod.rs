@@ -6,6 +6,7 @@ pub mod capabilities;
 pub mod config;
 pub mod function_catalogue;
 pub mod iprestriction;
+pub mod login;
 pub mod secret;
 pub mod time;
 pub mod types;

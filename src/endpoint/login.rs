@@ -5,12 +5,11 @@ use super::activity::Event;
 use super::params::take;
 use super::rest::request_params;
 use super::{AppState, bad_request, ip_of, too_many, unavailable};
-use crate::domain::iprestriction::IpRestriction;
+use crate::domain::CallLog;
+use crate::domain::login::{LoginDenial, LoginRequest, decide_login};
 use crate::domain::secret::verify_password;
-use crate::domain::{AuthMethod, AuthPlugin, CallLog, MOBILE_SERVICE, capabilities};
 use crate::functions::value::Value;
 use crate::ops::Ops;
-use crate::store::Queries;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
@@ -105,93 +104,56 @@ pub async fn token_php(
     }
 }
 
-/// The checks of login/token.php in Moodle's order, then a new token.
+/// login/token.php: parameters as Moodle reads them, `domain::login::decide_login`, then a new
+/// token, committed before the answer.
 fn issue(
     app: &AppState,
     snapshot: &super::fresh::Snapshot,
     params: &mut Vec<(String, Value)>,
     client: crate::domain::iprestriction::ClientAddr,
 ) -> Result<Value, Failure> {
-    let settings = &snapshot.settings;
-    let view = &snapshot.view;
     let internal = |e: crate::store::StoreError| fail("dmlreadexception", format!("Error reading from database ({e})"));
-    if !settings.enable_web_services {
-        return Err(fail("enablewsdescription", "Web services must be enabled in Advanced features."));
+    if !snapshot.settings.enable_web_services {
+        let d = LoginDenial::WebServicesDisabled;
+        return Err(fail(d.errorcode(), d.message()));
     }
     if take(params, "appsitecheck").is_some_and(|v| v == "1") {
         return Ok(Value::map([("appsitecheck", Value::str("ok"))]));
     }
+    // Present but empty still counts as present (PHP's required_param), and fails the login.
     let mut required = |name: &str| {
-        take(params, name)
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| fail("missingparam", format!("A required parameter ({name}) was missing")))
+        take(params, name).ok_or_else(|| fail("missingparam", format!("A required parameter ({name}) was missing")))
     };
-    let username = required("username")?.trim().to_lowercase();
+    let username = required("username")?;
     let password = required("password")?;
-    let service_name = required("service")?;
-
-    // authenticate_user_login: any failure is the same "invalidlogin".
-    let invalid = || fail("invalidlogin", "Invalid login, please try again");
-    let Some(user) = Queries::user_by_username(view, &username).map_err(internal)? else {
-        // Spend the time a real check takes, so that names cannot be found by timing.
+    let service = required("service")?;
+    let req = LoginRequest {
+        username: &username,
+        password: &password,
+        service: &service,
+        remote: client,
+        now: crate::store::now(),
+    };
+    let checked = std::cell::Cell::new(false);
+    let decision = decide_login(&snapshot.view, &req, &|u, p| {
+        checked.set(true);
+        verify_password(&u.password_hash, p)
+    })
+    .map_err(internal)?;
+    if !checked.get() {
+        // No password was checked: spend the same time, so that names cannot be found by timing.
         crate::domain::secret::waste_a_password_check(&password);
-        return Err(invalid());
-    };
-    let plugin_on = match user.auth {
-        AuthMethod::Manual => settings.auth_enabled(AuthPlugin::Manual),
-        // auth_webservice refuses every normal login; nologin refuses everything.
-        AuthMethod::Webservice | AuthMethod::Nologin => false,
-    };
-    if !plugin_on || user.suspended || user.password_hash.is_empty() || !verify_password(&user.password_hash, &password)
-    {
-        return Err(invalid());
     }
-    let has = |cap: &str| view.user_has_capability(user.id, cap).map_err(internal);
-    if settings.maintenance && !has(capabilities::MAINTENANCE_ACCESS)? {
-        return Err(fail("sitemaintenance", "The site is undergoing maintenance and is currently not available"));
-    }
-    if !user.confirmed {
-        return Err(fail("usernotconfirmed", format!("Could not confirm {username}")));
-    }
-    let service =
-        view.service_by_shortname(&service_name).map_err(internal)?.filter(|s| s.enabled).ok_or_else(|| {
-            fail("servicenotavailable", "Web service is not available. (It doesn't exist or might be disabled.)")
-        })?;
-    if let Some(cap) = &service.required_capability
-        && !has(cap)?
-    {
-        return Err(fail("missingrequiredcapability", format!("The capability {cap} is required.")));
-    }
-    let now = crate::store::now();
-    if service.restricted_users {
-        let auth = view.authorisation(service.id, user.id).map_err(internal)?.ok_or_else(|| {
-            fail(
-                "usernotallowed",
-                format!(
-                    "The user is not allowed for this service. First you need to allow this user on the {}'s allowed users administration page.",
-                    service.shortname
-                ),
-            )
-        })?;
-        if auth.valid_until.is_some_and(|v| v < now) {
-            return Err(fail("invalidtimedtoken", "Invalid token - token expired"));
-        }
-        if !auth.ip_restriction.trim().is_empty() && !IpRestriction::parse_lenient(&auth.ip_restriction).matches(client)
-        {
-            return Err(fail("invalidiptoken", "Invalid token - your IP is not supported"));
-        }
-    }
-    let may_create = (service.shortname == MOBILE_SERVICE && has(capabilities::CREATE_MOBILE_TOKEN)?)
-        || has(capabilities::CREATE_TOKEN)?;
-    if !may_create {
-        return Err(fail(
-            "cannotcreatetoken",
-            format!("No permission to create web service token for the service {}.", service.shortname),
-        ));
-    }
-    let ops = Ops::new(app.store.clone(), format!("ws:{}", user.username));
+    let grant = decision.map_err(|d| fail(d.errorcode(), d.message()))?;
+    let settings = &snapshot.settings;
+    let ops = Ops::new(app.store.clone(), format!("ws:{}", grant.user.username));
     let created = ops
-        .issue_login_token(user.id, service.id, settings.token_duration, settings.max_tokens_per_user_service)
+        .issue_login_token(
+            grant.user.id,
+            grant.service.id,
+            settings.token_duration,
+            settings.max_tokens_per_user_service,
+        )
         .map_err(|e| fail("tokengenerationfailed", format!("Cannot generate a new token. ({e})")))?;
     Ok(Value::map([("token", Value::str(created.value)), ("privatetoken", Value::Null)]))
 }

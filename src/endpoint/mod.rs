@@ -70,12 +70,16 @@ impl App {
         }
         let forwarded =
             headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(",");
-        forwarded
-            .split(',')
-            .rev()
-            .filter_map(|a| ClientAddr::parse(a.trim()))
-            .find(|a| !proxies.matches(*a))
-            .unwrap_or(peer_addr)
+        // From the right: skip our own proxies; the first other entry is the client. An entry
+        // that does not parse ends the search (anything left of it is the client's to forge).
+        for entry in forwarded.split(',').rev() {
+            match ClientAddr::parse(entry.trim()) {
+                Some(a) if proxies.matches(a) => continue,
+                Some(a) => return a,
+                None => return peer_addr,
+            }
+        }
+        peer_addr
     }
 }
 

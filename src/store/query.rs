@@ -604,6 +604,9 @@ impl<V: View> AccessData for V {
     fn service(&self, id: ServiceId) -> Result<Option<Service>, StoreError> {
         Queries::service(self, id)
     }
+    fn service_by_shortname(&self, shortname: &str) -> Result<Option<Service>, StoreError> {
+        Queries::service_by_shortname(self, shortname)
+    }
     fn service_has_function(&self, service: ServiceId, function: &str) -> Result<bool, StoreError> {
         Ok(self.service_functions()?.get((service, function))?.is_some())
     }
