@@ -104,40 +104,21 @@ async fn serve(app: AppState, peer: SocketAddr, headers: HeaderMap, uri: Uri, bo
         Mode::Simple => {
             let username = take(&mut params, "wsusername").unwrap_or_default();
             let password = take(&mut params, "wspassword").unwrap_or_default();
-            let req = AccessRequest {
-                protocol: Protocol::Rest,
-                credentials: Credentials::Password { username: &username, password: &password },
-                function: function.as_deref(),
-                remote: client,
-                now,
-            };
             // Refusals that need no password check (switched off, plugin off, missing
             // credentials) come first and take no slot of the password pool.
-            let needs_check = std::cell::Cell::new(false);
-            let cheap = decide(&snapshot.view, &req, &|_, _| {
-                needs_check.set(true);
-                false
-            });
-            if !needs_check.get() && !matches!(cheap, Ok(Err(Denial::WrongUsernamePassword { .. }))) {
+            let (cheap, checked) =
+                decide_password(&snapshot, &username, &password, function.as_deref(), client, now, &|_, _| false);
+            if !checked && !matches!(cheap, Ok(Err(Denial::WrongUsernamePassword { .. }))) {
                 cheap
             } else {
                 let Ok(_slot) = app.password_slots.acquire().await else { return unavailable("shutting down") };
-                let snap = snapshot.clone();
-                let function = function.clone();
+                let (snap, function) = (snapshot.clone(), function.clone());
                 let decided = tokio::task::spawn_blocking(move || {
-                    let req = AccessRequest {
-                        protocol: Protocol::Rest,
-                        credentials: Credentials::Password { username: &username, password: &password },
-                        function: function.as_deref(),
-                        remote: client,
-                        now,
-                    };
-                    let checked = std::cell::Cell::new(false);
-                    let d = decide(&snap.view, &req, &|u, p| {
-                        checked.set(true);
-                        verify_password(&u.password_hash, p)
-                    });
-                    if !checked.get() {
+                    let (d, checked) =
+                        decide_password(&snap, &username, &password, function.as_deref(), client, now, &|u, p| {
+                            verify_password(&u.password_hash, p)
+                        });
+                    if !checked {
                         // Unknown user: spend the same time, so names cannot be found by timing.
                         crate::domain::secret::waste_a_password_check(&password);
                     }
@@ -221,6 +202,31 @@ async fn serve(app: AppState, peer: SocketAddr, headers: HeaderMap, uri: Uri, bo
             error(format, &e, debugging)
         }
     }
+}
+
+/// The access decision for a username/password call, and whether a password was checked.
+fn decide_password(
+    snapshot: &super::fresh::Snapshot,
+    username: &str,
+    password: &str,
+    function: Option<&str>,
+    remote: crate::domain::iprestriction::ClientAddr,
+    now: i64,
+    check: crate::domain::access::PasswordCheck<'_>,
+) -> (Result<crate::domain::access::Decision, crate::store::StoreError>, bool) {
+    let req = AccessRequest {
+        protocol: Protocol::Rest,
+        credentials: Credentials::Password { username, password },
+        function,
+        remote,
+        now,
+    };
+    let checked = std::cell::Cell::new(false);
+    let d = decide(&snapshot.view, &req, &|u, p| {
+        checked.set(true);
+        check(u, p)
+    });
+    (d, checked.get())
 }
 
 fn run(
