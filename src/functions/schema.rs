@@ -300,7 +300,7 @@ pub fn clean_return(desc: &Schema, v: Value) -> Result<Value, InvalidResponse> {
             (_, v) => Ok(Value::Str(v.php_string())),
         },
         Schema::Single { keys, .. } => {
-            let mut given = match v {
+            let given = match v {
                 Value::Map(pairs) => pairs,
                 other => {
                     return Err(InvalidResponse(format!(
@@ -310,10 +310,23 @@ pub fn clean_return(desc: &Schema, v: Value) -> Result<Value, InvalidResponse> {
                 }
             };
             let mut out = Vec::with_capacity(keys.len());
+            // Functions usually return keys in description order: look where the next one
+            // should be before searching them all.
+            let mut given: Vec<Option<(String, Value)>> = given.into_iter().map(Some).collect();
+            let mut cursor = 0;
             for (key, sub) in keys {
-                match given.iter().position(|(k, _)| k == key) {
-                    Some(i) => {
-                        let (k, val) = given.swap_remove(i);
+                let at_cursor = given.get(cursor).and_then(Option::as_ref).is_some_and(|(k, _)| k == key);
+                let found = if at_cursor {
+                    Some(cursor)
+                } else {
+                    given.iter().position(|g| g.as_ref().is_some_and(|(k, _)| k == key))
+                };
+                let taken = found.and_then(|i| {
+                    cursor = i + 1;
+                    given[i].take()
+                });
+                match taken {
+                    Some((k, val)) => {
                         out.push((
                             k,
                             clean_return(sub, val).map_err(|e| InvalidResponse(format!("{key} => {}", e.0)))?,
