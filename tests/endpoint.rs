@@ -587,3 +587,28 @@ fn a_batch_is_checked_whole_before_any_write() {
         "the first user was not created"
     );
 }
+
+#[test]
+fn unconfirmed_and_deleted_accounts_over_http() {
+    // Neither state can arise through ops with a live token (deleting revokes tokens), so the
+    // records are written directly, as an imported or older database could hold them.
+    let server = Server::start(fixture_site);
+    let set = |f: &dyn Fn(&mut wsconsole::domain::User)| {
+        let old = server.store.read().unwrap().user_by_username("wsuser").unwrap().unwrap();
+        let mut u = old.clone();
+        f(&mut u);
+        server.store.write(|t| t.put_user(&u, Some(&old))).unwrap();
+    };
+    set(&|u| u.confirmed = false);
+    let e = call(&server, T, "core_webservice_get_site_info", "");
+    assert_eq!(e["errorcode"], "wsaccessuserunconfirmed");
+    assert_eq!(e["message"], "Refused web service access for unconfirmed username: wsuser");
+    set(&|u| {
+        u.confirmed = true;
+        u.deleted = true;
+    });
+    let e = call(&server, T, "core_webservice_get_site_info", "");
+    assert_eq!(e["errorcode"], "wsaccessuserdeleted");
+    assert_eq!(e["message"], "Refused web service access for deleted username: wsuser");
+    assert_eq!(e["exception"], "core\\exception\\moodle_exception");
+}
