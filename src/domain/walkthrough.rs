@@ -3,22 +3,36 @@
 
 use super::access::Place;
 use super::capabilities;
-use super::types::{Protocol, Settings, UnixTime};
+use super::types::{Protocol, Settings, UnixTime, UserId};
 use serde::Serialize;
+use std::collections::{HashMap, HashSet};
 
-/// What the walkthrough needs to know, gathered by the store in one read transaction.
+/// Who holds a capability: users with an assigned role that allows it, or everybody when the
+/// implicit "Authenticated user" role does.
+#[derive(Debug, Clone, Default)]
+pub struct Holders {
+    pub users: HashSet<UserId>,
+    pub everybody: bool,
+}
+
+impl Holders {
+    pub fn has(&self, user: UserId) -> bool {
+        self.everybody || self.users.contains(&user)
+    }
+}
+
+/// What the walkthrough needs to know, gathered by the store in one read transaction: plain
+/// facts; what they mean for each step is decided here.
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
     pub settings: Settings,
+    /// Live users: id → username.
+    pub users: HashMap<UserId, String>,
     /// Live users that take part in web services: auth `webservice`, authorised on a service,
-    /// or holding a token. Sorted by username.
-    pub ws_users: Vec<String>,
-    /// For each protocol, the usernames of `ws_users` lacking its `webservice/<p>:use`.
-    pub lacking_protocol_capability: Vec<(Protocol, Vec<String>)>,
-    /// Live users holding `moodle/webservice:createtoken`.
-    pub token_creators: Vec<String>,
-    /// Of `token_creators`, those lacking the capability of an enabled protocol.
-    pub token_creators_lacking_protocol: Vec<String>,
+    /// or holding a token.
+    pub ws_users: HashSet<UserId>,
+    /// Holders of each protocol capability and of `moodle/webservice:createtoken`.
+    pub holders: HashMap<&'static str, Holders>,
     /// Custom services, enabled, "authorised users only".
     pub restricted_services: u64,
     pub restricted_services_with_functions: u64,
@@ -30,6 +44,39 @@ pub struct Facts {
     /// Tokens that are not expired.
     pub valid_tokens: u64,
     pub last_successful_call: Option<UnixTime>,
+}
+
+/// The capabilities whose holders [`Facts::holders`] must list.
+pub fn capabilities_needed() -> impl Iterator<Item = &'static str> {
+    Protocol::ALL.into_iter().map(Protocol::capability).chain([capabilities::CREATE_TOKEN])
+}
+
+impl Facts {
+    fn holds(&self, user: UserId, capability: &str) -> bool {
+        self.holders.get(capability).is_some_and(|h| h.has(user))
+    }
+
+    /// Usernames, sorted.
+    fn names(&self, ids: impl Iterator<Item = UserId>) -> Vec<String> {
+        let mut v: Vec<String> = ids.filter_map(|id| self.users.get(&id).cloned()).collect();
+        v.sort();
+        v
+    }
+
+    /// Web-services users lacking `capability`, by username.
+    pub fn ws_users_lacking(&self, capability: &str) -> Vec<String> {
+        self.names(self.ws_users.iter().copied().filter(|id| !self.holds(*id, capability)))
+    }
+
+    /// Live users who may create tokens.
+    fn token_creators(&self) -> Vec<UserId> {
+        self.users.keys().copied().filter(|id| self.holds(*id, capabilities::CREATE_TOKEN)).collect()
+    }
+
+    /// Whether a user lacks the capability of an enabled protocol.
+    fn lacks_enabled_protocol(&self, user: UserId) -> bool {
+        self.settings.protocols.iter().any(|p| !self.holds(user, p.capability()))
+    }
 }
 
 /// A step's state, as the Overview's Status column shows it.
@@ -109,10 +156,6 @@ fn enable_protocols(f: &Facts) -> Step {
     }
 }
 
-fn enabled_protocols(f: &Facts) -> impl Iterator<Item = &(Protocol, Vec<String>)> {
-    f.lacking_protocol_capability.iter().filter(|(p, _)| f.settings.protocols.contains(p))
-}
-
 fn test_the_service(f: &Facts) -> (Status, String) {
     match f.last_successful_call {
         Some(t) => (Status::Done, format!("last call {}", super::time::format_time(t))),
@@ -137,27 +180,29 @@ pub fn steps(f: &Facts) -> [Flow; 2] {
         } else if f.settings.protocols.is_empty() {
             (Status::Todo, "Enable a protocol first".into())
         } else {
-            let lacking: Vec<String> = enabled_protocols(f)
+            let lacking: Vec<String> = f
+                .settings
+                .protocols
+                .iter()
+                .map(|p| (p, f.ws_users_lacking(p.capability())))
                 .filter(|(_, users)| !users.is_empty())
-                .map(|(p, users)| format!("{} lack {}: {}", users.len(), p.capability(), some_names(users)))
+                .map(|(p, users)| format!("{} lack {}: {}", users.len(), p.capability(), some_names(&users)))
                 .collect();
             if lacking.is_empty() { (Status::Done, "All have it".into()) } else { (Status::Todo, lacking.join("; ")) }
         }
     };
 
-    let users_capability = if f.token_creators.is_empty() {
+    let creators = f.token_creators();
+    let creators_lacking = f.names(creators.iter().copied().filter(|id| f.lacks_enabled_protocol(*id)));
+    let users_capability = if creators.is_empty() {
         (Status::Todo, format!("Nobody has {}", capabilities::CREATE_TOKEN))
-    } else if !f.token_creators_lacking_protocol.is_empty() {
+    } else if !creators_lacking.is_empty() {
         (
             Status::Todo,
-            format!(
-                "{} lack a protocol capability: {}",
-                f.token_creators_lacking_protocol.len(),
-                some_names(&f.token_creators_lacking_protocol)
-            ),
+            format!("{} lack a protocol capability: {}", creators_lacking.len(), some_names(&creators_lacking)),
         )
     } else {
-        count(f.token_creators.len() as u64, "user can", "users can")
+        count(creators.len() as u64, "user can", "users can")
     };
 
     let documentation =
@@ -293,18 +338,29 @@ mod tests {
         assert_eq!(system.steps[7].place, Place::Tokens);
     }
 
+    /// A site with the given users (id, name), web-services users and capability holders.
+    fn facts(users: &[(UserId, &str)], ws: &[UserId], holders: &[(&'static str, &[UserId])]) -> Facts {
+        let mut f = Facts {
+            users: users.iter().map(|(id, n)| (*id, n.to_string())).collect(),
+            ws_users: ws.iter().copied().collect(),
+            ..Facts::default()
+        };
+        for (cap, ids) in holders {
+            f.holders.insert(cap, Holders { users: ids.iter().copied().collect(), everybody: false });
+        }
+        f
+    }
+
     #[test]
     fn configured_site_reports_each_step() {
-        let mut f = Facts::default();
+        let mut f = facts(
+            &[(1, "alpha"), (2, "beta")],
+            &[1, 2],
+            &[("webservice/rest:use", &[1, 2]), ("webservice/soap:use", &[1])],
+        );
         f.settings.enable_web_services = true;
         f.settings.protocols.extend([Protocol::Rest, Protocol::Soap]);
         f.settings.ws_documentation = true;
-        f.ws_users = vec!["alpha".into(), "beta".into()];
-        f.lacking_protocol_capability = vec![
-            (Protocol::Rest, vec![]),
-            (Protocol::Soap, vec!["beta".into()]),
-            (Protocol::Xmlrpc, vec!["alpha".into(), "beta".into()]),
-        ];
         f.restricted_services = 1;
         f.restricted_services_with_functions = 1;
         f.authorised_users = 2;
@@ -322,21 +378,24 @@ mod tests {
         assert_eq!(detail(&system, 9), (&Status::Done, "Yes"));
         assert_eq!(detail(&system, 10), (&Status::Done, "last call 2026-12-31 00:00 UTC"));
 
-        f.lacking_protocol_capability[1].1.clear();
+        f.holders.get_mut("webservice/soap:use").unwrap().everybody = true;
         assert_eq!(detail(&steps(&f)[0], 4), (&Status::Done, "All have it"));
     }
 
     #[test]
     fn users_flow_checks_token_creators() {
-        let mut f = Facts::default();
+        let all: Vec<UserId> = (1..=5).collect();
+        let mut f = facts(
+            &[(1, "a"), (2, "b"), (3, "c"), (4, "d"), (5, "e")],
+            &[],
+            &[("moodle/webservice:createtoken", &all), ("webservice/rest:use", &[5])],
+        );
         f.settings.protocols.insert(Protocol::Rest);
         f.open_services = 2;
-        f.token_creators = vec!["a".into(), "b".into(), "c".into(), "d".into(), "e".into()];
-        f.token_creators_lacking_protocol = vec!["a".into(), "b".into(), "c".into(), "d".into()];
         let [_, users] = steps(&f);
         assert_eq!(detail(&users, 3), (&Status::Done, "2 services"));
         assert_eq!(detail(&users, 5), (&Status::Todo, "4 lack a protocol capability: a, b, c and 1 more"));
-        f.token_creators_lacking_protocol.clear();
+        f.holders.get_mut("webservice/rest:use").unwrap().everybody = true;
         assert_eq!(detail(&steps(&f)[1], 5), (&Status::Done, "5 users can"));
     }
 }

@@ -5,8 +5,7 @@ use super::StoreError;
 use super::codec::decode;
 use super::tables::View;
 use crate::domain::access::AccessData;
-use crate::domain::capabilities;
-use crate::domain::walkthrough::Facts;
+use crate::domain::walkthrough::{self, Facts, Holders};
 use crate::domain::*;
 use redb::{ReadableTable, ReadableTableMetadata};
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -488,40 +487,15 @@ pub trait Queries: View {
             ws.insert(entry?.0.value().0);
         }
         ws.retain(|id| live.contains_key(id));
-        let names = |ids: &mut dyn Iterator<Item = &UserId>| -> Vec<String> {
-            let mut v: Vec<String> = ids.filter_map(|id| live.get(id).map(|u| u.username.clone())).collect();
-            v.sort();
-            v
-        };
-
-        let mut lacking_protocol_capability = Vec::new();
-        let mut holders_by_protocol = Vec::new();
-        for p in Protocol::ALL {
-            let (holders, everybody) = self.capability_holders(p.capability())?;
-            let lacking = if everybody { Vec::new() } else { names(&mut ws.iter().filter(|id| !holders.contains(id))) };
-            lacking_protocol_capability.push((p, lacking));
-            holders_by_protocol.push((p, holders, everybody));
+        let mut holders = HashMap::new();
+        for cap in walkthrough::capabilities_needed() {
+            let (users, everybody) = self.capability_holders(cap)?;
+            holders.insert(cap, Holders { users, everybody });
         }
-        let (creators, everybody_creates) = self.capability_holders(capabilities::CREATE_TOKEN)?;
-        let creator_ids: Vec<UserId> = if everybody_creates {
-            live.keys().copied().collect()
-        } else {
-            creators.into_iter().filter(|id| live.contains_key(id)).collect()
-        };
-        let lacks_enabled_protocol = |id: &UserId| {
-            holders_by_protocol
-                .iter()
-                .filter(|(p, _, _)| settings.protocols.contains(p))
-                .any(|(_, holders, everybody)| !everybody && !holders.contains(id))
-        };
-        let token_creators_lacking_protocol = names(&mut creator_ids.iter().filter(|id| lacks_enabled_protocol(id)));
-        let token_creators = names(&mut creator_ids.iter());
-
         let mut f = Facts {
-            ws_users: names(&mut ws.iter()),
-            lacking_protocol_capability,
-            token_creators,
-            token_creators_lacking_protocol,
+            users: live.into_iter().map(|(id, u)| (id, u.username)).collect(),
+            ws_users: ws,
+            holders,
             ..Facts::default()
         };
         for s in self.all_services()? {
