@@ -612,3 +612,14 @@ fn unconfirmed_and_deleted_accounts_over_http() {
     assert_eq!(e["message"], "Refused web service access for deleted username: wsuser");
     assert_eq!(e["exception"], "core\\exception\\moodle_exception");
 }
+
+#[test]
+fn last_access_is_recorded_once_the_token_is_accepted() {
+    let mut server = Server::start(fixture_site);
+    // The function is refused (not in the service), but the token itself was fine.
+    assert_eq!(call(&server, T, "core_user_delete_users", "userids[0]=1")["errorcode"], "accessexception");
+    server.stop();
+    let v = server.store.read().unwrap();
+    let t = v.token_by_hash(&wsconsole::domain::secret::hash_token(T)).unwrap().unwrap();
+    assert!(t.last_access.is_some());
+}

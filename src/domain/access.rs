@@ -228,6 +228,25 @@ impl Denial {
         matches!(self, Denial::WebServicesDisabled | Denial::ProtocolDisabled(_))
     }
 
+    /// Whether the call's token had been accepted (found, unexpired, IP allowed) before this
+    /// check refused it: Moodle updates the token's last access at that point.
+    pub fn token_was_accepted(&self) -> bool {
+        use Denial::*;
+        !matches!(
+            self,
+            WebServicesDisabled
+                | ProtocolDisabled(_)
+                | AuthPluginDisabled
+                | MissingUsername
+                | MissingPassword
+                | WrongUsernamePassword { .. }
+                | InvalidToken
+                | TokenExpired { .. }
+                | TokenIpRestricted { .. }
+                | InvalidUser
+        )
+    }
+
     /// The exception Moodle raises for this denial (`None` when switched off).
     pub fn moodle_exception(&self) -> Option<MoodleException> {
         use Denial::*;

@@ -88,10 +88,12 @@ async fn serve(app: AppState, peer: SocketAddr, headers: HeaderMap, uri: Uri, bo
     }
     let now = crate::store::now();
 
+    let mut token_hash = None;
     let decision = match mode {
         Mode::Token => {
             let token = take(&mut params, "wstoken");
             let hash = token.as_deref().and_then(clean_token).map(|t| hash_token(&t));
+            token_hash = hash;
             let req = AccessRequest {
                 protocol: Protocol::Rest,
                 credentials: Credentials::Token(hash),
@@ -165,6 +167,13 @@ async fn serve(app: AppState, peer: SocketAddr, headers: HeaderMap, uri: Uri, bo
                 }
                 app.throttle.failed(ip_of(client));
             }
+            // The token itself was accepted before this check failed: Moodle records its use.
+            if denial.token_was_accepted()
+                && let Some(h) = &token_hash
+                && let Ok(Some(t)) = crate::store::Queries::token_by_hash(&snapshot.view, h)
+            {
+                note_access(&app, &t, now);
+            }
             let e = denial.moodle_exception().expect("only switched-off denials have no exception");
             log(e.errorcode, None);
             return error(format, &e, debugging);
@@ -187,10 +196,8 @@ async fn serve(app: AppState, peer: SocketAddr, headers: HeaderMap, uri: Uri, bo
     } else {
         run(def, &app.store, &snapshot, &grant, &args, now)
     };
-    if let Some(t) = &grant.token
-        && t.last_access.is_none_or(|a| now - a >= super::LAST_ACCESS_EVERY)
-    {
-        app.activity.send(Event::LastAccess { token: t.id, time: now });
+    if let Some(t) = &grant.token {
+        note_access(&app, t, now);
     }
     match result {
         Ok(value) => {
@@ -201,6 +208,13 @@ async fn serve(app: AppState, peer: SocketAddr, headers: HeaderMap, uri: Uri, bo
             log(e.errorcode, Some(&grant));
             error(format, &e, debugging)
         }
+    }
+}
+
+/// Queues a token's last access, at most once a minute (Moodle's `update_token_lastaccess`).
+fn note_access(app: &AppState, t: &crate::domain::Token, now: i64) {
+    if t.last_access.is_none_or(|a| now - a >= super::LAST_ACCESS_EVERY) {
+        app.activity.send(Event::LastAccess { token: t.id, time: now });
     }
 }
 
