@@ -514,3 +514,39 @@ fn user_listing_filters_on_username_name_and_email_and_pages() {
     assert_eq!(names("web carol", 0, 10), (vec!["carol".into()], 1), "full name");
     assert_eq!(names("", 1, 1), (vec!["dave".into()], 3));
 }
+
+#[test]
+fn batches_are_all_or_nothing_and_audited_per_user() {
+    let (_d, ops) = ops();
+    let new = |name: &str| NewUser {
+        username: name.into(),
+        auth: AuthMethod::Webservice,
+        password: None,
+        firstname: String::new(),
+        lastname: String::new(),
+        email: String::new(),
+    };
+    ws_user(&ops, "taken");
+    // The third name is taken: nobody is created.
+    assert!(ops.create_users(vec![new("a1"), new("a2"), new("taken")]).is_err());
+    assert!(ops.store().read().unwrap().user_by_username("a1").unwrap().is_none());
+    let made = ops.create_users(vec![new("b1"), new("b2")]).unwrap();
+    assert_eq!(made.len(), 2);
+    let audit = ops.store().read().unwrap().audit_entries("create user", 10).unwrap();
+    assert_eq!(audit.iter().filter(|e| e.target.starts_with('b')).count(), 2);
+
+    let change = |name: &str| wsconsole::ops::UserChange {
+        username: name.into(),
+        edit: UserEdit { firstname: Some("Changed".into()), ..UserEdit::default() },
+        ..Default::default()
+    };
+    assert!(ops.change_users(vec![change("b1"), change("ghost")]).is_err());
+    assert_eq!(ops.store().read().unwrap().user_by_username("b1").unwrap().unwrap().firstname, "");
+    ops.change_users(vec![change("b1"), change("b2")]).unwrap();
+    assert_eq!(ops.store().read().unwrap().user_by_username("b2").unwrap().unwrap().firstname, "Changed");
+
+    assert!(ops.delete_users(&["b1".into(), "ghost".into()]).is_err());
+    assert!(ops.store().read().unwrap().user_by_username("b1").unwrap().is_some());
+    ops.delete_users(&["b1".into(), "b2".into()]).unwrap();
+    assert!(ops.store().read().unwrap().user_by_username("b2").unwrap().is_none());
+}

@@ -70,14 +70,7 @@ fn change(ctx: &CallContext<'_>, p: &Value, list: &str, assign: bool) -> Result<
         .into_iter()
         .map(|a| resolve(ctx, a))
         .collect::<Result<Vec<_>, _>>()?;
-    let ops = ctx.ops();
-    for (role, user) in pairs {
-        match ops.set_role_assignment(&role, &user, assign) {
-            // Unassigning what is not assigned is a no-op in Moodle.
-            Err(crate::ops::OpError::NotFound(_)) if !assign => {}
-            other => other.map_err(op_error)?,
-        }
-    }
+    ctx.ops().set_role_assignments(&pairs, assign).map_err(op_error)?;
     Ok(Value::Null)
 }
 

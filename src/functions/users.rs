@@ -6,7 +6,7 @@ use super::{CallContext, internal, invalid_parameter, op_error};
 use crate::domain::access::MoodleException;
 use crate::domain::capabilities as cap;
 use crate::domain::{AuthMethod, User};
-use crate::ops::{NewUser, UserEdit};
+use crate::ops::{NewUser, UserChange, UserEdit};
 use crate::store::Queries;
 
 pub const BY_FIELD: &str = "core_user_get_users_by_field";
@@ -449,16 +449,19 @@ pub fn create_users(ctx: &CallContext<'_>, p: &Value) -> Result<Value, MoodleExc
         check_new_user(&n)?;
         new_users.push(n);
     }
-    let ops = ctx.ops();
-    let mut created = Vec::new();
-    for n in new_users {
-        let user = ops.create_user(n).map_err(op_error)?;
-        created.push(Value::map([
-            ("id", Value::Int(i64::try_from(user.id).unwrap_or(i64::MAX))),
-            ("username", Value::str(user.username)),
-        ]));
-    }
-    Ok(Value::List(created))
+    // One transaction for the whole list, as Moodle's.
+    let created = ctx.ops().create_users(new_users).map_err(op_error)?;
+    Ok(Value::List(
+        created
+            .into_iter()
+            .map(|u| {
+                Value::map([
+                    ("id", Value::Int(i64::try_from(u.id).unwrap_or(i64::MAX))),
+                    ("username", Value::str(u.username)),
+                ])
+            })
+            .collect(),
+    ))
 }
 
 pub fn update_params() -> Schema {
@@ -529,19 +532,11 @@ pub fn update_users(ctx: &CallContext<'_>, p: &Value) -> Result<Value, MoodleExc
             validate::email(&email).map_err(field)?;
         }
         let edit = UserEdit { auth, firstname: s("firstname"), lastname: s("lastname"), email: s("email") };
-        let suspended = u.get("suspended").and_then(Value::as_bool).filter(|v| *v != existing.suspended);
-        plan.push((existing, password, edit, suspended));
+        let suspended = u.get("suspended").and_then(Value::as_bool);
+        plan.push(UserChange { username: existing.username, password, edit, suspended });
     }
-    let ops = ctx.ops();
-    for (existing, password, edit, suspended) in plan {
-        if let Some(password) = password {
-            ops.set_password(&existing.username, &password).map_err(op_error)?;
-        }
-        ops.edit_user(&existing.username, edit).map_err(op_error)?;
-        if let Some(suspended) = suspended {
-            ops.set_suspended(&existing.username, suspended).map_err(op_error)?;
-        }
-    }
+    // One transaction for the whole list, as Moodle's.
+    ctx.ops().change_users(plan).map_err(op_error)?;
     Ok(Value::map([("warnings", Value::List(warnings))]))
 }
 
@@ -568,9 +563,7 @@ pub fn delete_users(ctx: &CallContext<'_>, p: &Value) -> Result<Value, MoodleExc
         ctx.require_covers_user(&u)?;
         users.push(u);
     }
-    let ops = ctx.ops();
-    for u in users {
-        ops.delete_user(&u.username).map_err(op_error)?;
-    }
+    let names: Vec<String> = users.into_iter().map(|u| u.username).collect();
+    ctx.ops().delete_users(&names).map_err(op_error)?;
     Ok(Value::Null)
 }

@@ -11,7 +11,7 @@ mod users;
 
 pub use services::{NewService, ServiceEdit};
 pub use tokens::{CreatedToken, NewToken};
-pub use users::{NewUser, UserEdit};
+pub use users::{NewUser, UserChange, UserEdit};
 
 use crate::domain::validate::FieldError;
 use crate::domain::{AuditEntry, UnixTime};
@@ -42,6 +42,9 @@ impl From<redb::StorageError> for OpError {
 }
 
 pub type OpResult<T> = Result<T, OpError>;
+
+/// One audit entry to append: operation, target, summary.
+type Audit = (&'static str, String, String);
 
 /// The operations, bound to a store and to who performs them.
 #[derive(Clone)]
@@ -76,16 +79,32 @@ impl Ops {
         operation: &'static str,
         f: impl FnOnce(&mut WriteTables<'_>, UnixTime) -> OpResult<(T, String, String)>,
     ) -> OpResult<T> {
+        self.apply_all(|t, now, audit| {
+            let (value, target, summary) = f(t, now)?;
+            audit.push((operation, target, summary));
+            Ok(value)
+        })
+    }
+
+    /// One transaction for several changes: `f` records an audit entry per change; all are
+    /// committed together, or nothing is if `f` fails.
+    fn apply_all<T>(
+        &self,
+        f: impl FnOnce(&mut WriteTables<'_>, UnixTime, &mut Vec<Audit>) -> OpResult<T>,
+    ) -> OpResult<T> {
         let now = crate::store::now();
         self.store.write(|t| {
-            let (value, target, summary) = f(t, now)?;
-            t.append_audit(&AuditEntry {
-                time: now,
-                actor: self.actor.clone(),
-                operation: operation.into(),
-                target,
-                summary,
-            })?;
+            let mut audit = Vec::new();
+            let value = f(t, now, &mut audit)?;
+            for (operation, target, summary) in audit {
+                t.append_audit(&AuditEntry {
+                    time: now,
+                    actor: self.actor.clone(),
+                    operation: operation.into(),
+                    target,
+                    summary,
+                })?;
+            }
             Ok(value)
         })
     }

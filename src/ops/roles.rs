@@ -85,20 +85,46 @@ impl Ops {
 
     /// Assigns (`assign = true`) or unassigns a role to a user, in the system context.
     pub fn set_role_assignment(&self, shortname: &str, username: &str, assign: bool) -> OpResult<()> {
-        self.apply(if assign { "assign role" } else { "unassign role" }, |t, _| {
-            let r = role(t, shortname)?;
-            if r.implicit {
-                return Err(OpError::Conflict(format!(
-                    "role \"{shortname}\" is held by every user: it is not assigned"
-                )));
+        self.apply_all(|t, _, audit| assignment(t, shortname, username, assign, false, audit))
+    }
+
+    /// Assigns or unassigns every (role, user) pair or none, in one transaction. Unassigning a
+    /// role the user does not hold is not an error here, as in Moodle's web service.
+    pub fn set_role_assignments(&self, pairs: &[(String, String)], assign: bool) -> OpResult<()> {
+        self.apply_all(|t, _, audit| {
+            for (role, user) in pairs {
+                assignment(t, role, user, assign, true, audit)?;
             }
-            let u = Queries::user_by_username(t, username)?.ok_or_else(|| not_found("user", username))?;
-            if assign {
-                t.role_assignments.insert((u.id, r.id), ())?;
-            } else if t.role_assignments.remove((u.id, r.id))?.is_none() {
-                return Err(OpError::NotFound(format!("user \"{username}\" does not have role \"{shortname}\"")));
-            }
-            Ok(((), format!("{shortname} → {username}"), String::new()))
+            Ok(())
         })
     }
+}
+
+fn assignment(
+    t: &mut WriteTables<'_>,
+    shortname: &str,
+    username: &str,
+    assign: bool,
+    lenient: bool,
+    audit: &mut Vec<super::Audit>,
+) -> OpResult<()> {
+    let r = role(t, shortname)?;
+    if r.implicit {
+        return Err(OpError::Conflict(format!("role \"{shortname}\" is held by every user: it is not assigned")));
+    }
+    let u = Queries::user_by_username(t, username)?.ok_or_else(|| not_found("user", username))?;
+    if assign {
+        t.role_assignments.insert((u.id, r.id), ())?;
+    } else if t.role_assignments.remove((u.id, r.id))?.is_none() {
+        if lenient {
+            return Ok(());
+        }
+        return Err(OpError::NotFound(format!("user \"{username}\" does not have role \"{shortname}\"")));
+    }
+    audit.push((
+        if assign { "assign role" } else { "unassign role" },
+        format!("{shortname} → {username}"),
+        String::new(),
+    ));
+    Ok(())
 }

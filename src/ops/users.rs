@@ -1,7 +1,7 @@
 //! Users: create, edit, password, suspend, delete.
 
 use super::secrets::hash_password;
-use super::{OpError, OpResult, Ops, not_found};
+use super::{Audit, OpError, OpResult, Ops, not_found};
 use crate::domain::validate::{self, FieldError, NAME_MAX};
 use crate::domain::{AuthMethod, User};
 use crate::store::{Queries, WriteTables};
@@ -26,6 +26,22 @@ impl std::fmt::Debug for NewUser {
     }
 }
 
+/// Changes to one user: any of password, profile fields, suspension.
+#[derive(Clone, Default)]
+pub struct UserChange {
+    pub username: String,
+    pub password: Option<String>,
+    pub edit: UserEdit,
+    pub suspended: Option<bool>,
+}
+
+impl std::fmt::Debug for UserChange {
+    /// Never prints the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserChange").field("username", &self.username).field("edit", &self.edit).finish_non_exhaustive()
+    }
+}
+
 /// An edit of the profile fields; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
 pub struct UserEdit {
@@ -39,121 +55,197 @@ fn live_user(t: &WriteTables<'_>, username: &str) -> OpResult<User> {
     Queries::user_by_username(t, username)?.ok_or_else(|| not_found("user", username))
 }
 
+/// A new user, checked and with its password hashed: ready for a transaction.
+struct NewRecord {
+    username: String,
+    auth: AuthMethod,
+    password_hash: String,
+    firstname: String,
+    lastname: String,
+    email: String,
+}
+
+/// Checks a new user and hashes its password (outside any transaction: argon2 takes tens of
+/// milliseconds).
+fn prepare_new(new: NewUser) -> OpResult<NewRecord> {
+    let username = validate::username(&new.username)?;
+    let firstname = validate::text("firstname", &new.firstname, NAME_MAX, false)?;
+    let lastname = validate::text("lastname", &new.lastname, NAME_MAX, false)?;
+    let email = validate::email(&new.email)?;
+    let password = match (new.auth, new.password.as_deref().filter(|p| !p.is_empty())) {
+        (AuthMethod::Nologin, _) | (AuthMethod::Webservice, None) => None,
+        (AuthMethod::Manual, None) => {
+            return Err(FieldError::new("password", "is required for manual accounts").into());
+        }
+        (_, Some(p)) => {
+            validate::password(p, &username)?;
+            Some(p)
+        }
+    };
+    let password_hash = password.map(hash_password).unwrap_or_default();
+    Ok(NewRecord { username, auth: new.auth, password_hash, firstname, lastname, email })
+}
+
+fn insert(t: &mut WriteTables<'_>, r: NewRecord, now: i64, audit: &mut Vec<Audit>) -> OpResult<User> {
+    if Queries::user_by_username(t, &r.username)?.is_some() {
+        return Err(OpError::Conflict(format!("username \"{}\" is already taken", r.username)));
+    }
+    let user = User {
+        id: t.next_id("user")?,
+        username: r.username,
+        auth: r.auth,
+        password_hash: r.password_hash,
+        firstname: r.firstname,
+        lastname: r.lastname,
+        email: r.email,
+        lang: "en".into(),
+        suspended: false,
+        confirmed: true,
+        deleted: false,
+        created: now,
+        modified: now,
+    };
+    t.put_user(&user, None)?;
+    audit.push(("create user", user.username.clone(), format!("auth {}", user.auth)));
+    Ok(user)
+}
+
+/// A change, checked and with its password hashed.
+struct ChangeRecord {
+    username: String,
+    password_hash: Option<String>,
+    auth: Option<AuthMethod>,
+    firstname: Option<String>,
+    lastname: Option<String>,
+    email: Option<String>,
+    suspended: Option<bool>,
+}
+
+fn prepare_change(c: UserChange) -> OpResult<ChangeRecord> {
+    let password_hash = match &c.password {
+        Some(p) => {
+            validate::password(p, &c.username)?;
+            Some(hash_password(p))
+        }
+        None => None,
+    };
+    Ok(ChangeRecord {
+        password_hash,
+        auth: c.edit.auth,
+        firstname: c.edit.firstname.map(|v| validate::text("firstname", &v, NAME_MAX, false)).transpose()?,
+        lastname: c.edit.lastname.map(|v| validate::text("lastname", &v, NAME_MAX, false)).transpose()?,
+        email: c.edit.email.map(|v| validate::email(&v)).transpose()?,
+        suspended: c.suspended,
+        username: c.username,
+    })
+}
+
+fn change(t: &mut WriteTables<'_>, c: ChangeRecord, now: i64, audit: &mut Vec<Audit>) -> OpResult<User> {
+    let old = live_user(t, &c.username)?;
+    let mut u = old.clone();
+    let target = c.username.clone();
+    if let Some(hash) = c.password_hash {
+        u.password_hash = hash;
+        audit.push(("set password", target.clone(), String::new()));
+    }
+    let mut changed = Vec::new();
+    if let Some(auth) = c.auth.filter(|a| *a != u.auth) {
+        if auth == AuthMethod::Manual && u.password_hash.is_empty() {
+            return Err(FieldError::new("auth", "a manual account needs a password: set one first").into());
+        }
+        changed.push(format!("auth {} → {auth}", u.auth));
+        u.auth = auth;
+    }
+    for (field, new, slot) in [
+        ("firstname", c.firstname, &mut u.firstname),
+        ("lastname", c.lastname, &mut u.lastname),
+        ("email", c.email, &mut u.email),
+    ] {
+        if let Some(v) = new.filter(|v| v != slot) {
+            *slot = v;
+            changed.push(field.to_string());
+        }
+    }
+    if !changed.is_empty() {
+        audit.push(("edit user", target.clone(), changed.join(", ")));
+    }
+    if let Some(s) = c.suspended.filter(|s| *s != u.suspended) {
+        u.suspended = s;
+        audit.push((if s { "suspend user" } else { "unsuspend user" }, target, String::new()));
+    }
+    u.modified = now;
+    t.put_user(&u, Some(&old))?;
+    Ok(u)
+}
+
+/// Deletes as Moodle does: the record stays, marked deleted, so that logs still name it; the
+/// username is released, and tokens, roles and authorisations go. Returns tokens revoked.
+fn delete(t: &mut WriteTables<'_>, username: &str, now: i64, audit: &mut Vec<Audit>) -> OpResult<usize> {
+    let old = live_user(t, username)?;
+    let revoked = t.remove_tokens_of_user(old.id)?;
+    let roles: Vec<u64> = t.user_roles(old.id)?.assigned.iter().map(|r| r.id).collect();
+    for role in roles {
+        t.role_assignments.remove((old.id, role))?;
+    }
+    for s in t.all_services()? {
+        t.service_users.remove((s.id, old.id))?;
+    }
+    let u = User { deleted: true, password_hash: String::new(), modified: now, ..old.clone() };
+    t.put_user(&u, Some(&old))?;
+    audit.push(("delete user", username.to_string(), format!("{revoked} tokens revoked")));
+    Ok(revoked)
+}
+
 impl Ops {
     pub fn create_user(&self, new: NewUser) -> OpResult<User> {
-        let username = validate::username(&new.username)?;
-        let firstname = validate::text("firstname", &new.firstname, NAME_MAX, false)?;
-        let lastname = validate::text("lastname", &new.lastname, NAME_MAX, false)?;
-        let email = validate::email(&new.email)?;
-        let password = match (new.auth, new.password.as_deref().filter(|p| !p.is_empty())) {
-            (AuthMethod::Nologin, _) => None,
-            (AuthMethod::Manual, None) => {
-                return Err(FieldError::new("password", "is required for manual accounts").into());
-            }
-            (_, Some(p)) => {
-                validate::password(p, &username)?;
-                Some(p)
-            }
-            (AuthMethod::Webservice, None) => None,
-        };
-        // Hash before the transaction: argon2 takes tens of milliseconds.
-        let password_hash = password.map(hash_password).unwrap_or_default();
-        self.apply("create user", |t, now| {
-            if Queries::user_by_username(t, &username)?.is_some() {
-                return Err(OpError::Conflict(format!("username \"{username}\" is already taken")));
-            }
-            let user = User {
-                id: t.next_id("user")?,
-                username: username.clone(),
-                auth: new.auth,
-                password_hash,
-                firstname,
-                lastname,
-                email,
-                lang: "en".into(),
-                suspended: false,
-                confirmed: true,
-                deleted: false,
-                created: now,
-                modified: now,
-            };
-            t.put_user(&user, None)?;
-            let summary = format!("auth {}", user.auth);
-            Ok((user, username.clone(), summary))
-        })
+        Ok(self.create_users(vec![new])?.remove(0))
+    }
+
+    /// Creates every user or none, in one transaction.
+    pub fn create_users(&self, new: Vec<NewUser>) -> OpResult<Vec<User>> {
+        let records = new.into_iter().map(prepare_new).collect::<OpResult<Vec<_>>>()?;
+        self.apply_all(|t, now, audit| records.into_iter().map(|r| insert(t, r, now, audit)).collect())
     }
 
     pub fn edit_user(&self, username: &str, edit: UserEdit) -> OpResult<User> {
-        let firstname = edit.firstname.map(|v| validate::text("firstname", &v, NAME_MAX, false)).transpose()?;
-        let lastname = edit.lastname.map(|v| validate::text("lastname", &v, NAME_MAX, false)).transpose()?;
-        let email = edit.email.map(|v| validate::email(&v)).transpose()?;
-        self.apply("edit user", |t, now| {
-            let old = live_user(t, username)?;
-            let mut u = old.clone();
-            if let Some(auth) = edit.auth {
-                if auth == AuthMethod::Manual && u.password_hash.is_empty() {
-                    return Err(FieldError::new("auth", "a manual account needs a password: set one first").into());
-                }
-                u.auth = auth;
-            }
-            u.firstname = firstname.unwrap_or(u.firstname);
-            u.lastname = lastname.unwrap_or(u.lastname);
-            u.email = email.unwrap_or(u.email);
-            u.modified = now;
-            t.put_user(&u, Some(&old))?;
-            let mut changed = Vec::new();
-            if u.auth != old.auth {
-                changed.push(format!("auth {} → {}", old.auth, u.auth));
-            }
-            for (field, a, b) in [
-                ("firstname", &old.firstname, &u.firstname),
-                ("lastname", &old.lastname, &u.lastname),
-                ("email", &old.email, &u.email),
-            ] {
-                if a != b {
-                    changed.push(field.to_string());
-                }
-            }
-            Ok((u, username.to_string(), changed.join(", ")))
-        })
+        self.change_user(UserChange { username: username.into(), edit, ..UserChange::default() })
     }
 
     pub fn set_password(&self, username: &str, password: &str) -> OpResult<User> {
-        validate::password(password, username)?;
-        let hash = hash_password(password);
-        self.apply("set password", |t, now| {
-            let old = live_user(t, username)?;
-            let u = User { password_hash: hash, modified: now, ..old.clone() };
-            t.put_user(&u, Some(&old))?;
-            Ok((u, username.to_string(), String::new()))
+        self.change_user(UserChange {
+            username: username.into(),
+            password: Some(password.into()),
+            ..UserChange::default()
         })
     }
 
     pub fn set_suspended(&self, username: &str, suspended: bool) -> OpResult<User> {
-        self.apply(if suspended { "suspend user" } else { "unsuspend user" }, |t, now| {
-            let old = live_user(t, username)?;
-            let u = User { suspended, modified: now, ..old.clone() };
-            t.put_user(&u, Some(&old))?;
-            Ok((u, username.to_string(), String::new()))
-        })
+        self.change_user(UserChange { username: username.into(), suspended: Some(suspended), ..UserChange::default() })
     }
 
-    /// Deletes a user as Moodle does: the record stays, marked deleted, so that logs still
-    /// name it; its username is released, and its tokens, roles and authorisations go.
+    fn change_user(&self, c: UserChange) -> OpResult<User> {
+        Ok(self.change_users(vec![c])?.remove(0))
+    }
+
+    /// Applies every change or none, in one transaction.
+    pub fn change_users(&self, changes: Vec<UserChange>) -> OpResult<Vec<User>> {
+        let records = changes.into_iter().map(prepare_change).collect::<OpResult<Vec<_>>>()?;
+        self.apply_all(|t, now, audit| records.into_iter().map(|c| change(t, c, now, audit)).collect())
+    }
+
+    /// Deletes a user (see [`delete`]); returns how many tokens were revoked.
     pub fn delete_user(&self, username: &str) -> OpResult<usize> {
-        self.apply("delete user", |t, now| {
-            let old = live_user(t, username)?;
-            let revoked = t.remove_tokens_of_user(old.id)?;
-            let roles: Vec<u64> = t.user_roles(old.id)?.assigned.iter().map(|r| r.id).collect();
-            for role in roles {
-                t.role_assignments.remove((old.id, role))?;
+        self.delete_users(&[username.to_string()])
+    }
+
+    /// Deletes every user or none, in one transaction; returns how many tokens were revoked.
+    pub fn delete_users(&self, usernames: &[String]) -> OpResult<usize> {
+        self.apply_all(|t, now, audit| {
+            let mut revoked = 0;
+            for name in usernames {
+                revoked += delete(t, name, now, audit)?;
             }
-            for s in t.all_services()? {
-                t.service_users.remove((s.id, old.id))?;
-            }
-            let u = User { deleted: true, password_hash: String::new(), modified: now, ..old.clone() };
-            t.put_user(&u, Some(&old))?;
-            Ok((revoked, username.to_string(), format!("{revoked} tokens revoked")))
+            Ok(revoked)
         })
     }
 }
