@@ -623,3 +623,36 @@ fn last_access_is_recorded_once_the_token_is_accepted() {
     let t = v.token_by_hash(&wsconsole::domain::secret::hash_token(T)).unwrap().unwrap();
     assert!(t.last_access.is_some());
 }
+
+#[test]
+fn multipart_form_bodies_are_read_like_php() {
+    let server = Server::start(fixture_site);
+    let boundary = "----wsconsole-test";
+    let mut body = String::new();
+    for (k, v) in [
+        ("wstoken", T),
+        ("wsfunction", "core_user_get_users_by_field"),
+        ("moodlewsrestformat", "json"),
+        ("field", "username"),
+        ("values[0]", "wsuser"),
+    ] {
+        body.push_str(&format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"));
+    }
+    // A file field goes to PHP's $_FILES, not $_POST: it must not become a parameter.
+    body.push_str(&format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"bogus\"; filename=\"x.txt\"\r\nContent-Type: text/plain\r\n\r\nfile\r\n--{boundary}--\r\n"
+    ));
+    let mut r = agent()
+        .post(&server.url("/webservice/rest/server.php"))
+        .content_type(format!("multipart/form-data; boundary={boundary}"))
+        .send(body.as_str())
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(v[0]["username"], "wsuser", "{v}");
+    let broken = agent()
+        .post(&server.url("/webservice/rest/server.php"))
+        .content_type("multipart/form-data; boundary=zz")
+        .send("--zz\r\nContent-Disposition: form-data\r\n\r\nnoname")
+        .unwrap();
+    assert_eq!(broken.status().as_u16(), 400);
+}

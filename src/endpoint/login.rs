@@ -49,7 +49,7 @@ pub async fn token_php(
     uri: Uri,
     body: Bytes,
 ) -> Response {
-    let mut params = match request_params(&uri, &request_headers, &body) {
+    let mut params = match request_params(&uri, &request_headers, body).await {
         Ok(p) => p,
         Err(e) => return bad_request(e),
     };

@@ -1,6 +1,7 @@
-//! Request parameters as PHP builds `$_GET`/`$_POST`: `application/x-www-form-urlencoded`
-//! pairs, PHP bracket syntax (`users[0][username]=x`, `values[]=y`), query and body merged with
-//! the body winning (`array_merge($_GET, $_POST)`). Bounded in count and depth.
+//! Request parameters as PHP builds `$_GET`/`$_POST`: `application/x-www-form-urlencoded` or
+//! `multipart/form-data` fields, PHP bracket syntax (`users[0][username]=x`, `values[]=y`),
+//! query and body merged with the body winning (`array_merge($_GET, $_POST)`). Bounded in
+//! count and depth.
 
 use crate::functions::value::Value;
 
@@ -13,6 +14,8 @@ pub const MAX_DEPTH: usize = 32;
 pub enum ParamError {
     TooMany,
     TooDeep,
+    /// A multipart body that does not parse.
+    Malformed(String),
 }
 
 impl std::fmt::Display for ParamError {
@@ -20,19 +23,25 @@ impl std::fmt::Display for ParamError {
         match self {
             ParamError::TooMany => write!(f, "more than {MAX_PARAMS} parameters"),
             ParamError::TooDeep => write!(f, "parameter brackets nested deeper than {MAX_DEPTH}"),
+            ParamError::Malformed(why) => write!(f, "malformed multipart body: {why}"),
         }
     }
 }
 
 /// Parses one urlencoded string into a PHP-like map.
 pub fn parse(input: &[u8]) -> Result<Vec<(String, Value)>, ParamError> {
+    from_pairs(form_urlencoded::parse(input).map(|(k, v)| (k.into_owned(), v.into_owned())))
+}
+
+/// Builds a PHP-like map from decoded (name, value) pairs, in order.
+pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Result<Vec<(String, Value)>, ParamError> {
     let mut root: Vec<(String, Value)> = Vec::new();
-    for (n, (key, value)) in form_urlencoded::parse(input).enumerate() {
+    for (n, (key, value)) in pairs.into_iter().enumerate() {
         if n >= MAX_PARAMS {
             return Err(ParamError::TooMany);
         }
         let Some(path) = key_path(&key)? else { continue };
-        insert(&mut root, &path, Value::Str(value.into_owned()));
+        insert(&mut root, &path, Value::Str(value));
     }
     Ok(root)
 }
@@ -119,6 +128,29 @@ fn insert(map: &mut Vec<(String, Value)>, path: &[Option<String>], value: Value)
     };
     if let Value::Map(child) = &mut map[pos].1 {
         insert(child, &path[1..], value);
+    }
+}
+
+/// The text fields of a `multipart/form-data` body, as PHP puts them in `$_POST` (file
+/// fields go to `$_FILES`, which no function here reads).
+pub async fn multipart_pairs(body: axum::body::Bytes, boundary: String) -> Result<Vec<(String, String)>, ParamError> {
+    let stream = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
+    let mut form = multer::Multipart::new(stream, boundary);
+    let mut pairs = Vec::new();
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => return Ok(pairs),
+            Err(e) => return Err(ParamError::Malformed(e.to_string())),
+        };
+        if pairs.len() >= MAX_PARAMS {
+            return Err(ParamError::TooMany);
+        }
+        let (name, is_file) = (field.name().unwrap_or_default().to_string(), field.file_name().is_some());
+        let text = field.text().await.map_err(|e| ParamError::Malformed(e.to_string()))?;
+        if !is_file {
+            pairs.push((name, text));
+        }
     }
 }
 
