@@ -550,3 +550,14 @@ fn batches_are_all_or_nothing_and_audited_per_user() {
     ops.delete_users(&["b1".into(), "b2".into()]).unwrap();
     assert!(ops.store().read().unwrap().user_by_username("b2").unwrap().is_none());
 }
+
+#[test]
+fn roles_can_be_renamed_and_described() {
+    let (_d, ops) = ops();
+    ops.create_role("wsclient", "", &[]).unwrap();
+    let r = ops.rename_role("wsclient", "Web services client", "For external systems").unwrap();
+    assert_eq!((r.name.as_str(), r.description.as_str()), ("Web services client", "For external systems"));
+    assert!(ops.rename_role("wsclient", "  ", "").is_err(), "a name is required");
+    assert!(matches!(ops.rename_role("ghost", "x", ""), Err(OpError::NotFound(_))));
+    assert_eq!(last_audit(&ops).operation, "edit role");
+}

@@ -49,15 +49,6 @@ impl ParamType {
             ParamType::Auth => "auth",
         }
     }
-
-    /// How the REST documentation shows a scalar: `int`, `double` or `string`.
-    pub fn rest_kind(self) -> &'static str {
-        match self {
-            ParamType::Int | ParamType::Bool => "int",
-            ParamType::Float => "double",
-            _ => "string",
-        }
-    }
 }
 
 /// VALUE_REQUIRED, VALUE_OPTIONAL, VALUE_DEFAULT.
