@@ -189,7 +189,10 @@ impl Ops {
                 created,
             };
             t.put_authorised(&a)?;
-            let summary = format!("ip \"{}\", valid until {:?}", a.ip_restriction, a.valid_until);
+            let ip =
+                if a.ip_restriction.is_empty() { "any IP".to_string() } else { format!("IP {}", a.ip_restriction) };
+            let until = a.valid_until.map_or_else(|| "no expiry".to_string(), crate::domain::time::format_time);
+            let summary = format!("{ip}, valid until {until}");
             Ok((a, format!("{username} on {shortname}"), summary))
         })
     }
