@@ -64,6 +64,11 @@ pub async fn token_php(
     let app2 = app.clone();
     let outcome = {
         let Ok(_slot) = app.password_slots.acquire().await else { return unavailable("shutting down") };
+        // Waiting for a slot can take a while under a flood: decide on what holds now.
+        let snapshot = match app.fresh.get().await {
+            Ok(s) => s,
+            Err(e) => return unavailable(e),
+        };
         tokio::task::spawn_blocking(move || issue(&app2, &snapshot, &mut params, client)).await
     };
     let now = crate::store::now();
