@@ -123,7 +123,12 @@ async fn serve(app: AppState, peer: SocketAddr, headers: HeaderMap, uri: Uri, bo
                 cheap
             } else {
                 let Ok(_slot) = app.password_slots.acquire().await else { return unavailable("shutting down") };
-                let (snap, function) = (snapshot.clone(), function.clone());
+                // Waiting for a slot can take a while under a flood: decide on what holds now.
+                let snap = match app.fresh.get().await {
+                    Ok(s) => s,
+                    Err(e) => return unavailable(e),
+                };
+                let function = function.clone();
                 let decided = tokio::task::spawn_blocking(move || {
                     let (d, checked) =
                         decide_password(&snap, &username, &password, function.as_deref(), client, now, &|u, p| {
