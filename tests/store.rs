@@ -131,3 +131,30 @@ fn tables_are_all_created_on_first_open() {
     let v = store.read().unwrap();
     assert!(v.tokens().is_ok() && v.call_log().is_ok() && v.audit_log().is_ok());
 }
+
+#[test]
+fn bulk_fill_refers_to_its_own_users_beside_existing_ones() {
+    use wsconsole::store::bulk::{self, Volume};
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(Store::open(&dir.path().join("b.redb")).unwrap());
+    let ops = wsconsole::ops::Ops::new(store.clone(), "t");
+    for name in ["early", "gone"] {
+        ops.create_user(wsconsole::ops::NewUser {
+            username: name.into(),
+            auth: wsconsole::domain::AuthMethod::Webservice,
+            password: None,
+            firstname: String::new(),
+            lastname: String::new(),
+            email: String::new(),
+        })
+        .unwrap();
+    }
+    ops.delete_user("gone").unwrap();
+    bulk::fill(&store, Volume { users: 50, services: 3, tokens: 200, calls: 10 }, wsconsole::store::now()).unwrap();
+    let v = store.read().unwrap();
+    for i in 1..=200 {
+        let t = v.token_by_hash(&wsconsole::domain::secret::hash_token(&bulk::token_value(i))).unwrap().unwrap();
+        let u = Queries::user(&v, t.user).unwrap().unwrap();
+        assert!(u.username.starts_with("user"), "token {i} belongs to {}", u.username);
+    }
+}

@@ -1,7 +1,7 @@
 //! Bulk generation of a large database, for benchmarks and volume tests. Writes rows directly
 //! in large transactions (no argon2, no audit) so that a million rows take seconds.
 
-use super::{Queries, Store, StoreError};
+use super::{Store, StoreError};
 use crate::domain::secret::hash_token;
 use crate::domain::*;
 
@@ -40,9 +40,12 @@ pub fn username(i: u64) -> String {
 /// Fills `store` with users `user000001…`, services `svc0001…` (enabled, open, with
 /// `core_webservice_get_site_info`), tokens spread over both, and call-log rows.
 pub fn fill(store: &Store, v: Volume, now: UnixTime) -> Result<(), StoreError> {
+    // Ids come from the counters: remember where this fill's users start.
+    let mut first_user = None;
     in_batches(v.users, |_, n| {
         store.write(|t| {
             let first = t.reserve_ids("user", n)?;
+            first_user.get_or_insert(first);
             for id in first..first + n {
                 let u = User {
                     id,
@@ -85,7 +88,7 @@ pub fn fill(store: &Store, v: Volume, now: UnixTime) -> Result<(), StoreError> {
         }
         Ok::<_, StoreError>(first)
     })?;
-    let first_user = 1 + store.read()?.user_count()?.saturating_sub(v.users);
+    let first_user = first_user.unwrap_or(1);
     in_batches(v.tokens, |_, n| {
         store.write(|t| {
             let first = t.reserve_ids("token", n)?;
