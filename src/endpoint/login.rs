@@ -2,8 +2,7 @@
 //! login issues a new token (tokens are stored hashed, so an old one cannot be handed back).
 
 use super::activity::Event;
-use super::params::take;
-use super::rest::request_params;
+use super::params::{request_params, take};
 use super::{AppState, bad_request, ip_of, too_many, unavailable};
 use crate::domain::CallLog;
 use crate::domain::login::{LoginDenial, LoginRequest, decide_login};

@@ -4,6 +4,8 @@
 //! count and depth.
 
 use crate::functions::value::Value;
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Uri, header};
 
 /// PHP's `max_input_vars` default.
 pub const MAX_PARAMS: usize = 1000;
@@ -133,7 +135,7 @@ fn insert(map: &mut Vec<(String, Value)>, path: &[Option<String>], value: Value)
 
 /// The text fields of a `multipart/form-data` body, as PHP puts them in `$_POST` (file
 /// fields go to `$_FILES`, which no function here reads).
-pub async fn multipart_pairs(body: axum::body::Bytes, boundary: String) -> Result<Vec<(String, String)>, ParamError> {
+pub async fn multipart_pairs(body: Bytes, boundary: String) -> Result<Vec<(String, String)>, ParamError> {
     let stream = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
     let mut form = multer::Multipart::new(stream, boundary);
     let mut pairs = Vec::new();
@@ -152,6 +154,26 @@ pub async fn multipart_pairs(body: axum::body::Bytes, boundary: String) -> Resul
             pairs.push((name, text));
         }
     }
+}
+
+/// Query parameters merged with a form body (urlencoded or multipart), PHP's way: the body
+/// wins. Other bodies (JSON, …) are ignored, as PHP does.
+pub async fn request_params(uri: &Uri, headers: &HeaderMap, body: Bytes) -> Result<Vec<(String, Value)>, ParamError> {
+    let query = parse(uri.query().unwrap_or("").as_bytes())?;
+    let content_type =
+        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(|ct| ct.trim().to_ascii_lowercase());
+    let form = match content_type.as_deref() {
+        _ if body.is_empty() => Vec::new(),
+        None => parse(&body)?,
+        Some(ct) if ct.starts_with("application/x-www-form-urlencoded") => parse(&body)?,
+        Some(ct) if ct.starts_with("multipart/form-data") => {
+            let raw = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            let boundary = multer::parse_boundary(raw).map_err(|e| ParamError::Malformed(e.to_string()))?;
+            from_pairs(multipart_pairs(body, boundary).await?)?
+        }
+        Some(_) => Vec::new(),
+    };
+    Ok(merge(query, form))
 }
 
 /// Removes and returns a top-level string parameter.

@@ -48,33 +48,9 @@ pub async fn simple_server(
     serve(app, peer, headers, uri, body, Mode::Simple).await
 }
 
-/// Query parameters merged with a form body (urlencoded or multipart), PHP's way: the body
-/// wins. Other bodies (JSON, …) are ignored, as PHP does.
-pub(super) async fn request_params(
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: Bytes,
-) -> Result<Vec<(String, Value)>, params::ParamError> {
-    let query = params::parse(uri.query().unwrap_or("").as_bytes())?;
-    let content_type =
-        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(|ct| ct.trim().to_ascii_lowercase());
-    let form = match content_type.as_deref() {
-        _ if body.is_empty() => Vec::new(),
-        None => params::parse(&body)?,
-        Some(ct) if ct.starts_with("application/x-www-form-urlencoded") => params::parse(&body)?,
-        Some(ct) if ct.starts_with("multipart/form-data") => {
-            let raw = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
-            let boundary = multer::parse_boundary(raw).map_err(|e| params::ParamError::Malformed(e.to_string()))?;
-            params::from_pairs(params::multipart_pairs(body, boundary).await?)?
-        }
-        Some(_) => Vec::new(),
-    };
-    Ok(params::merge(query, form))
-}
-
 async fn serve(app: AppState, peer: SocketAddr, headers: HeaderMap, uri: Uri, body: Bytes, mode: Mode) -> Response {
     let started = Instant::now();
-    let mut params = match request_params(&uri, &headers, body).await {
+    let mut params = match params::request_params(&uri, &headers, body).await {
         Ok(p) => p,
         Err(e) => return bad_request(e),
     };
