@@ -3,7 +3,7 @@
 
 use crate::domain::time::{format_time, parse_date};
 use crate::domain::walkthrough::{self, Status};
-use crate::domain::{AuthMethod, Protocol, UnixTime, capabilities, config, function_catalogue};
+use crate::domain::{AuthMethod, UnixTime, capabilities, config, function_catalogue};
 use crate::ops::{NewService, NewToken, NewUser, Ops};
 use crate::store::{self, Page, Queries, StateFilter, Store, TokenQuery, TokenSort, UserFilter};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -542,12 +542,9 @@ fn user(ops: &Ops, c: UserCmd, out: Out<'_>) -> Result<(), CliError> {
             for c in &caps {
                 writeln!(out, "  {c}")?;
             }
-            for p in Protocol::ALL {
-                if !caps.contains(p.capability()) {
-                    let note =
-                        if settings.protocols.contains(&p) { "  (enabled protocol: calls will fail)" } else { "" };
-                    writeln!(out, "  missing {}{note}", p.capability())?;
-                }
+            for m in capabilities::missing_protocols(&caps, &settings) {
+                let note = if m.enabled { "  (enabled protocol: calls will fail)" } else { "" };
+                writeln!(out, "  missing {}{note}", m.protocol.capability())?;
             }
             writeln!(out, "tokens:    {}", v.token_ids_of_user(u.id)?.len())?;
         }

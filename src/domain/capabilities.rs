@@ -44,6 +44,26 @@ pub fn find(name: &str) -> Option<&'static Capability> {
     CATALOGUE.iter().find(|c| c.name == name)
 }
 
+/// A protocol capability a user lacks, and whether that protocol is enabled (so that its
+/// calls fail now) — what the user screens flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MissingProtocol {
+    pub protocol: crate::domain::types::Protocol,
+    pub enabled: bool,
+}
+
+/// The protocol capabilities missing from `held`, in protocol order.
+pub fn missing_protocols(
+    held: &std::collections::BTreeSet<String>,
+    settings: &crate::domain::types::Settings,
+) -> Vec<MissingProtocol> {
+    crate::domain::types::Protocol::ALL
+        .into_iter()
+        .filter(|p| !held.contains(p.capability()))
+        .map(|protocol| MissingProtocol { protocol, enabled: settings.protocols.contains(&protocol) })
+        .collect()
+}
+
 /// Capabilities the implicit "Authenticated user" role holds on a new database, as Moodle's
 /// `user` archetype does for web services.
 pub const AUTHENTICATED_USER_DEFAULTS: &[&str] = &[CREATE_MOBILE_TOKEN];
@@ -53,6 +73,16 @@ mod tests {
     use super::*;
     use crate::domain::function_catalogue;
     use crate::domain::types::Protocol;
+
+    #[test]
+    fn missing_protocols_are_flagged_when_enabled() {
+        let mut settings = crate::domain::types::Settings::default();
+        settings.protocols.insert(Protocol::Soap);
+        let held = std::collections::BTreeSet::from([REST_USE.to_string()]);
+        let missing = missing_protocols(&held, &settings);
+        let names: Vec<(&str, bool)> = missing.iter().map(|m| (m.protocol.name(), m.enabled)).collect();
+        assert_eq!(names, [("soap", true), ("xmlrpc", false), ("amf", false)]);
+    }
 
     #[test]
     fn catalogue_has_unique_described_names() {
