@@ -2,7 +2,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 use wsconsole::domain::MOBILE_SERVICE;
-use wsconsole::store::{Queries, SCHEMA_VERSION, Store, StoreError, View};
+use wsconsole::store::{Queries, SCHEMA_VERSION, Store, View};
 
 #[test]
 fn first_open_creates_0600_and_seeds_everything_off() {
@@ -35,14 +35,13 @@ fn first_open_creates_0600_and_seeds_everything_off() {
 fn newer_schema_is_refused_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ws.redb");
+    drop(Store::open(&path).unwrap());
+    // A newer wsconsole writes its version: here, plain redb on the closed file.
     {
-        let store = Store::open(&path).unwrap();
-        store
-            .write(|t| {
-                t.meta.insert("schema_version", SCHEMA_VERSION + 1)?;
-                Ok::<_, StoreError>(())
-            })
-            .unwrap();
+        let db = redb::Builder::new().create(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.open_table(wsconsole::store::tables::META).unwrap().insert("schema_version", SCHEMA_VERSION + 1).unwrap();
+        txn.commit().unwrap();
     }
     let err = Store::open(&path).err().expect("refused").to_string();
     assert!(err.contains("schema version 2, newer than this wsconsole understands (1)"), "{err}");

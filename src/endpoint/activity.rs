@@ -5,7 +5,6 @@
 
 use crate::domain::{CallLog, TokenId, UnixTime};
 use crate::store::{Queries, Store, StoreError};
-use redb::ReadableTable;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -135,14 +134,7 @@ fn run(store: &Store, rx: &Receiver<Event>) {
 fn write_last_access(store: &Store, updates: &[(TokenId, UnixTime)]) -> Result<(), StoreError> {
     store.write(|t| {
         for &(id, time) in updates {
-            let hash = t.tokens_by_id.get(id)?.map(|h| *h.value());
-            if let Some(hash) = hash
-                && let Some(mut token) = Queries::token_by_hash(t, &hash)?
-                && token.last_access.is_none_or(|a| time - a >= LAST_ACCESS_EVERY)
-            {
-                token.last_access = Some(time);
-                t.update_token_record(&hash, &token)?;
-            }
+            t.touch_token(id, time, LAST_ACCESS_EVERY)?;
         }
         Ok(())
     })
@@ -154,25 +146,10 @@ fn prune(store: &Store) -> Result<(), StoreError> {
     if days == 0 {
         return Ok(());
     }
-    let cutoff = u64::try_from(crate::store::now() - i64::from(days) * 86_400).unwrap_or(0);
+    let cutoff = crate::store::now() - i64::from(days) * 86_400;
     // In slices, so that no write transaction holds the other processes up for long.
-    loop {
-        let removed = store.write(|t| {
-            let keys: Vec<(u64, u64)> = t
-                .call_log
-                .range((0u64, 0u64)..(cutoff, 0u64))?
-                .take(5_000)
-                .map(|e| e.map(|(k, _)| k.value()))
-                .collect::<Result<_, _>>()?;
-            for k in &keys {
-                t.call_log.remove(k)?;
-            }
-            Ok::<_, StoreError>(keys.len())
-        })?;
-        if removed == 0 {
-            return Ok(());
-        }
-    }
+    while store.write(|t| t.prune_calls_before(cutoff, 5_000))? > 0 {}
+    Ok(())
 }
 
 #[cfg(test)]

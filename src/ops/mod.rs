@@ -35,12 +35,6 @@ pub enum OpError {
     Store(#[from] StoreError),
 }
 
-impl From<redb::StorageError> for OpError {
-    fn from(e: redb::StorageError) -> Self {
-        OpError::Store(e.into())
-    }
-}
-
 pub type OpResult<T> = Result<T, OpError>;
 
 /// One audit entry to append: operation, target, summary.

@@ -37,7 +37,7 @@ impl Ops {
             };
             t.put_role(&r, None)?;
             for cap in caps {
-                t.role_caps.insert((r.id, cap.as_str()), ())?;
+                t.set_role_cap(r.id, cap, true)?;
             }
             Ok((r, shortname.clone(), caps.join(", ")))
         })
@@ -61,9 +61,9 @@ impl Ops {
             let r = role(t, shortname)?;
             for cap in caps {
                 if allow {
-                    t.role_caps.insert((r.id, cap.as_str()), ())?;
+                    t.set_role_cap(r.id, cap, true)?;
                 } else {
-                    t.role_caps.remove((r.id, cap.as_str()))?;
+                    t.set_role_cap(r.id, cap, false)?;
                 }
             }
             Ok((t.role_capabilities(r.id)?, shortname.to_string(), caps.join(", ")))
@@ -114,8 +114,8 @@ fn assignment(
     }
     let u = Queries::user_by_username(t, username)?.ok_or_else(|| not_found("user", username))?;
     if assign {
-        t.role_assignments.insert((u.id, r.id), ())?;
-    } else if t.role_assignments.remove((u.id, r.id))?.is_none() {
+        t.set_role_assignment(u.id, r.id, true)?;
+    } else if !t.set_role_assignment(u.id, r.id, false)? {
         if lenient {
             return Ok(());
         }

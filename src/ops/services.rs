@@ -152,8 +152,8 @@ impl Ops {
             custom(&s, "its functions")?;
             for f in functions {
                 if add {
-                    t.service_functions.insert((s.id, f.as_str()), ())?;
-                } else if t.service_functions.remove((s.id, f.as_str()))?.is_none() {
+                    t.set_service_function(s.id, f, true)?;
+                } else if !t.set_service_function(s.id, f, false)? {
                     return Err(OpError::NotFound(format!("service \"{shortname}\" does not contain {f}")));
                 }
             }
@@ -201,7 +201,7 @@ impl Ops {
         self.apply("unauthorise user", |t, _| {
             let s = service(t, shortname)?;
             let u = Queries::user_by_username(t, username)?.ok_or_else(|| not_found("user", username))?;
-            if t.service_users.remove((s.id, u.id))?.is_none() {
+            if !t.remove_authorised(s.id, u.id)? {
                 return Err(OpError::NotFound(format!("user \"{username}\" is not authorised on \"{shortname}\"")));
             }
             Ok(((), format!("{username} on {shortname}"), String::new()))

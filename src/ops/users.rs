@@ -185,10 +185,10 @@ fn delete(t: &mut WriteTables<'_>, username: &str, now: i64, audit: &mut Vec<Aud
     let revoked = t.remove_tokens_of_user(old.id)?;
     let roles: Vec<u64> = t.user_roles(old.id)?.assigned.iter().map(|r| r.id).collect();
     for role in roles {
-        t.role_assignments.remove((old.id, role))?;
+        t.set_role_assignment(old.id, role, false)?;
     }
     for s in t.all_services()? {
-        t.service_users.remove((s.id, old.id))?;
+        t.remove_authorised(s.id, old.id)?;
     }
     let u = User { deleted: true, password_hash: String::new(), modified: now, ..old.clone() };
     t.put_user(&u, Some(&old))?;

@@ -84,7 +84,7 @@ pub fn fill(store: &Store, v: Volume, now: UnixTime) -> Result<(), StoreError> {
                 modified: now,
             };
             t.put_service(&s, None)?;
-            t.service_functions.insert((id, "core_webservice_get_site_info"), ())?;
+            t.set_service_function(id, "core_webservice_get_site_info", true)?;
         }
         Ok::<_, StoreError>(first)
     })?;

@@ -99,7 +99,7 @@ fn seed(t: &mut WriteTables<'_>) -> Result<(), StoreError> {
         None,
     )?;
     for f in function_catalogue::mobile_functions() {
-        t.service_functions.insert((id, f.name), ())?;
+        t.set_service_function(id, f.name, true)?;
     }
 
     let role = t.next_id("role")?;
@@ -114,7 +114,7 @@ fn seed(t: &mut WriteTables<'_>) -> Result<(), StoreError> {
         None,
     )?;
     for cap in capabilities::AUTHENTICATED_USER_DEFAULTS {
-        t.role_caps.insert((role, *cap), ())?;
+        t.set_role_cap(role, cap, true)?;
     }
     Ok(())
 }

@@ -50,7 +50,7 @@ macro_rules! tables {
 
         /// Every table of one write transaction, open for the transaction's length.
         pub struct WriteTables<'t> {
-            $( pub $field: Table<'t, $K, $V>, )*
+            $( pub(in crate::store) $field: Table<'t, $K, $V>, )*
         }
 
         impl<'t> WriteTables<'t> {

@@ -87,6 +87,43 @@ impl WriteTables<'_> {
         Ok(())
     }
 
+    /// Allows (`present`) or unsets a capability on a role; returns whether anything changed.
+    pub fn set_role_cap(&mut self, role: RoleId, cap: &str, present: bool) -> Result<bool, StoreError> {
+        Ok(if present {
+            self.role_caps.insert((role, cap), ())?.is_none()
+        } else {
+            self.role_caps.remove((role, cap))?.is_some()
+        })
+    }
+
+    /// Assigns (`present`) or unassigns a role; returns whether anything changed.
+    pub fn set_role_assignment(&mut self, user: UserId, role: RoleId, present: bool) -> Result<bool, StoreError> {
+        Ok(if present {
+            self.role_assignments.insert((user, role), ())?.is_none()
+        } else {
+            self.role_assignments.remove((user, role))?.is_some()
+        })
+    }
+
+    /// Adds (`present`) or removes a function of a service; returns whether anything changed.
+    pub fn set_service_function(
+        &mut self,
+        service: ServiceId,
+        function: &str,
+        present: bool,
+    ) -> Result<bool, StoreError> {
+        Ok(if present {
+            self.service_functions.insert((service, function), ())?.is_none()
+        } else {
+            self.service_functions.remove((service, function))?.is_some()
+        })
+    }
+
+    /// Removes an authorised user; returns whether there was one.
+    pub fn remove_authorised(&mut self, service: ServiceId, user: UserId) -> Result<bool, StoreError> {
+        Ok(self.service_users.remove((service, user))?.is_some())
+    }
+
     pub fn put_service(&mut self, s: &Service, old: Option<&Service>) -> Result<(), StoreError> {
         if let Some(old) = old
             && old.shortname != s.shortname
@@ -140,6 +177,35 @@ impl WriteTables<'_> {
     pub fn update_token_record(&mut self, hash: &TokenHash, t: &Token) -> Result<(), StoreError> {
         self.tokens.insert(hash, encode(t).as_slice())?;
         Ok(())
+    }
+
+    /// Records a token's last access if `min_gap` seconds have passed since the one stored
+    /// (Moodle writes it at most once a minute). Unknown ids are ignored: revoked meanwhile.
+    pub fn touch_token(&mut self, id: TokenId, time: UnixTime, min_gap: i64) -> Result<(), StoreError> {
+        let hash = self.tokens_by_id.get(id)?.map(|h| *h.value());
+        if let Some(hash) = hash
+            && let Some(mut token) = super::Queries::token_by_hash(self, &hash)?
+            && token.last_access.is_none_or(|a| time - a >= min_gap)
+        {
+            token.last_access = Some(time);
+            self.update_token_record(&hash, &token)?;
+        }
+        Ok(())
+    }
+
+    /// Deletes up to `limit` call-log rows older than `cutoff`; returns how many.
+    pub fn prune_calls_before(&mut self, cutoff: UnixTime, limit: usize) -> Result<usize, StoreError> {
+        let cutoff = u64::try_from(cutoff).unwrap_or(0);
+        let keys: Vec<(u64, u64)> = self
+            .call_log
+            .range((0u64, 0u64)..(cutoff, 0u64))?
+            .take(limit)
+            .map(|e| e.map(|(k, _)| k.value()))
+            .collect::<Result<_, _>>()?;
+        for k in &keys {
+            self.call_log.remove(k)?;
+        }
+        Ok(keys.len())
     }
 
     /// Removes a token by id; returns it if it existed.
