@@ -120,8 +120,8 @@ pub fn app(store: Arc<Store>, config: Config) -> Result<(AppState, Running), cra
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/webservice/rest/server.php", any(rest::token_server))
-        .route("/webservice/rest/simpleserver.php", any(rest::simple_server))
+        .route("/webservice/rest/server.php", any(rest::server::<false>))
+        .route("/webservice/rest/simpleserver.php", any(rest::server::<true>))
         .route("/login/token.php", any(login::token_php))
         .route("/lib/ajax/service.php", any(ajax::service_php))
         .route("/healthz", get(|| async { "ok\n" }))

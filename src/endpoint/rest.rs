@@ -28,24 +28,16 @@ enum Mode {
     Simple,
 }
 
-pub async fn token_server(
+/// `server.php` (`SIMPLE = false`, token) and `simpleserver.php` (`SIMPLE = true`,
+/// username and password).
+pub async fn server<const SIMPLE: bool>(
     State(app): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     uri: Uri,
     body: Bytes,
 ) -> Response {
-    serve(app, peer, headers, uri, body, Mode::Token).await
-}
-
-pub async fn simple_server(
-    State(app): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    uri: Uri,
-    body: Bytes,
-) -> Response {
-    serve(app, peer, headers, uri, body, Mode::Simple).await
+    serve(app, peer, headers, uri, body, if SIMPLE { Mode::Simple } else { Mode::Token }).await
 }
 
 async fn serve(app: AppState, peer: SocketAddr, headers: HeaderMap, uri: Uri, body: Bytes, mode: Mode) -> Response {
