@@ -324,3 +324,19 @@ fn unreadable_database_is_one_line() {
     let err = String::from_utf8_lossy(&out.stderr).trim_end().to_string();
     assert_eq!(err, format!("wsconsole: cannot open database {}: permission denied", db.display()));
 }
+
+#[test]
+fn the_readme_first_command_runs_wsconsole() {
+    // `cargo run --release` must pick this binary although the package has a second one
+    // (the benchmarks): without `default-run` cargo refuses to choose.
+    let manifest = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")).unwrap();
+    let bins = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/src/bin")).map(|d| d.count()).unwrap_or(0);
+    if bins > 0 {
+        assert!(
+            manifest.lines().any(|l| l.replace(' ', "") == "default-run=\"wsconsole\""),
+            "Cargo.toml needs default-run"
+        );
+    }
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    assert!(readme.contains("cargo run --release "), "the README's first command");
+}
