@@ -13,10 +13,12 @@
 //! available (another OS, an inotify failure), every request waits for a snapshot begun after
 //! it arrived, which is always correct and only slower.
 
-use crate::domain::Settings;
+use crate::domain::access::AccessData;
+use crate::domain::{AuthorisedUser, RoleId, Service, ServiceId, Settings, Token, TokenHash, User, UserId};
 use crate::store::{Queries, ReadView, Store, StoreError};
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::watch;
 
 /// One read transaction and what every request needs from it, decoded once.
@@ -26,6 +28,72 @@ pub struct Snapshot {
     /// The change count read just before this snapshot's transaction began: it shows every
     /// change counted up to that value.
     generation: u64,
+    /// Every request checks a capability; the roles behind it are decoded once per snapshot.
+    roles: OnceLock<RoleTable>,
+}
+
+/// The capabilities of every role, as of one snapshot.
+struct RoleTable {
+    /// Held by every user, through the implicit roles.
+    everybody: HashSet<String>,
+    by_role: HashMap<RoleId, HashSet<String>>,
+}
+
+impl Snapshot {
+    fn role_table(&self) -> Result<&RoleTable, StoreError> {
+        if let Some(t) = self.roles.get() {
+            return Ok(t);
+        }
+        let mut table = RoleTable { everybody: HashSet::new(), by_role: HashMap::new() };
+        for role in self.view.all_roles()? {
+            let caps: HashSet<String> = self.view.role_capabilities(role.id)?.into_iter().collect();
+            if role.implicit {
+                table.everybody.extend(caps.iter().cloned());
+            }
+            table.by_role.insert(role.id, caps);
+        }
+        Ok(self.roles.get_or_init(|| table))
+    }
+}
+
+/// The access decision reads a snapshot through its caches; everything else is the view's.
+impl AccessData for Snapshot {
+    type Error = StoreError;
+    fn settings(&self) -> Result<Settings, StoreError> {
+        Ok(self.settings.clone())
+    }
+    fn token_by_hash(&self, hash: &TokenHash) -> Result<Option<Token>, StoreError> {
+        Queries::token_by_hash(&self.view, hash)
+    }
+    fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        Queries::user(&self.view, id)
+    }
+    fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
+        Queries::user_by_username(&self.view, username)
+    }
+    fn has_capability(&self, user: UserId, capability: &str) -> Result<bool, StoreError> {
+        let roles = self.role_table()?;
+        if roles.everybody.contains(capability) {
+            return Ok(true);
+        }
+        let assigned = self.view.assigned_role_ids(user)?;
+        Ok(assigned.iter().any(|r| roles.by_role.get(r).is_some_and(|caps| caps.contains(capability))))
+    }
+    fn service(&self, id: ServiceId) -> Result<Option<Service>, StoreError> {
+        Queries::service(&self.view, id)
+    }
+    fn service_by_shortname(&self, shortname: &str) -> Result<Option<Service>, StoreError> {
+        Queries::service_by_shortname(&self.view, shortname)
+    }
+    fn service_has_function(&self, service: ServiceId, function: &str) -> Result<bool, StoreError> {
+        AccessData::service_has_function(&self.view, service, function)
+    }
+    fn services_with_function(&self, function: &str) -> Result<Vec<Service>, StoreError> {
+        AccessData::services_with_function(&self.view, function)
+    }
+    fn authorised_user(&self, service: ServiceId, user: UserId) -> Result<Option<AuthorisedUser>, StoreError> {
+        self.view.authorisation(service, user)
+    }
 }
 
 pub struct Fresh {
@@ -121,7 +189,7 @@ impl Drop for ClearOnDrop<'_> {
 fn take(store: &Store, generation: u64) -> Result<Snapshot, StoreError> {
     let view = store.read()?;
     let settings = Queries::settings(&view)?;
-    Ok(Snapshot { view, settings, generation })
+    Ok(Snapshot { view, settings, generation, roles: OnceLock::new() })
 }
 
 /// Reports whether the database file was written since the last call.
@@ -232,5 +300,39 @@ mod tests {
             theirs.set_maintenance(on).unwrap();
             assert_eq!(fresh.get().await.unwrap().settings.maintenance, on);
         }
+    }
+
+    #[tokio::test]
+    async fn the_snapshot_answers_capabilities_as_the_store_does() {
+        use crate::domain::AuthMethod;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(&dir.path().join("c.redb")).unwrap());
+        let ops = Ops::new(store.clone(), "t");
+        let user = |name: &str| crate::ops::NewUser {
+            username: name.into(),
+            auth: AuthMethod::Nologin,
+            password: None,
+            firstname: String::new(),
+            lastname: String::new(),
+            email: String::new(),
+        };
+        let (a, b) = (ops.create_user(user("a")).unwrap().id, ops.create_user(user("b")).unwrap().id);
+        ops.create_role("ws", "WS", &["webservice/rest:use".into()]).unwrap();
+        ops.set_role_capabilities("user", &["moodle/site:maintenanceaccess".into()], true).unwrap();
+        ops.set_role_assignment("ws", "a", true).unwrap();
+        let fresh = Fresh::new(store).unwrap();
+        let snap = fresh.get().await.unwrap();
+        for u in [a, b, 999] {
+            for cap in ["webservice/rest:use", "moodle/site:maintenanceaccess", "webservice/soap:use"] {
+                assert_eq!(
+                    snap.has_capability(u, cap).unwrap(),
+                    snap.view.user_has_capability(u, cap).unwrap(),
+                    "user {u}, {cap}"
+                );
+            }
+        }
+        assert!(snap.has_capability(a, "webservice/rest:use").unwrap());
+        assert!(!snap.has_capability(b, "webservice/rest:use").unwrap());
+        assert!(snap.has_capability(b, "moodle/site:maintenanceaccess").unwrap());
     }
 }

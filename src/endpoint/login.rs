@@ -139,7 +139,7 @@ fn issue(
         now: crate::store::now(),
     };
     let checked = std::cell::Cell::new(false);
-    let decision = decide_login(&snapshot.view, &req, &|u, p| {
+    let decision = decide_login(snapshot, &req, &|u, p| {
         checked.set(true);
         verify_password(&u.password_hash, p)
     })

@@ -78,7 +78,7 @@ async fn serve(app: AppState, peer: SocketAddr, headers: HeaderMap, uri: Uri, bo
                 remote: client,
                 now,
             };
-            decide(&snapshot.view, &req, &|_, _| false)
+            decide(&*snapshot, &req, &|_, _| false)
         }
         Mode::Simple => {
             let username = take(&mut params, "wsusername").unwrap_or_default();
@@ -218,7 +218,7 @@ fn decide_password(
         now,
     };
     let checked = std::cell::Cell::new(false);
-    let d = decide(&snapshot.view, &req, &|u, p| {
+    let d = decide(snapshot, &req, &|u, p| {
         checked.set(true);
         check(u, p)
     });

@@ -24,10 +24,10 @@ pub fn token_name() -> String {
     out
 }
 
-/// argon2id with OWASP's parameters (the crate's defaults), as a PHC string.
+/// An argon2id PHC string with a fresh salt (parameters: `secret::password_hasher`).
 pub fn hash_password(password: &str) -> String {
     use argon2::password_hash::PasswordHasher;
-    argon2::Argon2::default()
+    crate::domain::secret::password_hasher()
         .hash_password(password.as_bytes())
         .expect("argon2 hashes a bounded password with a fresh salt")
         .to_string()
@@ -55,7 +55,7 @@ mod tests {
     #[test]
     fn password_hash_is_argon2id_and_verifies() {
         let h = hash_password("Secret-123");
-        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
+        assert!(h.starts_with("$argon2id$v=19$m=7168,t=5,p=1$"), "{h}");
         assert!(verify_password(&h, "Secret-123"));
         assert!(!verify_password(&h, "secret-123"));
     }

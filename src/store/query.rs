@@ -212,6 +212,15 @@ pub trait Queries: View {
         Ok(UserRoles { assigned, implicit })
     }
 
+    /// The roles assigned to the user (not the implicit ones).
+    fn assigned_role_ids(&self, user: UserId) -> Result<Vec<RoleId>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.role_assignments()?.range((user, 0)..=(user, u64::MAX))? {
+            out.push(entry?.0.value().1);
+        }
+        Ok(out)
+    }
+
     /// Every capability the user holds through any role, implicit ones included.
     fn user_capabilities(&self, user: UserId) -> Result<BTreeSet<String>, StoreError> {
         let roles = self.user_roles(user)?;
