@@ -157,3 +157,28 @@ fn bulk_fill_refers_to_its_own_users_beside_existing_ones() {
         assert!(u.username.starts_with("user"), "token {i} belongs to {}", u.username);
     }
 }
+
+#[test]
+fn the_change_count_moves_with_every_write_but_the_endpoints_activity() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(Store::open(&dir.path().join("c.redb")).unwrap());
+    let count = || store.read().unwrap().change_count().unwrap();
+    let before = count();
+    wsconsole::ops::Ops::new(store.clone(), "t").set_web_services(true).unwrap();
+    let after_op = count();
+    assert_eq!(after_op, before + 1);
+    let row = wsconsole::domain::CallLog {
+        time: 1,
+        token: None,
+        user: None,
+        service: None,
+        function: "f".into(),
+        protocol: "rest".into(),
+        remote_ip: "127.0.0.1".into(),
+        outcome: "ok".into(),
+        duration_micros: 1,
+    };
+    store.write_activity(|t| t.append_calls(&[row])).unwrap();
+    assert_eq!(count(), after_op, "log rows are not configuration");
+    assert_eq!(store.read().unwrap().call_count().unwrap(), 1);
+}

@@ -97,7 +97,7 @@ fn run(store: &Store, rx: &Receiver<Event>) {
             }
         }
         for chunk in calls.chunks(CALLS_PER_TXN) {
-            if let Err(e) = store.write(|t| t.append_calls(chunk)) {
+            if let Err(e) = store.write_activity(|t| t.append_calls(chunk)) {
                 tracing::error!(error = %e, "call log rows not written");
             }
         }
@@ -132,7 +132,7 @@ fn run(store: &Store, rx: &Receiver<Event>) {
 }
 
 fn write_last_access(store: &Store, updates: &[(TokenId, UnixTime)]) -> Result<(), StoreError> {
-    store.write(|t| {
+    store.write_activity(|t| {
         for &(id, time) in updates {
             t.touch_token(id, time, LAST_ACCESS_EVERY)?;
         }
@@ -148,7 +148,7 @@ fn prune(store: &Store) -> Result<(), StoreError> {
     }
     let cutoff = crate::store::now() - i64::from(days) * 86_400;
     // In slices, so that no write transaction holds the other processes up for long.
-    while store.write(|t| t.prune_calls_before(cutoff, 5_000))? > 0 {}
+    while store.write_activity(|t| t.prune_calls_before(cutoff, 5_000))? > 0 {}
     Ok(())
 }
 

@@ -11,6 +11,7 @@ mod write;
 pub use query::*;
 pub use schema::SCHEMA_VERSION;
 pub use tables::{ReadView, View, WriteTables};
+pub use write::ActivityTables;
 
 use redb::{Builder, ConcurrencyMode, Database, DatabaseError, ReadableDatabase};
 use std::fs::OpenOptions;
@@ -93,11 +94,35 @@ impl Store {
         let txn = self.db.begin_write().map_err(StoreError::from)?;
         let result = {
             let mut tables = WriteTables::open(&txn)?;
-            f(&mut tables)
+            f(&mut tables).and_then(|v| {
+                tables.count_change()?;
+                Ok(v)
+            })
         };
         match result {
             Ok(v) => {
                 txn.commit().map_err(StoreError::from)?;
+                Ok(v)
+            }
+            Err(e) => {
+                drop(txn);
+                Err(e)
+            }
+        }
+    }
+
+    /// A write of the endpoint's own activity (call-log rows, token last access, log pruning):
+    /// it leaves the change count alone, so that readers who cache what the administrator
+    /// configured (the console) need not reload for it. Only those writes are possible here.
+    pub fn write_activity<T>(&self, f: impl FnOnce(&mut ActivityTables<'_, '_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let txn = self.db.begin_write()?;
+        let result = {
+            let mut tables = WriteTables::open(&txn)?;
+            f(&mut ActivityTables(&mut tables))
+        };
+        match result {
+            Ok(v) => {
+                txn.commit()?;
                 Ok(v)
             }
             Err(e) => {

@@ -129,6 +129,12 @@ pub trait Queries: View {
         get_record(self.users()?, id, "user")
     }
 
+    /// Write transactions committed so far, the endpoint's activity writes excepted: when it
+    /// has not moved, nothing an administrator configures has changed.
+    fn change_count(&self) -> Result<u64, StoreError> {
+        Ok(self.meta()?.get(super::write::CHANGE_COUNT)?.map(|v| v.value()).unwrap_or(0))
+    }
+
     fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
         match self.users_by_username()?.get(username)? {
             Some(id) => Queries::user(self, id.value()),

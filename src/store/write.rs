@@ -12,7 +12,33 @@ fn seq_key(kind: &str) -> String {
     format!("seq:{kind}")
 }
 
+/// Counts every write transaction except the endpoint's activity writes (`Store::write_activity`).
+pub(crate) const CHANGE_COUNT: &str = "changes";
+
+/// The only writes `Store::write_activity` allows.
+pub struct ActivityTables<'a, 'txn>(pub(super) &'a mut WriteTables<'txn>);
+
+impl ActivityTables<'_, '_> {
+    pub fn append_calls(&mut self, calls: &[CallLog]) -> Result<(), StoreError> {
+        self.0.append_calls(calls)
+    }
+
+    pub fn touch_token(&mut self, id: TokenId, time: UnixTime, min_gap: i64) -> Result<(), StoreError> {
+        self.0.touch_token(id, time, min_gap)
+    }
+
+    pub fn prune_calls_before(&mut self, cutoff: UnixTime, limit: usize) -> Result<usize, StoreError> {
+        self.0.prune_calls_before(cutoff, limit)
+    }
+}
+
 impl WriteTables<'_> {
+    pub(super) fn count_change(&mut self) -> Result<(), StoreError> {
+        let next = self.meta.get(CHANGE_COUNT)?.map(|v| v.value()).unwrap_or(0) + 1;
+        self.meta.insert(CHANGE_COUNT, next)?;
+        Ok(())
+    }
+
     /// The next id of a kind ("user", "role", "service", "token", "call", "audit"); ids start at 1
     /// and are never reused.
     pub fn next_id(&mut self, kind: &str) -> Result<u64, StoreError> {
