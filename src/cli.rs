@@ -18,6 +18,9 @@ pub struct Cli {
     /// The database file, shared by the console, the CLI and the endpoint.
     #[arg(long, global = true, env = "WSCONSOLE_DB", default_value = store::DEFAULT_PATH)]
     pub db: PathBuf,
+    /// Open the console without any action that writes (viewing only).
+    #[arg(long)]
+    pub read_only: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -337,9 +340,13 @@ type Out<'a> = &'a mut dyn Write;
 /// Runs a parsed command against the database, printing to `out`.
 pub fn run(cli: Cli, out: Out<'_>) -> Result<(), CliError> {
     let Some(command) = cli.command else {
-        return Err(CliError(
-            "the console is not available in this build yet; use the subcommands (wsconsole --help)".into(),
-        ));
+        use std::io::IsTerminal;
+        if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+            return Err(CliError(
+                "the console needs a terminal; for scripts use the subcommands (wsconsole --help)".into(),
+            ));
+        }
+        return crate::console::run(&cli.db, cli.read_only).map_err(CliError);
     };
     let store = Arc::new(Store::open(&cli.db)?);
     let ops = Ops::as_os_user(store.clone());

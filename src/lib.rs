@@ -2,6 +2,7 @@
 //! redb database. Layers, bottom up (DESIGN.md §1): `domain` → `store` → `ops` → front ends.
 
 pub mod cli;
+pub mod console;
 pub mod domain;
 pub mod endpoint;
 pub mod functions;

@@ -109,6 +109,44 @@ impl Schema {
             Schema::Value { desc, .. } | Schema::Single { desc, .. } | Schema::Multiple { desc, .. } => desc,
         }
     }
+
+    /// The structure as Moodle's API documentation page prints it, one line each:
+    /// `name (Required|Optional|Default to "x") type //description`.
+    pub fn describe(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        self.describe_into("", 0, &mut out);
+        out
+    }
+
+    fn describe_into(&self, name: &str, depth: usize, out: &mut Vec<String>) {
+        let pad = "  ".repeat(depth);
+        let presence = match self.presence() {
+            Presence::Required => "Required".to_string(),
+            Presence::Optional => "Optional".to_string(),
+            Presence::Default(v) => format!("Default to \"{}\"", v.php_string()),
+        };
+        let label = if name.is_empty() { String::new() } else { format!("{name} ({presence}) ") };
+        match self {
+            Schema::Value { ty, desc, .. } => out.push(format!("{pad}{label}{} //{desc}", ty.name())),
+            Schema::Single { keys, desc, .. } => {
+                if depth > 0 || !name.is_empty() {
+                    out.push(format!("{pad}{label}object {{ //{desc}"));
+                }
+                let inner = if depth > 0 || !name.is_empty() { depth + 1 } else { depth };
+                for (k, sub) in keys {
+                    sub.describe_into(k, inner, out);
+                }
+                if depth > 0 || !name.is_empty() {
+                    out.push(format!("{pad}}}"));
+                }
+            }
+            Schema::Multiple { item, desc, .. } => {
+                out.push(format!("{pad}{label}list of ( //{desc}"));
+                item.describe_into("", depth + 1, out);
+                out.push(format!("{pad})"));
+            }
+        }
+    }
 }
 
 /// A validation failure: Moodle's `invalid_parameter_exception` debuginfo.

@@ -114,7 +114,10 @@ impl Store {
     /// A write of the endpoint's own activity (call-log rows, token last access, log pruning):
     /// it leaves the change count alone, so that readers who cache what the administrator
     /// configured (the console) need not reload for it. Only those writes are possible here.
-    pub fn write_activity<T>(&self, f: impl FnOnce(&mut ActivityTables<'_, '_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    pub fn write_activity<T>(
+        &self,
+        f: impl FnOnce(&mut ActivityTables<'_, '_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let txn = self.db.begin_write()?;
         let result = {
             let mut tables = WriteTables::open(&txn)?;

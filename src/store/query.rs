@@ -321,6 +321,19 @@ pub trait Queries: View {
         get_record(self.tokens()?, hash, "token")
     }
 
+    /// Every token, in hash order, without collecting them: for in-memory indexes.
+    fn each_token(&self, mut f: impl FnMut(Token)) -> Result<(), StoreError> {
+        for entry in self.tokens()?.iter()? {
+            f(decode(entry?.1.value(), "token")?);
+        }
+        Ok(())
+    }
+
+    /// The stored hash of a token, which the access check needs to decide as the endpoint does.
+    fn token_hash_by_id(&self, id: TokenId) -> Result<Option<TokenHash>, StoreError> {
+        Ok(self.tokens_by_id()?.get(id)?.map(|h| *h.value()))
+    }
+
     fn token_by_id(&self, id: TokenId) -> Result<Option<Token>, StoreError> {
         match self.tokens_by_id()?.get(id)? {
             Some(h) => Queries::token_by_hash(self, h.value()),

@@ -1,0 +1,420 @@
+//! What the screens show, read from the database in one read transaction by a background
+//! thread, so that a large database never blocks a keystroke. Tokens are held in a compact
+//! in-memory index: filtering and scrolling 200 000 of them never touches the database
+//! (CONSOLE.md: "filter on an index, not by rebuilding rows").
+
+use crate::domain::walkthrough::{self, Flow};
+use crate::domain::{
+    AuditEntry, AuthorisedUser, CallLog, Protocol, Role, Service, Settings, Token, TokenId, TokenState, UnixTime,
+    UserId,
+};
+use crate::store::{Queries, Store, StoreError, TokenSort};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::time::{Duration, Instant};
+
+/// Log rows kept for the Logs screen, newest first.
+pub const LOG_ROWS: usize = 1_000;
+
+pub struct Data {
+    /// The store's change count this was read at.
+    pub change_count: u64,
+    pub loaded: Instant,
+    pub settings: Settings,
+    pub flows: [Flow; 2],
+    pub roles: Vec<RoleRow>,
+    pub services: Vec<ServiceRow>,
+    pub tokens: TokenIndex,
+    pub calls: Vec<CallRow>,
+    pub audit: Vec<AuditEntry>,
+}
+
+pub struct RoleRow {
+    pub role: Role,
+    pub capabilities: Vec<String>,
+    pub holders: usize,
+}
+
+pub struct ServiceRow {
+    pub service: Service,
+    pub functions: Vec<String>,
+    pub authorised: Vec<AuthorisedRow>,
+}
+
+pub struct AuthorisedRow {
+    pub entry: AuthorisedUser,
+    pub username: String,
+    /// Capabilities the user needs for this service and lacks: the enabled protocols' and the
+    /// service's required capability.
+    pub missing: Vec<String>,
+}
+
+pub struct CallRow {
+    pub call: CallLog,
+    pub username: String,
+}
+
+impl Data {
+    pub fn load(store: &Store) -> Result<Data, StoreError> {
+        let v = store.read()?;
+        let now = crate::store::now();
+        let change_count = v.change_count()?;
+        let settings = Queries::settings(&v)?;
+        let flows = walkthrough::steps(&v.walkthrough_facts(now)?);
+        let mut roles = Vec::new();
+        for r in v.all_roles()? {
+            let holders = if r.implicit { 0 } else { v.role_holders(r.id)?.len() };
+            roles.push(RoleRow { holders, capabilities: v.role_capabilities(r.id)?, role: r });
+        }
+        let mut names: HashMap<UserId, String> = HashMap::new();
+        let mut name_of = |id: UserId| -> Result<String, StoreError> {
+            if let Some(n) = names.get(&id) {
+                return Ok(n.clone());
+            }
+            let n = Queries::user(&v, id)?.map(|u| u.username).unwrap_or_else(|| format!("#{id}"));
+            names.insert(id, n.clone());
+            Ok(n)
+        };
+        let mut services = Vec::new();
+        for s in v.all_services()? {
+            let functions = v.service_function_names(s.id)?;
+            let mut authorised = Vec::new();
+            for entry in v.authorised_users(s.id)? {
+                let caps = v.user_capabilities(entry.user)?;
+                let mut missing: Vec<String> = settings
+                    .protocols
+                    .iter()
+                    .map(|p| p.capability().to_string())
+                    .filter(|c| !caps.contains(c))
+                    .collect();
+                if let Some(req) = s.required_capability.as_ref().filter(|c| !c.is_empty() && !caps.contains(*c)) {
+                    missing.push(req.clone());
+                }
+                authorised.push(AuthorisedRow { username: name_of(entry.user)?, entry, missing });
+            }
+            services.push(ServiceRow { service: s, functions, authorised });
+        }
+        let tokens = TokenIndex::load(&v, &services)?;
+        let mut calls = Vec::new();
+        for call in v.call_entries(LOG_ROWS)? {
+            let username = match call.user {
+                Some(id) => name_of(id)?,
+                None => String::new(),
+            };
+            calls.push(CallRow { call, username });
+        }
+        let audit = v.audit_entries("", LOG_ROWS)?;
+        Ok(Data { change_count, loaded: Instant::now(), settings, flows, roles, services, tokens, calls, audit })
+    }
+
+    pub fn service(&self, shortname: &str) -> Option<&ServiceRow> {
+        self.services.iter().find(|s| s.service.shortname == shortname)
+    }
+
+    /// Endpoint URLs of each protocol, as Manage protocols shows them.
+    pub fn endpoint_url(&self, p: Protocol) -> String {
+        let base = self.settings.site_url.trim_end_matches('/');
+        format!("{base}/webservice/{}/server.php", p.name())
+    }
+}
+
+/// One token, compactly: names are interned, so 200 000 tokens take a few MiB.
+pub struct TokenEntry {
+    pub id: TokenId,
+    user: u32,
+    service: u32,
+    creator: u32,
+    pub valid_until: Option<UnixTime>,
+    pub last_access: Option<UnixTime>,
+    pub created: UnixTime,
+    pub name: Box<str>,
+    pub ip_restriction: Box<str>,
+}
+
+/// A token as a row shows it.
+pub struct TokenView<'a> {
+    pub entry: &'a TokenEntry,
+    pub username: &'a str,
+    pub service_shortname: &'a str,
+    pub service_name: &'a str,
+    pub creator: &'a str,
+}
+
+#[derive(Default)]
+pub struct TokenIndex {
+    entries: Vec<TokenEntry>,
+    usernames: Vec<Box<str>>,
+    services: Vec<(Box<str>, Box<str>)>,
+    creators: Vec<Box<str>>,
+    /// Every entry, in the current sort order.
+    order: Vec<u32>,
+    /// The entries the filter keeps, in order.
+    visible: Vec<u32>,
+    filter: String,
+    pub sort: TokenSort,
+    pub descending: bool,
+}
+
+fn intern(pool: &mut Vec<Box<str>>, map: &mut HashMap<String, u32>, s: &str) -> u32 {
+    if let Some(i) = map.get(s) {
+        return *i;
+    }
+    let i = u32::try_from(pool.len()).unwrap_or(u32::MAX);
+    pool.push(s.into());
+    map.insert(s.to_string(), i);
+    i
+}
+
+/// Case-insensitive substring test without allocating (ASCII folding; usernames are lower case).
+fn contains_ci(hay: &str, needle: &str) -> bool {
+    if needle.is_empty() {
+        return true;
+    }
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    h.len() >= n.len() && h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+}
+
+impl TokenIndex {
+    fn load(v: &impl Queries, services: &[ServiceRow]) -> Result<TokenIndex, StoreError> {
+        let mut ix = TokenIndex::default();
+        let service_pos: HashMap<u64, u32> =
+            services.iter().enumerate().map(|(i, s)| (s.service.id, u32::try_from(i).unwrap_or(u32::MAX))).collect();
+        ix.services =
+            services.iter().map(|s| (s.service.shortname.as_str().into(), s.service.name.as_str().into())).collect();
+        let mut user_pos: HashMap<UserId, u32> = HashMap::new();
+        let mut creator_map: HashMap<String, u32> = HashMap::new();
+        let mut pending_users: Vec<UserId> = Vec::new();
+        let mut entries = Vec::new();
+        v.each_token(|t: Token| {
+            let next = u32::try_from(user_pos.len()).unwrap_or(u32::MAX);
+            let user = *user_pos.entry(t.user).or_insert_with(|| {
+                pending_users.push(t.user);
+                next
+            });
+            let creator = intern(&mut ix.creators, &mut creator_map, &t.creator);
+            entries.push(TokenEntry {
+                id: t.id,
+                user,
+                service: service_pos.get(&t.service).copied().unwrap_or(u32::MAX),
+                creator,
+                valid_until: t.valid_until,
+                last_access: t.last_access,
+                created: t.created,
+                name: t.name.into_boxed_str(),
+                ip_restriction: t.ip_restriction.into_boxed_str(),
+            });
+        })?;
+        ix.usernames = Vec::with_capacity(pending_users.len());
+        for id in pending_users {
+            let name = Queries::user(v, id)?.map(|u| u.username).unwrap_or_else(|| format!("#{id}"));
+            ix.usernames.push(name.into_boxed_str());
+        }
+        ix.entries = entries;
+        ix.resort();
+        Ok(ix)
+    }
+
+    pub fn total(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn len(&self) -> usize {
+        self.visible.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.visible.is_empty()
+    }
+
+    pub fn filter(&self) -> &str {
+        &self.filter
+    }
+
+    pub fn find_by_name(&self, name: &str) -> Option<TokenId> {
+        self.entries.iter().find(|e| &*e.name == name).map(|e| e.id)
+    }
+
+    pub fn view(&self, i: usize) -> Option<TokenView<'_>> {
+        let e = &self.entries[*self.visible.get(i)? as usize];
+        let (service_shortname, service_name) =
+            self.services.get(e.service as usize).map(|(a, b)| (&**a, &**b)).unwrap_or(("?", "?"));
+        Some(TokenView {
+            entry: e,
+            username: self.usernames.get(e.user as usize).map_or("?", |s| s),
+            service_shortname,
+            service_name,
+            creator: self.creators.get(e.creator as usize).map_or("?", |s| s),
+        })
+    }
+
+    fn matches(&self, e: &TokenEntry, needle: &str) -> bool {
+        contains_ci(&e.name, needle)
+            || self.usernames.get(e.user as usize).is_some_and(|u| contains_ci(u, needle))
+            || self
+                .services
+                .get(e.service as usize)
+                .is_some_and(|(s, n)| contains_ci(s, needle) || contains_ci(n, needle))
+            || contains_ci(&e.ip_restriction, needle)
+            || self.creators.get(e.creator as usize).is_some_and(|c| contains_ci(c, needle))
+    }
+
+    /// Keeps the tokens whose name, user, service, IP restriction or creator contains `filter`.
+    /// Typing one more character only re-checks the tokens that matched before.
+    pub fn set_filter(&mut self, filter: &str) {
+        let narrower = !self.filter.is_empty() && filter.starts_with(self.filter.as_str());
+        let source = if narrower { std::mem::take(&mut self.visible) } else { self.order.clone() };
+        self.visible = source.into_iter().filter(|i| self.matches(&self.entries[*i as usize], filter)).collect();
+        self.filter = filter.to_string();
+    }
+
+    /// Sorts by the next column (valid until → name → user → service → last access → created).
+    pub fn next_sort(&mut self) {
+        self.sort = match self.sort {
+            TokenSort::ValidUntil => TokenSort::Name,
+            TokenSort::Name => TokenSort::User,
+            TokenSort::User => TokenSort::Service,
+            TokenSort::Service => TokenSort::LastAccess,
+            TokenSort::LastAccess => TokenSort::Created,
+            TokenSort::Created => TokenSort::ValidUntil,
+        };
+        self.resort();
+    }
+
+    pub fn reverse(&mut self) {
+        self.descending = !self.descending;
+        self.resort();
+    }
+
+    pub fn set_order(&mut self, sort: TokenSort, descending: bool) {
+        self.sort = sort;
+        self.descending = descending;
+        self.resort();
+    }
+
+    fn resort(&mut self) {
+        use std::cmp::Ordering;
+        let mut order: Vec<u32> = (0..u32::try_from(self.entries.len()).unwrap_or(u32::MAX)).collect();
+        let e = &self.entries;
+        // "No expiry" and "never" sort last, as on Moodle's Manage tokens.
+        let last = |a: Option<i64>, b: Option<i64>| match (a, b) {
+            (Some(x), Some(y)) => x.cmp(&y),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => Ordering::Equal,
+        };
+        let user = |i: u32| self.usernames.get(e[i as usize].user as usize).map_or("", |s| &**s);
+        let service = |i: u32| self.services.get(e[i as usize].service as usize).map_or("", |s| &*s.1);
+        order.sort_by(|&a, &b| {
+            let (x, y) = (&e[a as usize], &e[b as usize]);
+            let o = match self.sort {
+                TokenSort::ValidUntil => last(x.valid_until, y.valid_until),
+                TokenSort::Name => x.name.to_lowercase().cmp(&y.name.to_lowercase()),
+                TokenSort::User => user(a).cmp(user(b)),
+                TokenSort::Service => service(a).cmp(service(b)),
+                TokenSort::LastAccess => last(x.last_access, y.last_access),
+                TokenSort::Created => x.created.cmp(&y.created),
+            };
+            o.then(x.id.cmp(&y.id))
+        });
+        if self.descending {
+            order.reverse();
+        }
+        self.order = order;
+        let filter = std::mem::take(&mut self.filter);
+        self.visible = Vec::new();
+        self.set_filter(&filter);
+    }
+
+    /// Drops revoked tokens at once, before the next reload confirms it.
+    pub fn remove(&mut self, ids: &[TokenId]) {
+        let gone: Vec<u32> = self
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| ids.contains(&e.id))
+            .map(|(i, _)| u32::try_from(i).unwrap_or(u32::MAX))
+            .collect();
+        self.order.retain(|i| !gone.contains(i));
+        self.visible.retain(|i| !gone.contains(i));
+    }
+
+    pub fn state(e: &TokenEntry, now: UnixTime) -> TokenState {
+        Token {
+            id: e.id,
+            name: String::new(),
+            user: 0,
+            service: 0,
+            ip_restriction: String::new(),
+            valid_until: e.valid_until,
+            created: e.created,
+            creator: String::new(),
+            last_access: None,
+            origin: crate::domain::TokenOrigin::Admin,
+        }
+        .state(now)
+    }
+}
+
+/// Loads [`Data`] on its own thread; the console asks and later picks the result up.
+pub struct Loader {
+    ask: Sender<()>,
+    results: Receiver<Result<(Data, Duration), StoreError>>,
+    pub in_flight: bool,
+}
+
+impl Loader {
+    pub fn start(store: Arc<Store>) -> Loader {
+        let (ask, asked) = channel::<()>();
+        let (done, results) = channel();
+        std::thread::Builder::new()
+            .name("console-loader".into())
+            .spawn(move || {
+                while asked.recv().is_ok() {
+                    // Many requests while one load runs make one more load, not many.
+                    while asked.try_recv().is_ok() {}
+                    let started = Instant::now();
+                    let loaded = Data::load(&store).map(|d| (d, started.elapsed()));
+                    if done.send(loaded).is_err() {
+                        return;
+                    }
+                }
+            })
+            .expect("spawn the console's loader");
+        Loader { ask, results, in_flight: false }
+    }
+
+    pub fn request(&mut self) {
+        if self.ask.send(()).is_ok() {
+            self.in_flight = true;
+        }
+    }
+
+    /// A finished load, if one is ready.
+    pub fn poll(&mut self) -> Option<Result<(Data, Duration), StoreError>> {
+        let r = self.results.try_recv().ok();
+        if r.is_some() {
+            self.in_flight = false;
+        }
+        r
+    }
+
+    /// Waits for the load in flight (tests and the benchmark).
+    pub fn wait(&mut self) -> Option<Result<(Data, Duration), StoreError>> {
+        let r = self.results.recv().ok();
+        self.in_flight = false;
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contains_ci;
+
+    #[test]
+    fn case_insensitive_contains() {
+        assert!(contains_ci("Webservice-AbC12", "abc"));
+        assert!(contains_ci("anything", ""));
+        assert!(!contains_ci("ab", "abc"));
+    }
+}

@@ -1,0 +1,118 @@
+//! The console: a keyboard-driven ratatui application over the same database as the CLI and
+//! the endpoint (issue 4, CONSOLE.md). This module owns the terminal: raw mode, the alternate
+//! screen, a buffered writer, synchronized updates, and restoring the terminal on every way
+//! out (quit, error, panic, SIGTERM, SIGHUP).
+
+pub mod app;
+pub mod data;
+pub mod form;
+pub mod keys;
+pub mod screen;
+pub mod theme;
+pub mod view;
+
+use crate::store::Store;
+use app::App;
+use crossterm::event::{self, DisableBracketedPaste, EnableBracketedPaste};
+use crossterm::terminal::{
+    self, BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen, LeaveAlternateScreen,
+};
+use crossterm::{cursor, execute, queue};
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use std::io::{BufWriter, Stdout, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+type Backend = CrosstermBackend<BufWriter<Stdout>>;
+
+/// How long the loop waits for input before it looks for database changes.
+const IDLE_WAIT: Duration = Duration::from_millis(250);
+
+/// Runs the console until the administrator quits (or a signal says to).
+pub fn run(db: &Path, read_only: bool) -> Result<(), String> {
+    let store = Arc::new(Store::open(db).map_err(|e| e.to_string())?);
+    let theme = theme::Theme::from_env();
+    // NO_COLOR is honoured by the theme; crossterm's own handling would reset attributes.
+    crossterm::style::force_color_output(true);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
+        signal_hook::flag::register(signal, stop.clone()).map_err(|e| format!("cannot watch signals: {e}"))?;
+    }
+    let mut terminal = enter().map_err(|e| format!("cannot set up the terminal: {e}"))?;
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        leave_raw();
+        previous(info);
+    }));
+
+    let mut app = App::new(store, read_only, theme);
+    let result = event_loop(&mut terminal, &mut app, &stop);
+    leave(&mut terminal);
+    let _ = std::panic::take_hook();
+    result.map_err(|e| format!("terminal error: {e}"))
+}
+
+fn enter() -> std::io::Result<Terminal<Backend>> {
+    terminal::enable_raw_mode()?;
+    let mut out = BufWriter::with_capacity(64 * 1024, std::io::stdout());
+    // No mouse capture, no terminal queries (CONSOLE.md): over SSH an unanswered query stalls.
+    execute!(out, EnterAlternateScreen, EnableBracketedPaste, cursor::Hide)?;
+    Terminal::new(CrosstermBackend::new(out))
+}
+
+fn leave(terminal: &mut Terminal<Backend>) {
+    let _ = execute!(terminal.backend_mut(), DisableBracketedPaste, LeaveAlternateScreen, cursor::Show);
+    let _ = terminal::disable_raw_mode();
+}
+
+/// The panic path: no terminal handle at hand, so straight to stdout.
+fn leave_raw() {
+    let mut out = std::io::stdout();
+    let _ = execute!(out, DisableBracketedPaste, LeaveAlternateScreen, cursor::Show);
+    let _ = terminal::disable_raw_mode();
+}
+
+fn event_loop(terminal: &mut Terminal<Backend>, app: &mut App, stop: &AtomicBool) -> std::io::Result<()> {
+    let mut dirty = true;
+    while !app.quit && !stop.load(Ordering::Relaxed) {
+        if dirty {
+            draw(terminal, app)?;
+            dirty = false;
+        }
+        if event::poll(IDLE_WAIT)? {
+            // Drain everything queued before drawing again (held-down keys, pastes).
+            loop {
+                dirty |= app.handle(&event::read()?);
+                if app.quit || !event::poll(Duration::ZERO)? {
+                    break;
+                }
+            }
+        }
+        dirty |= app.tick();
+        if let Some(text) = app.clipboard.take() {
+            copy_osc52(terminal.backend_mut(), &text)?;
+        }
+    }
+    Ok(())
+}
+
+/// One frame, wrapped in a synchronized update so slow links never show half a frame.
+pub fn draw(terminal: &mut Terminal<Backend>, app: &mut App) -> std::io::Result<()> {
+    queue!(terminal.backend_mut(), BeginSynchronizedUpdate)?;
+    terminal.draw(|f| view::draw(f, app))?;
+    queue!(terminal.backend_mut(), EndSynchronizedUpdate)?;
+    terminal.backend_mut().flush()
+}
+
+/// OSC 52: the terminal (local, over SSH, through tmux with `set-clipboard on`) puts the text
+/// on the clipboard.
+fn copy_osc52(out: &mut impl Write, text: &str) -> std::io::Result<()> {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(text);
+    write!(out, "\x1b]52;c;{encoded}\x07")?;
+    out.flush()
+}
