@@ -235,7 +235,7 @@ impl App {
             let known = self.data.as_ref().map(|d| d.change_count);
             if count.is_some() && count == known {
                 self.confirmed = Instant::now();
-            } else if !self.loader.in_flight {
+            } else if !self.loader.in_flight() {
                 self.loader.request();
             }
             if self.screen == Screen::Logs {
@@ -245,10 +245,12 @@ impl App {
         changed
     }
 
-    /// Blocks until the first load is in (tests, benchmark).
-    pub fn wait_for_data(&mut self) {
-        if let Some(result) = self.loader.wait() {
-            self.take_load(result);
+    /// Blocks until the load in flight, if any, is in (tests, benchmark).
+    pub fn settle(&mut self) {
+        while self.loader.in_flight() {
+            if let Some(result) = self.loader.wait() {
+                self.take_load(result);
+            }
         }
     }
 
@@ -1404,9 +1406,14 @@ impl App {
             .map_err(|e| format!("cannot reach the endpoint at {url}: {e} (is `wsconsole serve` running?)"))
             .and_then(|mut r| {
                 let status = r.status();
-                r.body_mut()
-                    .read_to_string()
-                    .map(|b| format!("HTTP {} from {url}\n{b}", status.as_u16()))
+                r.body_mut().read_to_string().map(|b| {
+                    // JSON is easier to read indented; anything else is shown as it came.
+                    let body = serde_json::from_str::<serde_json::Value>(&b)
+                        .ok()
+                        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+                        .unwrap_or(b);
+                    format!("HTTP {} from {url}\n{body}", status.as_u16())
+                })
                     .map_err(|e| e.to_string())
             });
         self.check.response = Some(response.unwrap_or_else(|e| e));

@@ -356,54 +356,61 @@ impl TokenIndex {
     }
 }
 
-/// Loads [`Data`] on its own thread; the console asks and later picks the result up.
+/// Loads [`Data`] on its own thread; the console asks and later picks the result up. Each
+/// request has a number; a result carries the newest number its load began after, so the
+/// console knows whether a load reflecting its latest request is still to come.
 pub struct Loader {
-    ask: Sender<()>,
-    results: Receiver<Result<(Data, Duration), StoreError>>,
-    pub in_flight: bool,
+    ask: Sender<u64>,
+    results: Receiver<(u64, Result<(Data, Duration), StoreError>)>,
+    asked: u64,
+    answered: u64,
 }
 
 impl Loader {
     pub fn start(store: Arc<Store>) -> Loader {
-        let (ask, asked) = channel::<()>();
+        let (ask, asked) = channel::<u64>();
         let (done, results) = channel();
         std::thread::Builder::new()
             .name("console-loader".into())
             .spawn(move || {
-                while asked.recv().is_ok() {
+                while let Ok(mut n) = asked.recv() {
                     // Many requests while one load runs make one more load, not many.
-                    while asked.try_recv().is_ok() {}
+                    while let Ok(m) = asked.try_recv() {
+                        n = n.max(m);
+                    }
                     let started = Instant::now();
                     let loaded = Data::load(&store).map(|d| (d, started.elapsed()));
-                    if done.send(loaded).is_err() {
+                    if done.send((n, loaded)).is_err() {
                         return;
                     }
                 }
             })
             .expect("spawn the console's loader");
-        Loader { ask, results, in_flight: false }
+        Loader { ask, results, asked: 0, answered: 0 }
     }
 
     pub fn request(&mut self) {
-        if self.ask.send(()).is_ok() {
-            self.in_flight = true;
-        }
+        self.asked += 1;
+        let _ = self.ask.send(self.asked);
+    }
+
+    /// Whether a load that began after the latest request is still to come.
+    pub fn in_flight(&self) -> bool {
+        self.answered < self.asked
     }
 
     /// A finished load, if one is ready.
     pub fn poll(&mut self) -> Option<Result<(Data, Duration), StoreError>> {
-        let r = self.results.try_recv().ok();
-        if r.is_some() {
-            self.in_flight = false;
-        }
-        r
+        let (n, r) = self.results.try_recv().ok()?;
+        self.answered = self.answered.max(n);
+        Some(r)
     }
 
-    /// Waits for the load in flight (tests and the benchmark).
+    /// Waits for the next finished load (tests and the benchmark).
     pub fn wait(&mut self) -> Option<Result<(Data, Duration), StoreError>> {
-        let r = self.results.recv().ok();
-        self.in_flight = false;
-        r
+        let (n, r) = self.results.recv().ok()?;
+        self.answered = self.answered.max(n);
+        Some(r)
     }
 }
 

@@ -119,17 +119,25 @@ fn draw_status(f: &mut Frame, app: &App, area: Rect) {
 
 fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
     let t = app.theme;
+    let short = |help: &'static str| help.split([':', '(', ';', '/']).next().unwrap_or(help).trim();
+    let hints = keys::hints(app.screen, app.read_only);
+    // "? help" and "q quit" always fit: the screen's own hints take what is left.
+    let (always, own): (Vec<_>, Vec<_>) = hints.into_iter().partition(|(k, _)| k == "?" || k == "q");
+    let width_of = |(k, h): &(String, &'static str)| k.chars().count() + short(h).chars().count() + 3;
+    let reserved: usize = always.iter().map(width_of).sum();
     let mut spans = Vec::new();
-    let mut width = 0;
-    for (key, help) in keys::hints(app.screen, app.read_only) {
-        let short = help.split([':', '(', ';']).next().unwrap_or(help).trim();
-        let w = key.chars().count() + short.chars().count() + 3;
-        if width + w > usize::from(area.width) {
-            break;
+    let mut width = reserved;
+    for hint in own.iter().chain(always.iter()) {
+        let w = width_of(hint);
+        let is_always = always.iter().any(|a| a.0 == hint.0);
+        if !is_always {
+            if width + w > usize::from(area.width) {
+                continue;
+            }
+            width += w;
         }
-        width += w;
-        spans.push(Span::styled(key, t.key()));
-        spans.push(Span::raw(format!(" {short}  ")));
+        spans.push(Span::styled(hint.0.clone(), t.key()));
+        spans.push(Span::raw(format!(" {}  ", short(hint.1))));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }

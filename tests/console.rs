@@ -1,0 +1,268 @@
+//! The console in process: scripted key events against a real database, then assertions on the
+//! database and on `TestBackend` renders of every screen (80×24 and 160×48, both themes).
+
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::style::Color;
+use std::sync::Arc;
+use wsconsole::console::app::App;
+use wsconsole::console::screen::Screen;
+use wsconsole::console::theme::Theme;
+use wsconsole::console::view;
+use wsconsole::domain::Protocol;
+use wsconsole::store::{Queries, Store, TokenQuery};
+
+struct Console {
+    app: App,
+    store: Arc<Store>,
+    _dir: tempfile::TempDir,
+}
+
+impl Console {
+    fn new(read_only: bool, mono: bool) -> Console {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(&dir.path().join("c.redb")).unwrap());
+        let mut app = App::new(store.clone(), read_only, Theme { mono });
+        app.settle();
+        Console { app, store, _dir: dir }
+    }
+
+    fn key(&mut self, code: KeyCode) -> &mut Self {
+        self.app.handle(&Event::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+        self.app.settle();
+        self
+    }
+
+    fn ctrl(&mut self, c: char) -> &mut Self {
+        self.app.handle(&Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)));
+        self.app.settle();
+        self
+    }
+
+    /// Each character as a key press (no Enter).
+    fn keys(&mut self, text: &str) -> &mut Self {
+        for c in text.chars() {
+            self.key(KeyCode::Char(c));
+        }
+        self
+    }
+
+    fn enter(&mut self) -> &mut Self {
+        self.key(KeyCode::Enter)
+    }
+
+    fn tab(&mut self, n: usize) -> &mut Self {
+        for _ in 0..n {
+            self.key(KeyCode::Tab);
+        }
+        self
+    }
+
+    fn screen(&mut self, w: u16, h: u16) -> String {
+        let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+        t.draw(|f| view::draw(f, &mut self.app)).unwrap();
+        let buf = t.backend().buffer().clone();
+        let mut out = String::new();
+        for y in 0..h {
+            for x in 0..w {
+                out.push_str(buf[(x, y)].symbol());
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    fn colours(&mut self, w: u16, h: u16) -> Vec<Color> {
+        let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+        t.draw(|f| view::draw(f, &mut self.app)).unwrap();
+        t.backend().buffer().content.iter().flat_map(|c| [c.fg, c.bg]).collect()
+    }
+
+    fn settings(&self) -> wsconsole::domain::Settings {
+        Queries::settings(&self.store.read().unwrap()).unwrap()
+    }
+}
+
+/// From an empty database to a working token with keys alone, as the flow.
+fn token_flow(c: &mut Console) -> String {
+    // Overview → step 1 → Advanced features, Space.
+    c.enter();
+    assert_eq!(c.app.screen, Screen::Features);
+    c.key(KeyCode::Char(' '));
+    assert!(c.settings().enable_web_services);
+    // Protocols: REST.
+    c.keys("3 ");
+    assert!(c.settings().protocols.contains(&Protocol::Rest));
+    // A web-services user.
+    c.keys("5n").keys("client1").tab(2).keys("Secret-pass-1").enter();
+    let v = c.store.read().unwrap();
+    assert!(v.user_by_username("client1").unwrap().is_some(), "{}", c.screen(80, 24));
+    drop(v);
+    // A role with webservice/rest:use, assigned to the user.
+    c.keys(":roles").enter().keys("n").keys("wsrole").enter().keys("rest:use").key(KeyCode::Char(' ')).enter();
+    let v = c.store.read().unwrap();
+    let role = v.role_by_shortname("wsrole").unwrap().expect("role created");
+    assert_eq!(v.role_capabilities(role.id).unwrap(), vec!["webservice/rest:use".to_string()]);
+    drop(v);
+    c.keys("5r").keys("wsrole").key(KeyCode::Char(' ')).enter();
+    let v = c.store.read().unwrap();
+    let user = v.user_by_username("client1").unwrap().unwrap();
+    assert!(v.user_has_capability(user.id, "webservice/rest:use").unwrap());
+    drop(v);
+    // A custom service with the function, and the user authorised.
+    c.keys("6n").keys("External system").tab(1).keys("ext_system").enter();
+    c.keys("Gf").keys("site_info").key(KeyCode::Char(' ')).enter();
+    c.keys("6Ga").keys("n").keys("client1").enter();
+    let v = c.store.read().unwrap();
+    let s = v.service_by_shortname("ext_system").unwrap().expect("service created");
+    assert!(s.restricted_users && s.enabled);
+    assert_eq!(v.service_function_names(s.id).unwrap(), vec!["core_webservice_get_site_info".to_string()]);
+    assert!(v.authorisation(s.id, user.id).unwrap().is_some());
+    drop(v);
+    // The token: shown once.
+    c.keys("7n").keys("client1").enter();
+    let shown = c.screen(80, 24);
+    assert!(shown.contains("will not be shown again"), "{shown}");
+    let token = shown
+        .split(|ch: char| !ch.is_ascii_hexdigit())
+        .find(|w| w.len() == 32)
+        .expect("the token is on screen")
+        .to_string();
+    c.key(KeyCode::Char('y'));
+    assert_eq!(c.app.clipboard.as_deref(), Some(token.as_str()), "y copies it");
+    c.enter();
+    assert!(!c.screen(80, 24).contains(&token), "never shown again");
+    token
+}
+
+#[test]
+fn the_whole_token_flow_by_keys_then_revoke_with_a_default_of_cancel() {
+    let mut c = Console::new(false, false);
+    let token = token_flow(&mut c);
+    let v = c.store.read().unwrap();
+    let hash = wsconsole::domain::secret::hash_token(&token);
+    let t = v.token_by_hash(&hash).unwrap().expect("the token shown is the stored one");
+    assert!(t.valid_until.is_some(), "30 days by default");
+    drop(v);
+    // The access check agrees.
+    c.keys("9").enter().keys(&t.id.to_string()).enter();
+    assert!(c.screen(80, 24).contains("PASS"), "{}", c.screen(80, 24));
+
+    // Revoke: Enter on the dialog's default (Cancel) keeps the token.
+    c.keys("7d");
+    assert!(c.screen(80, 24).contains("Revoke token"));
+    c.enter();
+    assert!(c.store.read().unwrap().token_by_hash(&hash).unwrap().is_some(), "Cancel is the default");
+    c.keys("d").key(KeyCode::Right).enter();
+    assert!(c.store.read().unwrap().token_by_hash(&hash).unwrap().is_none(), "revoked");
+    c.keys("9").enter().enter();
+    let s = c.screen(80, 24);
+    assert!(s.contains("FAIL") && s.contains("does not exist"), "{s}");
+}
+
+#[test]
+fn bulk_revocation_needs_the_name_typed() {
+    let mut c = Console::new(false, false);
+    token_flow(&mut c);
+    c.keys("7n").keys("client1").enter().enter();
+    let count = |c: &Console| c.store.read().unwrap().list_tokens(&TokenQuery::default()).unwrap().total;
+    assert_eq!(count(&c), 2);
+    c.keys("u").keys("client").enter();
+    assert!(c.screen(80, 24).contains("type client1 exactly"));
+    assert_eq!(count(&c), 2);
+    c.keys("1").enter();
+    assert_eq!(count(&c), 0, "{}", c.screen(80, 24));
+}
+
+#[test]
+fn a_refused_form_keeps_every_input_and_shows_the_error_in_place() {
+    let mut c = Console::new(false, false);
+    c.keys("5n").keys("Bad Name").tab(2).keys("pw").tab(1).keys("Ada").enter();
+    let s = c.screen(80, 24);
+    assert!(s.contains("Bad Name") && s.contains("Ada"), "{s}");
+    assert!(s.contains('✗'), "an error beside the field: {s}");
+    assert_eq!(c.store.read().unwrap().user_count().unwrap(), 0);
+    // Token form: the IP restriction is checked as it is typed.
+    c.key(KeyCode::Esc).keys("7n").tab(3).keys("10.0.0.300");
+    assert!(c.screen(80, 24).contains('✗'), "{}", c.screen(80, 24));
+}
+
+#[test]
+fn filter_narrows_the_token_list_and_esc_clears_it() {
+    let mut c = Console::new(false, false);
+    token_flow(&mut c);
+    c.keys("7n").keys("client1").tab(2).keys("deploy-bot").enter().enter();
+    c.keys("/").keys("deploy").enter();
+    let s = c.screen(160, 48);
+    assert!(s.contains("deploy-bot") && s.contains("Tokens: 1 of 2"), "{s}");
+    c.key(KeyCode::Esc);
+    assert!(c.screen(160, 48).contains("Tokens: 2 of 2"));
+}
+
+#[test]
+fn read_only_offers_no_write() {
+    let mut c = Console::new(true, false);
+    c.keys("2 ");
+    assert!(!c.settings().enable_web_services);
+    c.keys("5n");
+    assert!(c.app.overlay.is_none());
+    c.key(KeyCode::Char('?'));
+    let help = c.screen(80, 24);
+    assert!(!help.contains("new") && help.contains("quit"), "{help}");
+    assert!(c.screen(80, 24).contains("READ-ONLY"));
+}
+
+#[test]
+fn ctrl_c_asks_first_when_a_form_has_input() {
+    let mut c = Console::new(false, false);
+    c.keys("5n").keys("someone").ctrl('c');
+    assert!(!c.app.quit && c.screen(80, 24).contains("Quit and lose"));
+    c.enter();
+    assert!(!c.app.quit, "Cancel is the default");
+    c.ctrl('c').key(KeyCode::Right).enter();
+    assert!(c.app.quit);
+    let mut c = Console::new(false, false);
+    c.keys("q");
+    assert!(c.app.quit);
+}
+
+#[test]
+fn every_screen_renders_at_both_sizes_in_both_themes() {
+    for mono in [false, true] {
+        let mut c = Console::new(false, mono);
+        token_flow(&mut c);
+        for screen in Screen::ALL {
+            c.app.act(wsconsole::console::keys::Action::Go(screen));
+            if matches!(screen, Screen::ServiceFunctions | Screen::AuthorisedUsers) {
+                c.keys("6G").keys(if screen == Screen::ServiceFunctions { "f" } else { "a" });
+            }
+            for (w, h) in [(80, 24), (160, 48)] {
+                let s = c.screen(w, h);
+                let title_word = screen.title().split(' ').next().unwrap();
+                assert!(s.contains(title_word), "{screen:?} {w}×{h} mono={mono}:\n{s}");
+                assert!(s.contains("q quit") || s.contains("quit"), "{screen:?} footer");
+                if mono {
+                    let coloured = c.colours(w, h).into_iter().any(|col| col != Color::Reset);
+                    assert!(!coloured, "{screen:?} uses colour under NO_COLOR");
+                }
+            }
+        }
+        let s = c.screen(79, 23);
+        assert!(s.contains("needs at least 80×24"), "{s}");
+    }
+}
+
+#[test]
+fn another_process_change_shows_without_a_key() {
+    let mut c = Console::new(false, false);
+    let other = wsconsole::ops::Ops::new(Arc::new(Store::open(c.store.path()).unwrap()), "other");
+    other.set_web_services(true).unwrap();
+    // The console polls its change count once a second.
+    let start = std::time::Instant::now();
+    while !c.app.data.as_ref().unwrap().settings.enable_web_services {
+        assert!(start.elapsed() < std::time::Duration::from_secs(10), "change never seen");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        c.app.tick();
+    }
+}
