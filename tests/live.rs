@@ -5,57 +5,10 @@
 mod common;
 
 use common::*;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use wsconsole::domain::Protocol;
 use wsconsole::ops::{NewToken, Ops};
 use wsconsole::store::Store;
-
-struct Endpoint {
-    child: Child,
-    base: String,
-}
-
-impl Endpoint {
-    fn spawn(db: &std::path::Path) -> Endpoint {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_wsconsole"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--db"])
-            .arg(db)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let mut lines = BufReader::new(stderr).lines();
-        let base = loop {
-            let line = lines.next().expect("the endpoint says where it listens").unwrap();
-            if let Some(rest) = line.split("address=").nth(1) {
-                break format!("http://{}", rest.split_whitespace().next().unwrap());
-            }
-        };
-        // Keep draining stderr so the child never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Endpoint { child, base }
-    }
-
-    fn site_info(&self, token: &str) -> serde_json::Value {
-        get(&format!("{}/webservice/rest/server.php?wstoken={token}&wsfunction=core_webservice_get_site_info&moodlewsrestformat=json", self.base)).json()
-    }
-}
-
-impl Drop for Endpoint {
-    fn drop(&mut self) {
-        // SIGTERM: the endpoint stops gracefully.
-        unsafe_kill_term(self.child.id());
-        let _ = self.child.wait();
-    }
-}
-
-fn unsafe_kill_term(pid: u32) {
-    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
-}
 
 #[test]
 fn changes_from_another_process_apply_to_the_next_request() {

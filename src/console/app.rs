@@ -1406,14 +1406,16 @@ impl App {
             .map_err(|e| format!("cannot reach the endpoint at {url}: {e} (is `wsconsole serve` running?)"))
             .and_then(|mut r| {
                 let status = r.status();
-                r.body_mut().read_to_string().map(|b| {
-                    // JSON is easier to read indented; anything else is shown as it came.
-                    let body = serde_json::from_str::<serde_json::Value>(&b)
-                        .ok()
-                        .and_then(|v| serde_json::to_string_pretty(&v).ok())
-                        .unwrap_or(b);
-                    format!("HTTP {} from {url}\n{body}", status.as_u16())
-                })
+                r.body_mut()
+                    .read_to_string()
+                    .map(|b| {
+                        // JSON is easier to read indented; anything else is shown as it came.
+                        let body = serde_json::from_str::<serde_json::Value>(&b)
+                            .ok()
+                            .and_then(|v| serde_json::to_string_pretty(&v).ok())
+                            .unwrap_or(b);
+                        format!("HTTP {} from {url}\n{body}", status.as_u16())
+                    })
                     .map_err(|e| e.to_string())
             });
         self.check.response = Some(response.unwrap_or_else(|e| e));

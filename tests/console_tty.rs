@@ -1,0 +1,156 @@
+//! The real binary in a real terminal (tmux at 80×24): the whole "external system" token flow
+//! from an empty database by keys alone, the token copied from the screen and used over HTTP
+//! against a running `wsconsole serve`, then revoked in the console; and the terminal given
+//! back intact on quit and on SIGTERM. `.ci/run` installs tmux.
+
+mod common;
+
+use common::{Endpoint, get};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// One tmux server of our own (its own socket), killed on drop.
+struct Tmux {
+    socket: String,
+    _dir: tempfile::TempDir,
+    db: std::path::PathBuf,
+}
+
+impl Tmux {
+    fn start(name: &str) -> Tmux {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("ws.redb");
+        let socket = format!("wsconsole-test-{}-{name}", std::process::id());
+        let shell = format!("{} --db {}; echo EXITED=$?; sleep 60", env!("CARGO_BIN_EXE_wsconsole"), db.display());
+        let t = Tmux { socket, _dir: dir, db };
+        let ok = t.cmd(&["new-session", "-d", "-x", "80", "-y", "24", "-s", "t", &shell]);
+        assert!(ok, "tmux must be installed for this test (apt-get install -y tmux)");
+        t.cmd(&["set-option", "-s", "set-clipboard", "on"]);
+        t
+    }
+
+    fn cmd(&self, args: &[&str]) -> bool {
+        Command::new("tmux").args(["-L", &self.socket]).args(args).status().is_ok_and(|s| s.success())
+    }
+
+    fn out(&self, args: &[&str]) -> String {
+        let o = Command::new("tmux").args(["-L", &self.socket]).args(args).output().unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.out(&["capture-pane", "-p", "-t", "t"])
+    }
+
+    /// Named keys (`Enter`, `Tab`, `Space`, `Right`, `Escape`).
+    fn keys(&self, keys: &[&str]) -> &Self {
+        for k in keys {
+            assert!(self.cmd(&["send-keys", "-t", "t", k]));
+            std::thread::sleep(Duration::from_millis(40));
+        }
+        self
+    }
+
+    /// Literal text, one character at a time as a person types.
+    fn text(&self, text: &str) -> &Self {
+        assert!(self.cmd(&["send-keys", "-t", "t", "-l", text]));
+        std::thread::sleep(Duration::from_millis(60));
+        self
+    }
+
+    fn wait_for(&self, what: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if s.contains(what) {
+                return s;
+            }
+            assert!(start.elapsed() < Duration::from_secs(15), "never saw {what:?}; the screen:\n{s}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.cmd(&["kill-server"]);
+    }
+}
+
+fn site_info(base: &str, token: &str) -> serde_json::Value {
+    get(&format!(
+        "{base}/webservice/rest/server.php?wstoken={token}&wsfunction=core_webservice_get_site_info&moodlewsrestformat=json"
+    ))
+    .json()
+}
+
+#[test]
+fn the_whole_external_system_flow_by_keys_in_a_real_terminal() {
+    let t = Tmux::start("flow");
+    t.wait_for("Enable web services");
+    // 1. Overview step 1 → Advanced features; 2. Protocols → REST.
+    t.keys(&["Enter"]).wait_for("Advanced features");
+    t.keys(&["Space"]).wait_for("[x] Enable web services");
+    t.keys(&["3", "Space"]).wait_for("[x] REST protocol");
+    // 3. A user.
+    t.keys(&["5", "n"]).wait_for("Add a user");
+    t.text("client1").keys(&["Tab", "Tab"]).text("Secret-pass-1").keys(&["Enter"]).wait_for("user client1 created");
+    // 4. A role with webservice/rest:use, assigned to the user.
+    t.keys(&[":"]).text("roles").keys(&["Enter"]).wait_for("Roles");
+    t.keys(&["n"]).text("wsrole").keys(&["Enter"]).wait_for("Capabilities of role wsrole");
+    t.text("rest:use").keys(&["Space", "Enter"]).wait_for("role wsrole: 1 added");
+    t.keys(&["5", "r"]).wait_for("Roles of client1");
+    t.keys(&["Space", "Enter"]).wait_for("1 roles assigned");
+    // 5. A custom service with site info; the user authorised.
+    t.keys(&["6", "n"]).text("External system").keys(&["Tab"]).text("ext_system").keys(&["Enter"]);
+    t.wait_for("service \"External system\" created");
+    t.keys(&["G", "f"]).text("site_info").keys(&["Space", "Enter"]).wait_for("1 functions added");
+    t.keys(&["6", "G", "a", "n"]).text("client1").wait_for("user found");
+    t.keys(&["Enter"]).wait_for("client1 authorised");
+    // 6. The token, copied from the screen.
+    t.keys(&["7", "n"]).text("client1").keys(&["Enter"]);
+    let shown = t.wait_for("will not be shown again");
+    let token = shown
+        .split(|c: char| !c.is_ascii_hexdigit())
+        .find(|w| w.len() == 32)
+        .expect("the token is on the screen")
+        .to_string();
+    t.keys(&["y"]).wait_for("copied (OSC 52)");
+    assert_eq!(t.out(&["show-buffer"]).trim(), token, "y put the token on the clipboard through tmux");
+    t.keys(&["Enter"]).wait_for("it is not shown again");
+
+    // The endpoint, as its own process on the same file: the token works.
+    let endpoint = Endpoint::spawn(&t.db);
+    let info = site_info(&endpoint.base, &token);
+    assert_eq!(info["username"], "client1", "{info}");
+    assert_eq!(info["functions"][0]["name"], "core_webservice_get_site_info");
+
+    // Revoked in the console: the very next call fails.
+    t.keys(&["d"]).wait_for("[ Revoke ]");
+    t.keys(&["Right", "Enter"]).wait_for("revoked");
+    let after = site_info(&endpoint.base, &token);
+    assert_eq!(after["errorcode"], "invalidtoken", "{after}");
+
+    // Quit gives the terminal back: the shell's line is on the normal screen.
+    t.keys(&["q"]).wait_for("EXITED=0");
+    assert_eq!(t.out(&["display-message", "-p", "-t", "t", "#{alternate_on}"]).trim(), "0");
+    assert_eq!(t.out(&["display-message", "-p", "-t", "t", "#{cursor_flag}"]).trim(), "1", "cursor shown again");
+}
+
+#[test]
+fn sigterm_and_a_small_terminal_leave_the_terminal_usable() {
+    let t = Tmux::start("term");
+    t.wait_for("Enable web services");
+    t.cmd(&["resize-window", "-t", "t", "-x", "70", "-y", "20"]);
+    t.wait_for("needs at least 80×24");
+    t.cmd(&["resize-window", "-t", "t", "-x", "80", "-y", "24"]);
+    t.wait_for("Enable web services");
+    let pid = t.out(&["display-message", "-p", "-t", "t", "#{pane_pid}"]);
+    // The pane runs `sh -c '…'`: the console is its child.
+    let children = Command::new("pgrep").args(["-P", pid.trim()]).output().unwrap();
+    let console = String::from_utf8_lossy(&children.stdout).lines().next().expect("the console runs").to_string();
+    assert!(Command::new("kill").args(["-TERM", &console]).status().unwrap().success());
+    t.wait_for("EXITED=");
+    assert_eq!(t.out(&["display-message", "-p", "-t", "t", "#{alternate_on}"]).trim(), "0");
+    assert_eq!(t.out(&["display-message", "-p", "-t", "t", "#{cursor_flag}"]).trim(), "1");
+}
