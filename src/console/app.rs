@@ -254,7 +254,7 @@ impl App {
         }
     }
 
-    fn take_load(&mut self, result: Result<(Data, Duration), crate::store::StoreError>) {
+    fn take_load(&mut self, result: super::data::Loaded) {
         match result {
             Ok((mut data, took)) => {
                 if let Some(old) = &self.data {

@@ -356,12 +356,15 @@ impl TokenIndex {
     }
 }
 
+/// A load: the data and how long reading it took.
+pub type Loaded = Result<(Data, Duration), StoreError>;
+
 /// Loads [`Data`] on its own thread; the console asks and later picks the result up. Each
 /// request has a number; a result carries the newest number its load began after, so the
 /// console knows whether a load reflecting its latest request is still to come.
 pub struct Loader {
     ask: Sender<u64>,
-    results: Receiver<(u64, Result<(Data, Duration), StoreError>)>,
+    results: Receiver<(u64, Loaded)>,
     asked: u64,
     answered: u64,
 }
@@ -400,14 +403,14 @@ impl Loader {
     }
 
     /// A finished load, if one is ready.
-    pub fn poll(&mut self) -> Option<Result<(Data, Duration), StoreError>> {
+    pub fn poll(&mut self) -> Option<Loaded> {
         let (n, r) = self.results.try_recv().ok()?;
         self.answered = self.answered.max(n);
         Some(r)
     }
 
     /// Waits for the next finished load (tests and the benchmark).
-    pub fn wait(&mut self) -> Option<Result<(Data, Duration), StoreError>> {
+    pub fn wait(&mut self) -> Option<Loaded> {
         let (n, r) = self.results.recv().ok()?;
         self.answered = self.answered.max(n);
         Some(r)
