@@ -286,11 +286,12 @@ fn every_subcommand_has_help() {
 }
 
 #[test]
-fn plain_wsconsole_says_the_console_is_not_there_yet() {
+fn plain_wsconsole_without_a_terminal_says_so_and_touches_nothing() {
+    // The console itself runs in a terminal: tests/console_tty.rs.
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(BIN).current_dir(dir.path()).env_remove("WSCONSOLE_DB").output().unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("console is not available"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the console needs a terminal"));
     assert!(!Path::new(&dir.path().join("wsconsole.redb")).exists());
 }
 

@@ -3,6 +3,7 @@
 //!
 //! `cargo run --release --bin wsconsole-bench -- store`
 //! `cargo build --release && target/release/wsconsole-bench endpoint` (needs `wrk`)
+//! `cargo run --release --bin wsconsole-bench -- console`
 
 use redb::ReadableDatabase;
 use std::path::{Path, PathBuf};
@@ -18,9 +19,12 @@ fn main() {
         Some("store") => store_bench(&args[1..]),
         Some("endpoint") => endpoint_bench(&args[1..]),
         Some("baseline") => baseline(&args[1..]),
+        Some("console") => console_bench(&args[1..]),
+        Some("console-measure") => console_measure(&args[1..]),
         _ => {
             eprintln!("usage: wsconsole-bench store [--users N] [--services N] [--tokens N] [--calls N] [--dir DIR]");
             eprintln!("       wsconsole-bench endpoint [--tokens N] [--seconds N] [--connections N] [--dir DIR]");
+            eprintln!("       wsconsole-bench console [--users N] [--tokens N] [--calls N] [--dir DIR]");
             std::process::exit(2);
         }
     }
@@ -417,4 +421,111 @@ end
     let _ = base_server.kill();
     let _ = base_server.wait();
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The console on an empty and on a full database, each measured in a fresh process of its own
+/// (so that its peak RSS is the console's alone, not the fill's).
+fn console_bench(args: &[String]) {
+    let v = Volume {
+        users: arg(args, "--users", 100_000),
+        services: arg(args, "--services", 100),
+        tokens: arg(args, "--tokens", 200_000),
+        calls: arg(args, "--calls", 1_000_000),
+    };
+    let dir = work_dir(args, "console");
+    std::fs::create_dir_all(&dir).expect("bench directory");
+    let empty = dir.join("empty.redb");
+    let full = dir.join("full.redb");
+    drop(Store::open(&empty).expect("empty database"));
+    let store = Store::open(&full).expect("full database");
+    let t = Instant::now();
+    bulk::fill(&store, v, wsconsole::store::now()).expect("fill");
+    drop(store);
+    println!("wsconsole console benchmark (in process, 160x48 TestBackend frames; each database in a fresh process)");
+    println!(
+        "volume: {} users, {} services, {} tokens, {} call-log rows (fill {:.1} s)",
+        v.users,
+        v.services,
+        v.tokens,
+        v.calls,
+        t.elapsed().as_secs_f64()
+    );
+    let measure = |db: &Path| -> Vec<f64> {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .arg("console-measure")
+            .arg(db)
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .expect("run the measuring process");
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.split_whitespace().map(|x| x.parse().expect("a figure")).collect()
+    };
+    let e = measure(&empty);
+    let f = measure(&full);
+    let names = [
+        "first frame (start to frame)",
+        "data on screen (start to loaded frame)",
+        "filter keystroke to frame, median",
+        "filter keystroke to frame, worst",
+        "scroll (PgDn/Down) to frame, median",
+        "scroll (PgDn/Down) to frame, worst",
+    ];
+    println!("{:<42} {:>10} {:>10} {:>7}", "", "empty", "full", "ratio");
+    for (i, name) in names.iter().enumerate() {
+        println!("{name:<42} {:>7.2} ms {:>7.2} ms {:>7.2}", e[i], f[i], f[i] / e[i].max(1e-6));
+    }
+    println!("peak RSS: empty {:.1} MiB, full {:.1} MiB  [target < 64 MiB]", e[6] / 1024.0, f[6] / 1024.0);
+    println!("[targets: first frame < 100 ms and <= 1.5x empty; keystroke to frame < 16 ms]");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// One console on `db`: prints start→first frame, start→loaded frame, keystroke and scroll
+/// frame times (ms) and peak RSS (KiB), space-separated.
+fn console_measure(args: &[String]) {
+    use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+    use ratatui::{Terminal, backend::TestBackend};
+    use std::sync::Arc;
+    use wsconsole::console::{app::App, theme::Theme, view};
+    let db = PathBuf::from(&args[0]);
+    let start = Instant::now();
+    let store = Arc::new(Store::open_with_cache(&db, wsconsole::console::CACHE_BYTES).expect("open"));
+    let mut app = App::new(store, false, Theme { mono: false });
+    let mut term = Terminal::new(TestBackend::new(160, 48)).unwrap();
+    term.draw(|f| view::draw(f, &mut app)).unwrap();
+    let first = start.elapsed();
+    app.settle();
+    term.draw(|f| view::draw(f, &mut app)).unwrap();
+    let loaded = start.elapsed();
+    let mut frame = |app: &mut App, code: KeyCode| {
+        let t = Instant::now();
+        app.handle(&Event::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+        term.draw(|f| view::draw(f, app)).unwrap();
+        t.elapsed()
+    };
+    frame(&mut app, KeyCode::Char('7'));
+    frame(&mut app, KeyCode::Char('/'));
+    let mut typing = Vec::new();
+    for c in "user0421".chars() {
+        typing.push(frame(&mut app, KeyCode::Char(c)));
+    }
+    for _ in 0..8 {
+        typing.push(frame(&mut app, KeyCode::Backspace));
+    }
+    frame(&mut app, KeyCode::Enter);
+    let mut scrolling = Vec::new();
+    for i in 0..60 {
+        scrolling.push(frame(&mut app, if i % 2 == 0 { KeyCode::PageDown } else { KeyCode::Down }));
+    }
+    let worst = |v: &[Duration]| v.iter().max().copied().unwrap_or_default();
+    let f = |d: Duration| d.as_secs_f64() * 1e3;
+    println!(
+        "{} {} {} {} {} {} {}",
+        f(first),
+        f(loaded),
+        f(median(typing.clone())),
+        f(worst(&typing)),
+        f(median(scrolling.clone())),
+        f(worst(&scrolling)),
+        peak_rss_kib()
+    );
 }

@@ -28,12 +28,16 @@ use std::time::Duration;
 
 type Backend = CrosstermBackend<BufWriter<Stdout>>;
 
+/// The console's redb page cache: it scans tables into its own index, so pages are rarely
+/// read twice (measured: 16 MiB would add ~12 MiB of RSS on a 200 000-token database).
+pub const CACHE_BYTES: usize = 4 << 20;
+
 /// How long the loop waits for input before it looks for database changes.
 const IDLE_WAIT: Duration = Duration::from_millis(250);
 
 /// Runs the console until the administrator quits (or a signal says to).
 pub fn run(db: &Path, read_only: bool) -> Result<(), String> {
-    let store = Arc::new(Store::open(db).map_err(|e| e.to_string())?);
+    let store = Arc::new(Store::open_with_cache(db, CACHE_BYTES).map_err(|e| e.to_string())?);
     let theme = theme::Theme::from_env();
     // NO_COLOR is honoured by the theme; crossterm's own handling would reset attributes.
     crossterm::style::force_color_output(true);

@@ -55,6 +55,12 @@ impl Store {
     /// Opens (creating with mode 0600 if missing) the database at `path`, in redb's MultiWriter
     /// mode so that the console, the CLI and the endpoint share it; seeds or migrates it.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Store::open_with_cache(path, CACHE_BYTES)
+    }
+
+    /// As [`Store::open`], with a page cache of `cache_bytes`: the console reads whole tables
+    /// into its own index once per change, so a large cache would only hold pages twice.
+    pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Store, StoreError> {
         let shown = path.display().to_string();
         let fail = |cause: String| StoreError::Open { path: shown.clone(), cause };
 
@@ -72,7 +78,7 @@ impl Store {
             return Err(fail("it is a directory".into()));
         }
 
-        let db = open_redb(path).map_err(fail)?;
+        let db = open_redb(path, cache_bytes).map_err(fail)?;
         let store = Store { db, path: path.to_path_buf() };
         schema::prepare(&store)?;
         Ok(store)
@@ -141,10 +147,10 @@ impl Store {
     }
 }
 
-fn open_redb(path: &Path) -> Result<Database, String> {
+fn open_redb(path: &Path, cache_bytes: usize) -> Result<Database, String> {
     // A damaged file can trip redb's internal assertions in debug builds; report it, never panic.
     let opened = std::panic::catch_unwind(|| {
-        Builder::new().set_concurrency_mode(ConcurrencyMode::MultiWriter).set_cache_size(CACHE_BYTES).create(path)
+        Builder::new().set_concurrency_mode(ConcurrencyMode::MultiWriter).set_cache_size(cache_bytes).create(path)
     });
     match opened {
         Ok(Ok(db)) => Ok(db),

@@ -500,14 +500,18 @@ pub trait Queries: View {
     /// Everything the setup walkthrough needs, in this one transaction.
     fn walkthrough_facts(&self, now: UnixTime) -> Result<Facts, StoreError> {
         let settings = Queries::settings(self)?;
-        let mut live: HashMap<UserId, User> = HashMap::new();
-        for entry in self.users_by_username()?.iter()? {
-            if let Some(u) = Queries::user(self, entry?.1.value())? {
-                live.insert(u.id, u);
+        // One pass in id order, keeping names only: 100 000 users must not all sit in memory.
+        let mut live: HashMap<UserId, String> = HashMap::new();
+        let mut ws: HashSet<UserId> = HashSet::new();
+        for entry in self.users()?.iter()? {
+            let u: User = decode(entry?.1.value(), "user")?;
+            if !u.deleted {
+                if u.auth == AuthMethod::Webservice {
+                    ws.insert(u.id);
+                }
+                live.insert(u.id, u.username);
             }
         }
-        let mut ws: HashSet<UserId> =
-            live.values().filter(|u| u.auth == AuthMethod::Webservice).map(|u| u.id).collect();
         for entry in self.service_users()?.iter()? {
             ws.insert(entry?.0.value().1);
         }
@@ -520,12 +524,7 @@ pub trait Queries: View {
             let (users, everybody) = self.capability_holders(cap)?;
             holders.insert(cap, Holders { users, everybody });
         }
-        let mut f = Facts {
-            users: live.into_iter().map(|(id, u)| (id, u.username)).collect(),
-            ws_users: ws,
-            holders,
-            ..Facts::default()
-        };
+        let mut f = Facts { users: live, ws_users: ws, holders, ..Facts::default() };
         for s in self.all_services()? {
             if s.builtin || !s.enabled {
                 continue;
