@@ -553,11 +553,11 @@ fn tokens(f: &mut Frame, app: &mut App, area: Rect) {
         ]
     } else {
         vec![
-            Constraint::Length(16),
+            Constraint::Length(14),
             Constraint::Length(10),
-            Constraint::Min(8),
-            Constraint::Length(8),
-            Constraint::Length(10),
+            Constraint::Min(6),
+            Constraint::Length(11),
+            Constraint::Length(11),
             Constraint::Length(10),
             Constraint::Length(8),
         ]
