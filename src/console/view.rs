@@ -112,9 +112,31 @@ fn draw_status(f: &mut Frame, app: &App, area: Rect) {
             Span::styled("  (Esc clears)", t.dim()),
         ])
     } else {
-        Line::from(Span::styled(app.screen.title(), t.dim()))
+        // Which walkthrough steps this screen serves, so that a first-time administrator who
+        // came from the Overview knows where they are.
+        let serves: Vec<String> = app.data.as_ref().map_or_else(Vec::new, |d| {
+            d.flows
+                .iter()
+                .flat_map(|flow| flow.steps.iter().map(move |s| (flow, s)))
+                .filter(|(_, s)| Screen::of_place(s.place) == app.screen)
+                .map(|(flow, s)| format!("step {} {} ({})", s.number, s.title, flow_short(flow.title)))
+                .collect()
+        });
+        if serves.is_empty() {
+            Line::from(Span::styled(app.screen.title(), t.dim()))
+        } else {
+            Line::from(vec![
+                Span::styled(format!("{} · walkthrough: ", app.screen.title()), t.dim()),
+                Span::raw(serves.join("; ")),
+            ])
+        }
     };
     f.render_widget(Paragraph::new(line), area);
+}
+
+/// "external system" or "users with token".
+fn flow_short(title: &str) -> &'static str {
+    if title.starts_with("Allow") { "external system" } else { "users with token" }
 }
 
 fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
@@ -203,7 +225,7 @@ fn overview(f: &mut Frame, app: &mut App, area: Rect) {
             };
             let mut line = Line::from(vec![
                 Span::styled(format!(" {mark} "), style),
-                Span::raw(format!("{:>2}. {:<44}", step.number, step.title)),
+                Span::raw(format!("{:>2}. {:<34}", step.number, step.title)),
                 Span::styled(step.detail.clone(), style),
             ]);
             if index == sel {
@@ -568,6 +590,21 @@ fn tokens(f: &mut Frame, app: &mut App, area: Rect) {
     }
     let day = |t: i64| jiff::Timestamp::from_second(t).map(|t| t.strftime("%Y-%m-%d").to_string()).unwrap_or_default();
     let (good, warn, bad) = (t.good(), t.warn(), t.bad());
+    // The selected token's creator and dates, on a line of their own under the list.
+    let [area, detail] = Layout::vertical([Constraint::Min(4), Constraint::Length(1)]).areas(area);
+    if let Some(v) = ix.view(app.selected().min(ix.len().saturating_sub(1))) {
+        let e = v.entry;
+        let text = format!(
+            " {}: created by {} {} · last access {} · {} on {}",
+            e.name,
+            v.creator,
+            format_time(e.created),
+            e.last_access.map_or("never".into(), format_time),
+            v.username,
+            v.service_shortname,
+        );
+        f.render_widget(Paragraph::new(text).style(t.dim()), detail);
+    }
     table(f, app, area, title, (header, widths), ix.len(), |i| {
         let Some(v) = ix.view(i) else { return Row::new(vec!["?"]) };
         let e = v.entry;
