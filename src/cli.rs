@@ -339,6 +339,9 @@ type Out<'a> = &'a mut dyn Write;
 
 /// Runs a parsed command against the database, printing to `out`.
 pub fn run(cli: Cli, out: Out<'_>) -> Result<(), CliError> {
+    if cli.read_only && cli.command.is_some() {
+        return Err(CliError("--read-only applies to the console (wsconsole with no subcommand)".into()));
+    }
     let Some(command) = cli.command else {
         use std::io::IsTerminal;
         if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {

@@ -19,7 +19,13 @@ fn main() -> ExitCode {
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
     let cli = wsconsole::cli::Cli::parse();
     let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    // Subcommands print through one locked, buffered stdout. The console must not hold that
+    // lock: its signal watcher restores the terminal from another thread.
+    let mut out: Box<dyn std::io::Write> = if cli.command.is_some() {
+        Box::new(std::io::BufWriter::new(stdout.lock()))
+    } else {
+        Box::new(std::io::sink())
+    };
     let result = wsconsole::cli::run(cli, &mut out);
     let flushed = std::io::Write::flush(&mut out);
     match (result, flushed) {

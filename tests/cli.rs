@@ -341,3 +341,17 @@ fn the_readme_first_command_runs_wsconsole() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     assert!(readme.contains("cargo run --release "), "the README's first command");
 }
+
+#[test]
+fn read_only_is_for_the_console_and_refused_with_a_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .current_dir(dir.path())
+        .env_remove("WSCONSOLE_DB")
+        .args(["--read-only", "settings", "set", "enablewebservices", "1"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--read-only applies to the console"));
+    assert!(!Path::new(&dir.path().join("wsconsole.redb")).exists(), "nothing opened, nothing written");
+}

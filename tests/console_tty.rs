@@ -154,3 +154,21 @@ fn sigterm_and_a_small_terminal_leave_the_terminal_usable() {
     assert_eq!(t.out(&["display-message", "-p", "-t", "t", "#{alternate_on}"]).trim(), "0");
     assert_eq!(t.out(&["display-message", "-p", "-t", "t", "#{cursor_flag}"]).trim(), "1");
 }
+
+#[test]
+fn a_dropped_terminal_ends_the_console() {
+    // As when an SSH connection drops: the terminal goes away under the running console.
+    let t = Tmux::start("hangup");
+    t.wait_for("Enable web services");
+    let pid = t.out(&["display-message", "-p", "-t", "t", "#{pane_pid}"]);
+    let children = Command::new("pgrep").args(["-P", pid.trim()]).output().unwrap();
+    let console = String::from_utf8_lossy(&children.stdout).lines().next().expect("the console runs").to_string();
+    t.cmd(&["kill-server"]);
+    let start = Instant::now();
+    while std::path::Path::new(&format!("/proc/{console}/cmdline")).exists()
+        && !std::fs::read_to_string(format!("/proc/{console}/stat")).unwrap_or_default().contains(") Z")
+    {
+        assert!(start.elapsed() < Duration::from_secs(5), "the console outlived its terminal (it would spin on EOF)");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

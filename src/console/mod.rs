@@ -43,9 +43,7 @@ pub fn run(db: &Path, read_only: bool) -> Result<(), String> {
     crossterm::style::force_color_output(true);
 
     let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
-        signal_hook::flag::register(signal, stop.clone()).map_err(|e| format!("cannot watch signals: {e}"))?;
-    }
+    watch_signals(stop.clone())?;
     let mut terminal = enter().map_err(|e| format!("cannot set up the terminal: {e}"))?;
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -58,6 +56,28 @@ pub fn run(db: &Path, read_only: bool) -> Result<(), String> {
     leave(&mut terminal);
     let _ = std::panic::take_hook();
     result.map_err(|e| format!("terminal error: {e}"))
+}
+
+/// SIGTERM and SIGHUP end the console with the terminal restored. The loop notices the flag
+/// within its idle wait; but when the terminal itself has gone (a dropped SSH connection),
+/// crossterm keeps reading end-of-file inside its poll and never returns, so a watcher thread
+/// restores what can be restored and exits if the loop has not finished shortly after.
+fn watch_signals(stop: Arc<AtomicBool>) -> Result<(), String> {
+    use signal_hook::consts::{SIGHUP, SIGTERM};
+    let mut signals =
+        signal_hook::iterator::Signals::new([SIGTERM, SIGHUP]).map_err(|e| format!("cannot watch signals: {e}"))?;
+    std::thread::Builder::new()
+        .name("console-signals".into())
+        .spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                stop.store(true, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(600));
+                leave_raw();
+                std::process::exit(128 + signal);
+            }
+        })
+        .map_err(|e| format!("cannot watch signals: {e}"))?;
+    Ok(())
 }
 
 fn enter() -> std::io::Result<Terminal<Backend>> {
