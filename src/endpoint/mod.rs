@@ -4,6 +4,7 @@
 
 mod activity;
 mod ajax;
+mod call;
 pub mod encode;
 mod fresh;
 mod login;
