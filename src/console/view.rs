@@ -300,7 +300,7 @@ fn protocols(f: &mut Frame, app: &mut App, area: Rect) {
         .collect();
     rows.push(("Web services documentation".into(), s.ws_documentation, "enablewsdocumentation".into()));
     let foot = "Users call a protocol only while it is enabled here and they hold its capability.\n\
-                REST is served by this version; SOAP, XML-RPC and AMF are switched but not served yet."
+                REST and XML-RPC are served by this version; SOAP and AMF are switched but not served yet."
         .to_string();
     toggles(f, app, area, "Manage protocols", rows, foot);
 }
@@ -781,6 +781,20 @@ fn docs(f: &mut Frame, app: &mut App, area: Rect) {
             form.push_str(&format!("&{p}=…"));
         }
         text.push_line(Line::raw(form));
+        text.push_line(Line::raw(""));
+        text.push_line(Line::from(Span::styled("XML-RPC (POST …/webservice/xmlrpc/server.php?wstoken=…)", t.title())));
+        let positional: Vec<String> = match &def.params {
+            crate::functions::schema::Schema::Single { keys, .. } => {
+                keys.iter().map(|(k, _)| format!("<param><value>…{k}…</value></param>")).collect()
+            }
+            _ => Vec::new(),
+        };
+        text.push_line(Line::raw(format!(
+            "<methodCall><methodName>{}</methodName><params>{}</params></methodCall>",
+            info.name,
+            positional.join("")
+        )));
+        text.push_line(Line::from(Span::styled("parameters are positional, in the order above", t.dim())));
         text.push_line(Line::raw(""));
         text.push_line(Line::from(Span::styled("Errors", t.title())));
         text.push_line(Line::raw(

@@ -89,8 +89,16 @@ pub async fn call(app: &AppState, req: CallRequest<'_>) -> Answer {
         Creds::Password { username, password } => {
             // Refusals that need no password check (switched off, plugin off, missing
             // credentials) come first and take no slot of the password pool.
-            let (cheap, checked) =
-                decide_password(&snapshot, protocol, &username, &password, function.as_deref(), client, now, &|_, _| false);
+            let (cheap, checked) = decide_password(
+                &snapshot,
+                protocol,
+                &username,
+                &password,
+                function.as_deref(),
+                client,
+                now,
+                &|_, _| false,
+            );
             if !checked && !matches!(cheap, Ok(Err(Denial::WrongUsernamePassword { .. }))) {
                 cheap
             } else {
@@ -221,7 +229,8 @@ fn decide_password(
     now: i64,
     check: crate::domain::access::PasswordCheck<'_>,
 ) -> (Result<crate::domain::access::Decision, crate::store::StoreError>, bool) {
-    let req = AccessRequest { protocol, credentials: Credentials::Password { username, password }, function, remote, now };
+    let req =
+        AccessRequest { protocol, credentials: Credentials::Password { username, password }, function, remote, now };
     let checked = std::cell::Cell::new(false);
     let d = decide(snapshot, &req, &|u, p| {
         checked.set(true);

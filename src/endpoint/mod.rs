@@ -11,6 +11,7 @@ mod login;
 pub mod params;
 mod rest;
 mod throttle;
+mod xmlrpc;
 
 use crate::domain::iprestriction::{ClientAddr, IpRestriction};
 use crate::store::Store;
@@ -123,6 +124,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/webservice/rest/server.php", any(rest::server::<false>))
         .route("/webservice/rest/simpleserver.php", any(rest::server::<true>))
+        .route("/webservice/xmlrpc/server.php", any(xmlrpc::server::<false>))
+        .route("/webservice/xmlrpc/simpleserver.php", any(xmlrpc::server::<true>))
         .route("/login/token.php", any(login::token_php))
         .route("/lib/ajax/service.php", any(ajax::service_php))
         .route("/healthz", get(|| async { "ok\n" }))

@@ -1,0 +1,427 @@
+//! `/webservice/xmlrpc/server.php` (token) and `simpleserver.php` (username/password):
+//! moodle-ws-reference.md §7.2. Parameters are positional, named by the order of the
+//! function's parameter description; answers and faults are byte for byte Moodle's.
+//!
+//! XML safety: quick-xml never reads a DTD or expands an entity other than the five
+//! predefined ones and character references; a `<!DOCTYPE` is refused outright, and nesting
+//! depth and element count are bounded.
+
+use super::call::{self, CallRequest, Creds, Outcome};
+use super::params::MAX_DEPTH;
+use super::{AppState, too_many, unavailable};
+use crate::domain::Protocol;
+use crate::domain::access::MoodleException;
+use crate::functions::value::{Value, php_float};
+use crate::functions::{self, schema::Schema};
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use quick_xml::events::Event;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// Elements a request may hold: far more than any real call, far fewer than 8 MiB of `<a/>`.
+const MAX_ELEMENTS: usize = 100_000;
+
+pub async fn server<const SIMPLE: bool>(
+    State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    let started = Instant::now();
+    // Credentials come from the query string only ($_GET in Moodle).
+    let query: Vec<(String, String)> =
+        form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).into_owned().collect();
+    let get = |k: &str| query.iter().rev().find(|(name, _)| name == k).map(|(_, v)| v.clone());
+    let creds = if SIMPLE {
+        Creds::Password {
+            username: get("wsusername").unwrap_or_default(),
+            password: get("wspassword").unwrap_or_default(),
+        }
+    } else {
+        Creds::Token(get("wstoken"))
+    };
+    let (function, args) = match parse_method_call(&body) {
+        Ok((name, params)) => {
+            let args = name_params(&name, params);
+            (Some(name), args)
+        }
+        Err(why) => {
+            let e = functions::invalid_parameter(format!("Invalid XML-RPC request: {why}"));
+            return fault(&e, false);
+        }
+    };
+    let req = CallRequest { protocol: Protocol::Xmlrpc, peer, headers: &headers, creds, function, args, started };
+    let answer = call::call(&app, req).await;
+    match answer.outcome {
+        // Moodle's server.php dies: an empty 200.
+        Outcome::SwitchedOff => {
+            (StatusCode::OK, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], "").into_response()
+        }
+        Outcome::TooMany(wait) => too_many(wait),
+        Outcome::Unavailable(e) => unavailable(e),
+        Outcome::Failed(e) => fault(&e, answer.debugging),
+        Outcome::Done { value, .. } => respond(method_response(value.as_ref())),
+    }
+}
+
+/// Names positional parameters by the function's declared order (MDL-53962). Extra values get
+/// names no description has, so validation refuses them as Moodle's would.
+fn name_params(function: &str, params: Vec<Value>) -> Value {
+    let keys: Vec<&str> = match functions::definition(function).map(|d| &d.params) {
+        Some(Schema::Single { keys, .. }) => keys.iter().map(|(k, _)| *k).collect(),
+        _ => Vec::new(),
+    };
+    Value::Map(
+        params
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| (keys.get(i).map_or_else(|| format!("param{i}"), |k| (*k).to_string()), v))
+            .collect(),
+    )
+}
+
+fn headers() -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml; charset=utf-8"));
+    h.insert(header::SERVER, HeaderValue::from_static("Moodle XML-RPC Server/1.0"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, must-revalidate, pre-check=0, post-check=0, max-age=0"),
+    );
+    h.insert(header::EXPIRES, HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("none"));
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    h
+}
+
+fn respond(body: String) -> Response {
+    (StatusCode::OK, headers(), body).into_response()
+}
+
+const HEAD: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>";
+
+/// `xmlrpc_encode_request(null, $value)` with no white space and markup escaping.
+pub fn method_response(v: Option<&Value>) -> String {
+    let mut out = format!("{HEAD}<methodResponse>");
+    match v {
+        None => out.push_str("<params/>"),
+        Some(v) => {
+            out.push_str("<params><param>");
+            encode_value(&mut out, v);
+            out.push_str("</param></params>");
+        }
+    }
+    out.push_str("</methodResponse>");
+    out
+}
+
+/// Moodle's fault: code from the errorcode's md5, string with the errorcode (and debuginfo
+/// when debugging).
+pub fn fault(e: &MoodleException, debugging: bool) -> Response {
+    respond(fault_body(e, debugging))
+}
+
+pub fn fault_body(e: &MoodleException, debugging: bool) -> String {
+    let code = fault_code(e.errorcode);
+    let text = match (&e.debuginfo, debugging) {
+        (Some(d), true) => format!("{} | DEBUG INFO: {d} | ERRORCODE: {}", e.message, e.errorcode),
+        _ => format!("{} | ERRORCODE: {}", e.message, e.errorcode),
+    };
+    let mut out = format!("{HEAD}<methodResponse><fault>");
+    let s = Value::map([("faultCode", Value::Int(code)), ("faultString", Value::Str(text))]);
+    encode_value(&mut out, &s);
+    out.push_str("</fault></methodResponse>");
+    out
+}
+
+/// `(int) substr(base_convert(md5($errorcode), 16, 10), 0, 8)`; 404 without an errorcode.
+pub fn fault_code(errorcode: &str) -> i64 {
+    use md5::{Digest, Md5};
+    if errorcode.is_empty() {
+        return 404;
+    }
+    let digest = Md5::digest(errorcode.as_bytes());
+    let n = u128::from_be_bytes(digest.into());
+    n.to_string()[..8.min(n.to_string().len())].parse().unwrap_or(404)
+}
+
+fn escape(out: &mut String, s: &str) {
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+}
+
+fn encode_value(out: &mut String, v: &Value) {
+    out.push_str("<value>");
+    match v {
+        Value::Null => out.push_str("<nil/>"),
+        Value::Bool(b) => out.push_str(if *b { "<boolean>1</boolean>" } else { "<boolean>0</boolean>" }),
+        Value::Int(i) => out.push_str(&format!("<int>{i}</int>")),
+        Value::Float(f) => out.push_str(&format!("<double>{}</double>", php_float(*f))),
+        Value::Str(s) if s.is_empty() => out.push_str("<string/>"),
+        Value::Str(s) => {
+            out.push_str("<string>");
+            escape(out, s);
+            out.push_str("</string>");
+        }
+        Value::List(items) if items.is_empty() => out.push_str("<array><data/></array>"),
+        Value::List(items) => {
+            out.push_str("<array><data>");
+            for item in items {
+                encode_value(out, item);
+            }
+            out.push_str("</data></array>");
+        }
+        Value::Map(pairs) if pairs.is_empty() => out.push_str("<struct/>"),
+        Value::Map(pairs) => {
+            out.push_str("<struct>");
+            for (k, item) in pairs {
+                out.push_str("<member><name>");
+                escape(out, k);
+                out.push_str("</name>");
+                encode_value(out, item);
+                out.push_str("</member>");
+            }
+            out.push_str("</struct>");
+        }
+    }
+    out.push_str("</value>");
+}
+
+/// A parsed element: its local name, text and child elements.
+#[derive(Debug, Default)]
+struct Node {
+    name: String,
+    text: String,
+    children: Vec<Node>,
+}
+
+fn local_name(raw: &[u8]) -> String {
+    let local = raw.rsplit(|b| *b == b':').next().unwrap_or(raw);
+    String::from_utf8_lossy(local).into_owned()
+}
+
+/// The document's root element, with the limits above.
+fn parse_document(body: &[u8]) -> Result<Node, String> {
+    let text = std::str::from_utf8(body).map_err(|e| format!("the body is not UTF-8 ({e})"))?;
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut stack = vec![Node::default()];
+    let mut elements = 0usize;
+    loop {
+        let event = reader.read_event().map_err(|e| format!("malformed XML ({e})"))?;
+        match event {
+            Event::Start(e) | Event::Empty(e) if stack.len() > MAX_DEPTH => {
+                return Err(format!("elements nested deeper than {MAX_DEPTH} ({})", local_name(e.name().as_ref())));
+            }
+            Event::Start(e) => {
+                elements += 1;
+                stack.push(Node { name: local_name(e.name().as_ref()), ..Node::default() });
+            }
+            Event::Empty(e) => {
+                elements += 1;
+                let node = Node { name: local_name(e.name().as_ref()), ..Node::default() };
+                stack.last_mut().ok_or("unbalanced elements")?.children.push(node);
+            }
+            Event::End(_) => {
+                let node = stack.pop().ok_or("unbalanced elements")?;
+                stack.last_mut().ok_or("unbalanced elements")?.children.push(node);
+            }
+            Event::Text(t) => {
+                let s = t.decode().map_err(|e| format!("bad text ({e})"))?;
+                stack.last_mut().ok_or("text outside the document")?.text.push_str(&s);
+            }
+            Event::CData(c) => {
+                let s = c.decode().map_err(|e| format!("bad CDATA ({e})"))?;
+                stack.last_mut().ok_or("text outside the document")?.text.push_str(&s);
+            }
+            Event::GeneralRef(r) => {
+                let c = if r.is_char_ref() {
+                    r.resolve_char_ref().map_err(|e| format!("bad character reference ({e})"))?
+                } else {
+                    match r.decode().map_err(|e| format!("bad reference ({e})"))?.as_ref() {
+                        "amp" => Some('&'),
+                        "lt" => Some('<'),
+                        "gt" => Some('>'),
+                        "quot" => Some('"'),
+                        "apos" => Some('\''),
+                        other => return Err(format!("undefined entity &{other}; (entities are not accepted)")),
+                    }
+                };
+                let c = c.ok_or("bad character reference")?;
+                stack.last_mut().ok_or("text outside the document")?.text.push(c);
+            }
+            Event::DocType(_) => return Err("a DOCTYPE is not accepted".into()),
+            Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
+            Event::Eof => break,
+        }
+        if elements > MAX_ELEMENTS {
+            return Err(format!("more than {MAX_ELEMENTS} elements"));
+        }
+    }
+    let mut root = stack.pop().ok_or("no document")?;
+    if !stack.is_empty() {
+        return Err("unclosed elements".into());
+    }
+    if root.children.len() != 1 {
+        return Err("expected one root element".into());
+    }
+    Ok(root.children.remove(0))
+}
+
+/// `<methodCall>`: the method name and the positional parameters.
+pub fn parse_method_call(body: &[u8]) -> Result<(String, Vec<Value>), String> {
+    let root = parse_document(body)?;
+    if root.name != "methodCall" {
+        return Err(format!("expected <methodCall>, found <{}>", root.name));
+    }
+    let name = root
+        .children
+        .iter()
+        .find(|c| c.name == "methodName")
+        .map(|n| n.text.trim().to_string())
+        .ok_or("no <methodName>")?;
+    let mut params = Vec::new();
+    if let Some(list) = root.children.iter().find(|c| c.name == "params") {
+        for p in list.children.iter().filter(|c| c.name == "param") {
+            let v = p.children.iter().find(|c| c.name == "value").ok_or("a <param> without <value>")?;
+            params.push(decode_value(v)?);
+        }
+    }
+    Ok((name, params))
+}
+
+fn decode_value(v: &Node) -> Result<Value, String> {
+    // A value without a type element is a string.
+    let Some(t) = v.children.first() else { return Ok(Value::Str(v.text.clone())) };
+    let text = t.text.trim();
+    Ok(match t.name.as_str() {
+        "int" | "i4" | "i8" => {
+            Value::Int(text.parse().map_err(|_| format!("<{}> {text:?} is not an integer", t.name))?)
+        }
+        "boolean" => match text {
+            "1" => Value::Bool(true),
+            "0" => Value::Bool(false),
+            _ => return Err(format!("<boolean> {text:?} is neither 0 nor 1")),
+        },
+        "double" => Value::Float(text.parse().map_err(|_| format!("<double> {text:?} is not a number"))?),
+        "string" => Value::Str(t.text.clone()),
+        "dateTime.iso8601" => Value::Str(text.to_string()),
+        "base64" => {
+            use base64::Engine;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(text.split_whitespace().collect::<String>())
+                .map_err(|e| format!("bad <base64> ({e})"))?;
+            Value::Str(String::from_utf8_lossy(&bytes).into_owned())
+        }
+        "nil" => Value::Null,
+        "struct" => {
+            let mut pairs = Vec::new();
+            for m in t.children.iter().filter(|c| c.name == "member") {
+                let name = m.children.iter().find(|c| c.name == "name").ok_or("a <member> without <name>")?;
+                let value = m.children.iter().find(|c| c.name == "value").ok_or("a <member> without <value>")?;
+                pairs.push((name.text.clone(), decode_value(value)?));
+            }
+            Value::Map(pairs)
+        }
+        "array" => {
+            let data = t.children.iter().find(|c| c.name == "data").ok_or("an <array> without <data>")?;
+            Value::List(data.children.iter().filter(|c| c.name == "value").map(decode_value).collect::<Result<_, _>>()?)
+        }
+        other => return Err(format!("unknown XML-RPC type <{other}>")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fault_codes_are_moodles() {
+        // From the recorded fixtures.
+        assert_eq!(fault_code("invalidtoken"), 89159464);
+        assert_eq!(fault_code("accessexception"), 23000021);
+        assert_eq!(fault_code("invalidrecord"), 23604497);
+        assert_eq!(fault_code(""), 404);
+    }
+
+    #[test]
+    fn every_value_type_decodes() {
+        let body = br#"<?xml version="1.0"?><methodCall><methodName> f </methodName><params>
+            <param><value><int>-3</int></value></param>
+            <param><value><i4>7</i4></value></param>
+            <param><value><boolean>1</boolean></value></param>
+            <param><value><double>2.5</double></value></param>
+            <param><value>bare &amp; text</value></param>
+            <param><value><string>a&lt;b&#233;</string></value></param>
+            <param><value><dateTime.iso8601>20261124T10:00:00</dateTime.iso8601></value></param>
+            <param><value><base64>aGk=</base64></value></param>
+            <param><value><nil/></value></param>
+            <param><value><struct><member><name>k</name><value><string>v</string></value></member></struct></value></param>
+            <param><value><array><data><value><int>1</int></value><value><string>x</string></value></data></array></value></param>
+            <param><value><array><data/></array></value></param>
+        </params></methodCall>"#;
+        let (name, p) = parse_method_call(body).unwrap();
+        assert_eq!(name, "f");
+        assert_eq!(p[0], Value::Int(-3));
+        assert_eq!(p[1], Value::Int(7));
+        assert_eq!(p[2], Value::Bool(true));
+        assert_eq!(p[3], Value::Float(2.5));
+        assert_eq!(p[4], Value::str("bare & text"));
+        assert_eq!(p[5], Value::str("a<bé"));
+        assert_eq!(p[6], Value::str("20261124T10:00:00"));
+        assert_eq!(p[7], Value::str("hi"));
+        assert_eq!(p[8], Value::Null);
+        assert_eq!(p[9], Value::map([("k", Value::str("v"))]));
+        assert_eq!(p[10], Value::List(vec![Value::Int(1), Value::str("x")]));
+        assert_eq!(p[11], Value::List(vec![]));
+    }
+
+    #[test]
+    fn hostile_documents_are_refused() {
+        let xxe = br#"<?xml version="1.0"?><!DOCTYPE m [<!ENTITY x SYSTEM "file:///etc/passwd">]><methodCall><methodName>&x;</methodName></methodCall>"#;
+        assert!(parse_method_call(xxe).unwrap_err().contains("DOCTYPE"));
+        let laughs = br#"<methodCall><methodName>&lol9;</methodName></methodCall>"#;
+        assert!(parse_method_call(laughs).unwrap_err().contains("entit"));
+        let deep = format!("<methodCall>{}{}</methodCall>", "<a>".repeat(100), "</a>".repeat(100));
+        assert!(parse_method_call(deep.as_bytes()).unwrap_err().contains("deeper"));
+        let many = format!("<methodCall>{}</methodCall>", "<a/>".repeat(MAX_ELEMENTS + 5));
+        assert!(parse_method_call(many.as_bytes()).unwrap_err().contains("elements"));
+        assert!(parse_method_call(b"\xff\xfe<methodCall/>").unwrap_err().contains("UTF-8"));
+        assert!(parse_method_call(b"<methodCall><methodName>x</methodCall>").is_err());
+        assert!(parse_method_call(b"<other/>").is_err());
+        assert!(parse_method_call(b"").is_err());
+    }
+
+    #[test]
+    fn responses_are_encoded_as_php_xmlrpc_does() {
+        let v = Value::map([
+            ("s", Value::str("a<&>\"")),
+            ("e", Value::str("")),
+            ("b", Value::Bool(false)),
+            ("l", Value::List(vec![])),
+        ]);
+        assert_eq!(
+            method_response(Some(&v)),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><methodResponse><params><param><value><struct>\
+             <member><name>s</name><value><string>a&lt;&amp;&gt;\"</string></value></member>\
+             <member><name>e</name><value><string/></value></member>\
+             <member><name>b</name><value><boolean>0</boolean></value></member>\
+             <member><name>l</name><value><array><data/></array></value></member>\
+             </struct></value></param></params></methodResponse>"
+        );
+        assert_eq!(
+            method_response(None),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><methodResponse><params/></methodResponse>"
+        );
+    }
+}
