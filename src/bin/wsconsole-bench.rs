@@ -296,10 +296,15 @@ fn endpoint_bench(args: &[String]) {
     let ops = Ops::new(store.clone(), "bench");
     ops.set_web_services(true).unwrap();
     ops.set_protocol(Protocol::Rest, true).unwrap();
+    ops.set_protocol(Protocol::Xmlrpc, true).unwrap();
     ops.set_auth_plugin(wsconsole::domain::AuthPlugin::Manual, true).unwrap();
-    // Every user may call REST and create tokens, through the implicit role.
-    ops.set_role_capabilities("user", &["webservice/rest:use".into(), "moodle/webservice:createtoken".into()], true)
-        .unwrap();
+    // Every user may call REST and XML-RPC and create tokens, through the implicit role.
+    ops.set_role_capabilities(
+        "user",
+        &["webservice/rest:use".into(), "webservice/xmlrpc:use".into(), "moodle/webservice:createtoken".into()],
+        true,
+    )
+    .unwrap();
     ops.create_user(NewUser {
         username: "flood".into(),
         auth: wsconsole::domain::AuthMethod::Manual,
@@ -337,6 +342,23 @@ math.randomseed(os.time())
 request = function()
   local t = tokens[math.random(#tokens)]
   return wrk.format("GET", "/webservice/rest/server.php?wstoken=" .. t .. "&wsfunction=core_webservice_get_site_info&moodlewsrestformat=json")
+end
+"#,
+            token_file.display()
+        ),
+    )
+    .unwrap();
+    let xmlrpc_script = dir.join("xmlrpc.lua");
+    std::fs::write(
+        &xmlrpc_script,
+        format!(
+            r#"local tokens = {{}}
+for line in io.lines("{}") do tokens[#tokens + 1] = line end
+math.randomseed(os.time())
+local body = "<?xml version=\"1.0\"?><methodCall><methodName>core_webservice_get_site_info</methodName><params></params></methodCall>"
+request = function()
+  local t = tokens[math.random(#tokens)]
+  return wrk.format("POST", "/webservice/xmlrpc/server.php?wstoken=" .. t, {{["Content-Type"] = "text/xml"}}, body)
 end
 "#,
             token_file.display()
@@ -394,6 +416,15 @@ end
     );
     println!("ratio endpoint/baseline: {:.2}  [target >= 0.6; p99 target < 10 ms]", e.rps / b.rps);
     let rss_plain = vm_hwm_kib(endpoint.id());
+    let x = wrk(&base, connections, seconds, &xmlrpc_script);
+    println!(
+        "XML-RPC (same call, POST methodCall): {:>9.0} req/s  p50 {:.2} ms  p99 {:.2} ms  non-2xx {}  ratio to REST JSON {:.2}  [target >= 0.5]",
+        x.rps,
+        x.p50_ms,
+        x.p99_ms,
+        x.non_2xx,
+        x.rps / e.rps
+    );
 
     // Second run: 8 connections sending wrong passwords to login/token.php meanwhile.
     let flood_url = format!("{base}/login/token.php");
