@@ -637,7 +637,6 @@ impl App {
                     }
                 }
             }
-            Action::Copy => {}
             Action::Send => self.open_test_call(),
         }
     }

@@ -27,7 +27,6 @@ pub enum Action {
     Edit,
     Delete,
     Toggle,
-    Copy,
     Sort,
     Reverse,
     RevokeUserTokens,
@@ -156,7 +155,6 @@ pub static BINDINGS: &[Binding] = &[
     b(&[k('v')], A::RevokeServiceTokens, "revoke all tokens of this service", On(&[S::Tokens]), true, true),
     b(&[k('o')], A::Sort, "sort by the next column", On(&[S::Tokens]), false, true),
     b(&[k('O')], A::Reverse, "reverse the order", On(&[S::Tokens]), false, false),
-    b(&[k('y')], A::Copy, "copy (OSC 52)", On(&[S::Tokens]), false, false),
     b(
         &[code(KeyCode::Enter), k('e')],
         A::Edit,

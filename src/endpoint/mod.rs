@@ -181,6 +181,20 @@ pub async fn shutdown_signal() {
     tracing::info!("stopping: finishing requests and flushing the activity log");
 }
 
+/// The headers every web-service answer carries (`send_headers` in each protocol's server):
+/// no caching, and open to any origin.
+fn no_cache_headers(h: &mut HeaderMap) {
+    use axum::http::{HeaderValue, header};
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, must-revalidate, pre-check=0, post-check=0, max-age=0"),
+    );
+    h.insert(header::EXPIRES, HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("none"));
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+}
+
 /// A store failure while serving: the client did nothing wrong.
 fn unavailable(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "database unavailable");

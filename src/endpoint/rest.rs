@@ -91,14 +91,7 @@ fn rest_headers(format: Format) -> HeaderMap {
             h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("inline; filename=\"response.xml\""));
         }
     }
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, must-revalidate, pre-check=0, post-check=0, max-age=0"),
-    );
-    h.insert(header::EXPIRES, HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"));
-    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("none"));
-    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    super::no_cache_headers(&mut h);
     h
 }
 

@@ -88,14 +88,7 @@ fn headers() -> HeaderMap {
     let mut h = HeaderMap::new();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml; charset=utf-8"));
     h.insert(header::SERVER, HeaderValue::from_static("Moodle XML-RPC Server/1.0"));
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, must-revalidate, pre-check=0, post-check=0, max-age=0"),
-    );
-    h.insert(header::EXPIRES, HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"));
-    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("none"));
-    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    super::no_cache_headers(&mut h);
     h
 }
 
