@@ -814,14 +814,27 @@ fn draw_overlay(f: &mut Frame, app: &App, o: &Overlay, body: Rect) {
     let t = app.theme;
     match o {
         Overlay::Help => {
-            let area = centered(body, 76, body.height);
-            let mut lines: Vec<Line> = keys::help(app.screen, app.read_only)
-                .into_iter()
-                .map(|(k, h)| Line::from(vec![Span::styled(format!("{k:<22}"), t.key()), Span::raw(h)]))
-                .collect();
-            lines.push(Line::from(Span::styled("Esc or ? closes", t.dim())));
+            let help = keys::help(app.screen, app.read_only);
+            let rows = usize::from(body.height.saturating_sub(2)).max(1);
+            // One column when it fits; otherwise two, side by side, over the whole body.
+            let (area, columns) = if help.len() < rows { (centered(body, 76, body.height), 1) } else { (body, 2) };
             f.render_widget(Clear, area);
-            f.render_widget(Paragraph::new(lines).block(block(format!("Keys: {}", app.screen.title()), &t)), area);
+            let title = format!("Keys: {} (Esc or ? closes)", app.screen.title());
+            let outer = block(title, &t);
+            let inner = outer.inner(area);
+            f.render_widget(outer, area);
+            let per_column = help.len().div_ceil(columns);
+            let parts = Layout::horizontal(vec![Constraint::Ratio(1, columns as u32); columns]).spacing(2).split(inner);
+            for (c, part) in parts.iter().enumerate() {
+                let key_width = if columns == 1 { 22 } else { 12 };
+                let lines: Vec<Line> = help
+                    .iter()
+                    .skip(c * per_column)
+                    .take(per_column)
+                    .map(|(k, h)| Line::from(vec![Span::styled(format!("{k:<key_width$}"), t.key()), Span::raw(*h)]))
+                    .collect();
+                f.render_widget(Paragraph::new(lines), *part);
+            }
         }
         Overlay::Palette(input) => {
             let area = centered(body, 60, 5);
