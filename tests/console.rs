@@ -207,6 +207,12 @@ fn read_only_offers_no_write() {
     assert!(!c.settings().enable_web_services);
     c.keys("5n");
     assert!(c.app.overlay.is_none());
+    // The test client sends no call that writes.
+    c.keys("9").enter().tab(3).key(KeyCode::Right).key(KeyCode::Right).key(KeyCode::Right).enter();
+    assert!(c.app.check.function.contains("create_users"), "{}", c.app.check.function);
+    c.keys("t");
+    assert!(c.app.overlay.is_none() && c.screen(80, 24).contains("read-only: the test client"), "{}", c.screen(80, 24));
+    c.keys("1");
     c.key(KeyCode::Char('?'));
     let help = c.screen(80, 24);
     assert!(!help.contains("new") && help.contains("quit"), "{help}");

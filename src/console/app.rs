@@ -1371,6 +1371,12 @@ impl App {
         if self.check.function.is_empty() {
             return self.open_check_form();
         }
+        let writes = function_catalogue::find(&self.check.function)
+            .is_some_and(|f| !matches!(f.kind, function_catalogue::FunctionKind::Read));
+        if self.read_only && writes {
+            return self
+                .fail(format!("read-only: the test client sends no call that writes ({})", self.check.function));
+        }
         let mut form = Form::new(format!("Test call: {}", self.check.function), Purpose::TestCall)
             .secret("wstoken", "Token value")
             .note("wstoken", "the token itself, as shown when it was created");
