@@ -272,3 +272,35 @@ fn another_process_change_shows_without_a_key() {
         c.app.tick();
     }
 }
+
+#[test]
+fn users_filter_suspend_and_delete_with_cancel_first() {
+    let mut c = Console::new(false, false);
+    let ops = wsconsole::ops::Ops::new(c.store.clone(), "t");
+    for name in ["alice", "bob", "bobby"] {
+        ops.create_user(wsconsole::ops::NewUser {
+            username: name.into(),
+            auth: wsconsole::domain::AuthMethod::Webservice,
+            password: None,
+            firstname: String::new(),
+            lastname: String::new(),
+            email: format!("{name}@example.com"),
+        })
+        .unwrap();
+    }
+    c.ctrl('r');
+    c.keys("5/").keys("bob").enter();
+    let s = c.screen(80, 24);
+    assert!(s.contains("Users (2)") && s.contains("bobby") && !s.contains("alice"), "{s}");
+    // The detail pane flags the missing capability of an enabled protocol.
+    c.keys("2 3 5");
+    assert!(c.screen(160, 48).contains("webservice/rest:use ✗ missing"), "{}", c.screen(160, 48));
+    c.keys("s");
+    let user = |c: &Console, n: &str| c.store.read().unwrap().user_by_username(n).unwrap();
+    assert!(user(&c, "bob").unwrap().suspended);
+    c.keys("d").enter();
+    assert!(user(&c, "bob").is_some(), "Cancel is the default");
+    c.keys("d").key(KeyCode::Right).enter();
+    assert!(user(&c, "bob").is_none(), "deleted: the username is free again");
+    assert!(user(&c, "bobby").is_some() && user(&c, "alice").is_some());
+}
