@@ -739,9 +739,7 @@ impl App {
             Screen::Tokens => {
                 let services: Vec<String> = d.services.iter().map(|s| s.service.shortname.clone()).collect();
                 let default = d.services.iter().find(|s| !s.service.builtin).or(d.services.first());
-                let until = jiff::Timestamp::now().as_second() + TOKEN_DAYS * 86_400;
-                let until =
-                    jiff::Timestamp::from_second(until).map(|t| t.strftime("%Y-%m-%d").to_string()).unwrap_or_default();
+                let until = day(crate::store::now() + TOKEN_DAYS * 86_400);
                 Form::new("Create a token", Purpose::NewToken)
                     .text("username", "User", "")
                     .note("username", "type a username")
@@ -751,7 +749,7 @@ impl App {
                     .text("iprestriction", "IP restriction", "")
                     .note("iprestriction", "empty: any address; e.g. 192.168.1.0/24, 10.0.0.1-20")
                     .text("validuntil", "Valid until", &until)
-                    .note("validuntil", "YYYY-MM-DD (UTC); empty: no expiry")
+                    .note("validuntil", "YYYY-MM-DD (local time); empty: no expiry")
             }
             Screen::ServiceFunctions => {
                 let Some(s) = self.current_service() else { return };
@@ -789,7 +787,7 @@ impl App {
                 .text("iprestriction", "IP restriction", "")
                 .note("iprestriction", "empty: any address")
                 .text("validuntil", "Valid until", "")
-                .note("validuntil", "YYYY-MM-DD (UTC); empty: no expiry")
+                .note("validuntil", "YYYY-MM-DD (local time); empty: no expiry")
             }
             _ => return,
         };
@@ -837,9 +835,6 @@ impl App {
             Screen::AuthorisedUsers => {
                 let Some(s) = self.current_service() else { return };
                 let Some(a) = s.authorised.get(self.selected()) else { return };
-                let day = |t: i64| {
-                    jiff::Timestamp::from_second(t).map(|t| t.strftime("%Y-%m-%d").to_string()).unwrap_or_default()
-                };
                 let form = Form::new(
                     format!("Authorisation of {}", a.username),
                     Purpose::Authorise(s.service.shortname.clone()),
@@ -847,7 +842,7 @@ impl App {
                 .text("username", "User", &a.username)
                 .text("iprestriction", "IP restriction", &a.entry.ip_restriction)
                 .text("validuntil", "Valid until", &a.entry.valid_until.map(day).unwrap_or_default())
-                .note("validuntil", "YYYY-MM-DD (UTC); empty: no expiry");
+                .note("validuntil", "YYYY-MM-DD (local time); empty: no expiry");
                 self.overlay = Some(Overlay::Form(Box::new(form)));
             }
             Screen::Check => self.open_check_form(),
@@ -1454,9 +1449,15 @@ fn capability_picker(role: &str, held: &[String]) -> Picker {
     }
 }
 
-/// `YYYY-MM-DD` (UTC midnight) or an RFC 3339 time.
+/// `YYYY-MM-DD` (midnight, local time, as the CLI and Moodle's date selector read it) or an
+/// RFC 3339 time.
 fn parse_day(text: &str) -> Result<i64, String> {
-    crate::domain::time::parse_date(text, &jiff::tz::TimeZone::UTC)
+    crate::domain::time::parse_date(text, &jiff::tz::TimeZone::system())
+}
+
+/// A day as the date fields show it (local time), read back by [`parse_day`].
+pub fn day(t: i64) -> String {
+    crate::domain::time::format_date_in(t, &jiff::tz::TimeZone::system())
 }
 
 fn parse_optional_day(text: &str) -> Result<Option<i64>, String> {

@@ -588,7 +588,7 @@ fn tokens(f: &mut Frame, app: &mut App, area: Rect) {
         header.push("Creator");
         widths.push(Constraint::Length(14));
     }
-    let day = |t: i64| jiff::Timestamp::from_second(t).map(|t| t.strftime("%Y-%m-%d").to_string()).unwrap_or_default();
+    let day = super::app::day;
     let (good, warn, bad) = (t.good(), t.warn(), t.bad());
     // The selected token's creator and dates, on a line of their own under the list.
     let [area, detail] = Layout::vertical([Constraint::Min(4), Constraint::Length(1)]).areas(area);

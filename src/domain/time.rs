@@ -35,6 +35,14 @@ pub fn format_time_in(t: UnixTime, tz: &TimeZone) -> String {
     }
 }
 
+/// The day of a time in a given zone, `YYYY-MM-DD`: what `parse_date` reads back.
+pub fn format_date_in(t: UnixTime, tz: &TimeZone) -> String {
+    match Timestamp::from_second(t) {
+        Ok(ts) => ts.to_zoned_datetime(tz.clone()).strftime("%Y-%m-%d").to_string(),
+        Err(_) => format!("@{t}"),
+    }
+}
+
 /// A duration in Moodle's units, for settings such as `tokenduration`: `3600`, `90m`, `12h`,
 /// `30d`, `12w` (seconds when unitless).
 pub fn parse_duration(text: &str) -> Result<i64, String> {
@@ -58,6 +66,16 @@ pub fn parse_duration(text: &str) -> Result<i64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_formatted_day_reads_back_as_its_midnight() {
+        let tz = TimeZone::get("Australia/Perth").unwrap_or(TimeZone::fixed(jiff::tz::offset(8)));
+        let t = 1_798_760_000; // 2026-12-31 23:33 UTC, 2027-01-01 07:33 in Perth
+        assert_eq!(format_date_in(t, &tz), "2027-01-01");
+        let midnight = parse_date(&format_date_in(t, &tz), &tz).unwrap();
+        assert!(midnight <= t && t - midnight < 86_400);
+        assert_eq!(format_date_in(t, &TimeZone::UTC), "2026-12-31");
+    }
 
     #[test]
     fn dates_and_timestamps() {
