@@ -163,12 +163,11 @@ pub struct App {
     history: Vec<Screen>,
     pub data: Option<Data>,
     loader: Loader,
-    pub load_time: Option<Duration>,
     last_poll: Instant,
     /// When the data on screen was last known to match the database.
     pub confirmed: Instant,
     selection: HashMap<Screen, usize>,
-    /// Which pane has the focus (Logs: calls or audit; Docs: list or page).
+    /// Which pane of the Logs screen has the focus: calls (0) or audit (1).
     pub pane: usize,
     pub filters: HashMap<Screen, String>,
     /// Keys go to the filter line.
@@ -201,7 +200,6 @@ impl App {
             history: Vec::new(),
             data: None,
             loader,
-            load_time: None,
             last_poll: Instant::now(),
             confirmed: Instant::now(),
             selection: HashMap::new(),
@@ -256,7 +254,7 @@ impl App {
 
     fn take_load(&mut self, result: super::data::Loaded) {
         match result {
-            Ok((mut data, took)) => {
+            Ok(mut data) => {
                 if let Some(old) = &self.data {
                     data.tokens.set_order(old.tokens.sort, old.tokens.descending);
                 }
@@ -264,7 +262,6 @@ impl App {
                 data.tokens.set_filter(&filter);
                 self.data = Some(data);
                 self.confirmed = Instant::now();
-                self.load_time = Some(took);
                 self.users.loaded = false;
                 self.user_detail = None;
             }
@@ -288,23 +285,9 @@ impl App {
 
     fn reload_logs(&mut self) {
         let Some(data) = self.data.as_mut() else { return };
-        if let Ok(v) = self.store.read() {
-            if let Ok(calls) = v.call_entries(super::data::LOG_ROWS) {
-                data.calls = calls
-                    .into_iter()
-                    .map(|call| {
-                        let username = call
-                            .user
-                            .and_then(|id| Queries::user(&v, id).ok().flatten())
-                            .map(|u| u.username)
-                            .unwrap_or_default();
-                        super::data::CallRow { call, username }
-                    })
-                    .collect();
-            }
-            if let Ok(audit) = v.audit_entries("", super::data::LOG_ROWS) {
-                data.audit = audit;
-            }
+        if let Ok((calls, audit)) = self.store.read().and_then(|v| super::data::load_logs(&v)) {
+            data.calls = calls;
+            data.audit = audit;
         }
     }
 
@@ -349,63 +332,49 @@ impl App {
         }
     }
 
+    /// The rows of a list whose fields contain the screen's filter (case-insensitive), by index.
+    fn matching<'a, F: IntoIterator<Item = &'a str>>(
+        &self,
+        screen: Screen,
+        len: usize,
+        fields: impl Fn(usize) -> F,
+    ) -> Vec<usize> {
+        let f = self.filters.get(&screen).map(|s| s.to_lowercase()).unwrap_or_default();
+        (0..len).filter(|i| f.is_empty() || fields(*i).into_iter().any(|s| s.to_lowercase().contains(&f))).collect()
+    }
+
     pub fn visible_roles(&self) -> Vec<usize> {
-        let f = self.filters.get(&Screen::Roles).map(|s| s.to_lowercase()).unwrap_or_default();
-        self.data.as_ref().map_or_else(Vec::new, |d| {
-            (0..d.roles.len())
-                .filter(|i| {
-                    let r = &d.roles[*i].role;
-                    f.is_empty() || r.shortname.to_lowercase().contains(&f) || r.name.to_lowercase().contains(&f)
-                })
-                .collect()
-        })
+        let Some(d) = &self.data else { return Vec::new() };
+        self.matching(Screen::Roles, d.roles.len(), |i| [d.roles[i].role.shortname.as_str(), &d.roles[i].role.name])
     }
 
     pub fn visible_services(&self) -> Vec<usize> {
-        let f = self.filters.get(&Screen::Services).map(|s| s.to_lowercase()).unwrap_or_default();
-        self.data.as_ref().map_or_else(Vec::new, |d| {
-            (0..d.services.len())
-                .filter(|i| {
-                    let s = &d.services[*i].service;
-                    f.is_empty() || s.shortname.to_lowercase().contains(&f) || s.name.to_lowercase().contains(&f)
-                })
-                .collect()
-        })
+        let Some(d) = &self.data else { return Vec::new() };
+        let s = |i: usize| &d.services[i].service;
+        self.matching(Screen::Services, d.services.len(), |i| [s(i).shortname.as_str(), &s(i).name])
     }
 
     pub fn visible_calls(&self) -> Vec<usize> {
-        let f = self.filters.get(&Screen::Logs).map(|s| s.to_lowercase()).unwrap_or_default();
-        self.data.as_ref().map_or_else(Vec::new, |d| {
-            (0..d.calls.len())
-                .filter(|i| {
-                    let c = &d.calls[*i];
-                    f.is_empty()
-                        || [&c.username, &c.call.function, &c.call.outcome, &c.call.remote_ip, &c.call.protocol]
-                            .iter()
-                            .any(|s| s.to_lowercase().contains(&f))
-                })
-                .collect()
+        let Some(d) = &self.data else { return Vec::new() };
+        self.matching(Screen::Logs, d.calls.len(), |i| {
+            let c = &d.calls[i];
+            [c.username.as_str(), &c.call.function, &c.call.outcome, &c.call.remote_ip, &c.call.protocol]
         })
     }
 
     pub fn visible_audit(&self) -> Vec<usize> {
-        let f = self.filters.get(&Screen::Logs).map(|s| s.to_lowercase()).unwrap_or_default();
-        self.data.as_ref().map_or_else(Vec::new, |d| {
-            (0..d.audit.len())
-                .filter(|i| {
-                    let a = &d.audit[*i];
-                    f.is_empty()
-                        || [&a.actor, &a.operation, &a.target, &a.summary].iter().any(|s| s.to_lowercase().contains(&f))
-                })
-                .collect()
+        let Some(d) = &self.data else { return Vec::new() };
+        self.matching(Screen::Logs, d.audit.len(), |i| {
+            let a = &d.audit[i];
+            [a.actor.as_str(), &a.operation, &a.target, &a.summary]
         })
     }
 
     pub fn visible_functions(&self) -> Vec<&'static function_catalogue::FunctionInfo> {
-        let f = self.filters.get(&Screen::Docs).map(|s| s.to_lowercase()).unwrap_or_default();
-        function_catalogue::FUNCTIONS
-            .iter()
-            .filter(|x| f.is_empty() || x.name.contains(&f) || x.description.to_lowercase().contains(&f))
+        let all = function_catalogue::FUNCTIONS;
+        self.matching(Screen::Docs, all.len(), |i| [all[i].name, all[i].description])
+            .into_iter()
+            .map(|i| &all[i])
             .collect()
     }
 
@@ -597,11 +566,9 @@ impl App {
             Action::PageUp => self.set_selected(sel.saturating_sub(page)),
             Action::PageDown => self.set_selected((sel + page).min(rows.saturating_sub(1))),
             Action::NextPane | Action::PrevPane => {
-                if matches!(self.screen, Screen::Logs | Screen::Docs) {
+                if self.screen == Screen::Logs {
                     self.pane = 1 - self.pane.min(1);
-                    if self.screen == Screen::Logs {
-                        self.set_selected(0);
-                    }
+                    self.set_selected(0);
                 }
             }
             Action::Go(s) => {
@@ -641,8 +608,8 @@ impl App {
         }
     }
 
-    /// Enter on the Overview (go to the step's screen), on the docs (focus the page) or on the
-    /// check (go to the screen that fixes the failing check).
+    /// Enter on the Overview (go to the step's screen), or `x` on the check (go to the screen
+    /// that fixes the failing check).
     fn open(&mut self) {
         match self.screen {
             Screen::Overview => {
@@ -653,7 +620,6 @@ impl App {
                     self.go(target);
                 }
             }
-            Screen::Docs => self.pane = 1,
             Screen::Check => {
                 if let Some(fix) = self.check.verdict.as_ref().and_then(|v| v.fix) {
                     self.go(fix);

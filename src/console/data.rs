@@ -5,14 +5,12 @@
 
 use crate::domain::walkthrough::{self, Flow};
 use crate::domain::{
-    AuditEntry, AuthorisedUser, CallLog, Protocol, Role, Service, Settings, Token, TokenId, TokenState, UnixTime,
-    UserId,
+    AuditEntry, AuthorisedUser, CallLog, Protocol, Role, Service, Settings, Token, TokenId, UnixTime, UserId,
 };
 use crate::store::{Queries, Store, StoreError, TokenSort};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
-use std::time::{Duration, Instant};
 
 /// Log rows kept for the Logs screen, newest first.
 pub const LOG_ROWS: usize = 1_000;
@@ -20,7 +18,6 @@ pub const LOG_ROWS: usize = 1_000;
 pub struct Data {
     /// The store's change count this was read at.
     pub change_count: u64,
-    pub loaded: Instant,
     pub settings: Settings,
     pub flows: [Flow; 2],
     pub roles: Vec<RoleRow>,
@@ -68,15 +65,7 @@ impl Data {
             let holders = if r.implicit { 0 } else { v.role_holders(r.id)?.len() };
             roles.push(RoleRow { holders, capabilities: v.role_capabilities(r.id)?, role: r });
         }
-        let mut names: HashMap<UserId, String> = HashMap::new();
-        let mut name_of = |id: UserId| -> Result<String, StoreError> {
-            if let Some(n) = names.get(&id) {
-                return Ok(n.clone());
-            }
-            let n = Queries::user(&v, id)?.map(|u| u.username).unwrap_or_else(|| format!("#{id}"));
-            names.insert(id, n.clone());
-            Ok(n)
-        };
+        let mut names = Names::new(&v);
         let mut services = Vec::new();
         for s in v.all_services()? {
             let functions = v.service_function_names(s.id)?;
@@ -92,22 +81,14 @@ impl Data {
                 if let Some(req) = s.required_capability.as_ref().filter(|c| !c.is_empty() && !caps.contains(*c)) {
                     missing.push(req.clone());
                 }
-                authorised.push(AuthorisedRow { username: name_of(entry.user)?, entry, missing });
+                authorised.push(AuthorisedRow { username: names.get(entry.user)?, entry, missing });
             }
             services.push(ServiceRow { service: s, functions, authorised });
         }
         let tokens = TokenIndex::load(&v, &services, &facts.users)?;
         drop(facts);
-        let mut calls = Vec::new();
-        for call in v.call_entries(LOG_ROWS)? {
-            let username = match call.user {
-                Some(id) => name_of(id)?,
-                None => String::new(),
-            };
-            calls.push(CallRow { call, username });
-        }
-        let audit = v.audit_entries("", LOG_ROWS)?;
-        Ok(Data { change_count, loaded: Instant::now(), settings, flows, roles, services, tokens, calls, audit })
+        let (calls, audit) = load_logs(&v)?;
+        Ok(Data { change_count, settings, flows, roles, services, tokens, calls, audit })
     }
 
     pub fn service(&self, shortname: &str) -> Option<&ServiceRow> {
@@ -119,6 +100,42 @@ impl Data {
         let base = self.settings.site_url.trim_end_matches('/');
         format!("{base}/webservice/{}/server.php", p.name())
     }
+}
+
+/// Usernames by id, each read once (deleted users keep theirs, as logs need).
+struct Names<'v, V> {
+    view: &'v V,
+    known: HashMap<UserId, String>,
+}
+
+impl<'v, V: Queries> Names<'v, V> {
+    fn new(view: &'v V) -> Self {
+        Names { view, known: HashMap::new() }
+    }
+
+    fn get(&mut self, id: UserId) -> Result<String, StoreError> {
+        if let Some(n) = self.known.get(&id) {
+            return Ok(n.clone());
+        }
+        let n = Queries::user(self.view, id)?.map_or_else(|| format!("#{id}"), |u| u.username);
+        self.known.insert(id, n.clone());
+        Ok(n)
+    }
+}
+
+/// The newest call-log rows, with their users' names, and the newest audit entries: what the
+/// Logs screen shows, reread every second while it is open.
+pub fn load_logs(v: &impl Queries) -> Result<(Vec<CallRow>, Vec<AuditEntry>), StoreError> {
+    let mut names = Names::new(v);
+    let mut calls = Vec::new();
+    for call in v.call_entries(LOG_ROWS)? {
+        let username = match call.user {
+            Some(id) => names.get(id)?,
+            None => String::new(),
+        };
+        calls.push(CallRow { call, username });
+    }
+    Ok((calls, v.audit_entries("", LOG_ROWS)?))
 }
 
 /// One token, compactly: names are interned, so 200 000 tokens take a few MiB.
@@ -359,26 +376,10 @@ impl TokenIndex {
         self.order.retain(|i| !gone.contains(i));
         self.visible.retain(|i| !gone.contains(i));
     }
-
-    pub fn state(e: &TokenEntry, now: UnixTime) -> TokenState {
-        Token {
-            id: e.id,
-            name: String::new(),
-            user: 0,
-            service: 0,
-            ip_restriction: String::new(),
-            valid_until: e.valid_until,
-            created: e.created,
-            creator: String::new(),
-            last_access: None,
-            origin: crate::domain::TokenOrigin::Admin,
-        }
-        .state(now)
-    }
 }
 
-/// A load: the data and how long reading it took.
-pub type Loaded = Result<(Data, Duration), StoreError>;
+/// A finished load.
+pub type Loaded = Result<Data, StoreError>;
 
 /// Loads [`Data`] on its own thread; the console asks and later picks the result up. Each
 /// request has a number; a result carries the newest number its load began after, so the
@@ -402,9 +403,7 @@ impl Loader {
                     while let Ok(m) = asked.try_recv() {
                         n = n.max(m);
                     }
-                    let started = Instant::now();
-                    let loaded = Data::load(&store).map(|d| (d, started.elapsed()));
-                    if done.send((n, loaded)).is_err() {
+                    if done.send((n, Data::load(&store))).is_err() {
                         return;
                     }
                 }

@@ -126,7 +126,6 @@ const TOGGLES: &[Screen] = &[S::Features, S::Protocols, S::Authentication, S::Se
 /// Every binding. Screen bindings come before the global ones, so they win where both match.
 pub static BINDINGS: &[Binding] = &[
     b(&[code(KeyCode::Enter)], A::Open, "go to the step's screen", On(&[S::Overview]), false, true),
-    b(&[code(KeyCode::Enter)], A::Open, "show the function's documentation", On(&[S::Docs]), false, true),
     b(&[k(' '), code(KeyCode::Enter)], A::Toggle, "switch on/off", On(TOGGLES), true, true),
     b(
         &[k('n')],

@@ -608,7 +608,7 @@ fn tokens(f: &mut Frame, app: &mut App, area: Rect) {
     table(f, app, area, title, (header, widths), ix.len(), |i| {
         let Some(v) = ix.view(i) else { return Row::new(vec!["?"]) };
         let e = v.entry;
-        let state = TokenIndex::state(e, now);
+        let state = TokenState::at(e.valid_until, now);
         let state_cell = Cell::from(state.name()).style(match state {
             TokenState::Valid => good,
             TokenState::Expiring => warn,

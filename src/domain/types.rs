@@ -301,15 +301,20 @@ pub const EXPIRING_SOON: i64 = 7 * 24 * 3600;
 
 impl Token {
     pub fn state(&self, now: UnixTime) -> TokenState {
-        match self.valid_until {
+        TokenState::at(self.valid_until, now)
+    }
+}
+
+impl TokenState {
+    /// The state of a token with this "valid until" at `now`.
+    pub fn at(valid_until: Option<UnixTime>, now: UnixTime) -> TokenState {
+        match valid_until {
             Some(t) if t < now => TokenState::Expired,
             Some(t) if t - now <= EXPIRING_SOON => TokenState::Expiring,
             _ => TokenState::Valid,
         }
     }
-}
 
-impl TokenState {
     pub fn name(self) -> &'static str {
         match self {
             TokenState::Valid => "valid",
