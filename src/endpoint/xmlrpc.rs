@@ -138,9 +138,8 @@ pub fn fault_code(errorcode: &str) -> i64 {
     if errorcode.is_empty() {
         return 404;
     }
-    let digest = Md5::digest(errorcode.as_bytes());
-    let n = u128::from_be_bytes(digest.into());
-    n.to_string()[..8.min(n.to_string().len())].parse().unwrap_or(404)
+    let decimal = u128::from_be_bytes(Md5::digest(errorcode.as_bytes()).into()).to_string();
+    decimal.chars().take(8).collect::<String>().parse().unwrap_or(404)
 }
 
 fn escape(out: &mut String, s: &str) {
