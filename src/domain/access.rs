@@ -228,6 +228,12 @@ impl Denial {
         matches!(self, Denial::WebServicesDisabled | Denial::ProtocolDisabled(_))
     }
 
+    /// Whether the refusal concerns the function rather than the caller: SOAP's server
+    /// answers these as PHP's "Procedure not present", not as Moodle's error.
+    pub fn is_function_refusal(&self) -> bool {
+        matches!(self, Denial::MissingFunctionName | Denial::UnknownFunction { .. } | Denial::FunctionNotAllowed { .. })
+    }
+
     /// Whether the call's token had been accepted (found, unexpired, IP allowed) before this
     /// check refused it: Moodle updates the token's last access at that point.
     pub fn token_was_accepted(&self) -> bool {
@@ -415,6 +421,26 @@ pub fn decide<D: AccessData>(
     req: &AccessRequest<'_>,
     check_password: PasswordCheck<'_>,
 ) -> Result<Decision, D::Error> {
+    match authenticate(data, req, check_password)? {
+        Ok(Caller { user, token }) => authorise_function(data, req, user, token),
+        Err(denial) => Ok(Err(denial)),
+    }
+}
+
+/// Who calls, once the credentials and the account passed (Moodle's `authenticate_user`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub user: User,
+    pub token: Option<Token>,
+}
+
+/// The switches, the credentials and the account (§3.1, §3.2): everything `decide` checks
+/// before it looks at the function. `req.function` is not read.
+pub fn authenticate<D: AccessData>(
+    data: &D,
+    req: &AccessRequest<'_>,
+    check_password: PasswordCheck<'_>,
+) -> Result<Result<Caller, Denial>, D::Error> {
     let settings = data.settings()?;
     if !settings.enable_web_services {
         return Ok(Err(Denial::WebServicesDisabled));
@@ -485,8 +511,34 @@ pub fn decide<D: AccessData>(
     if !data.has_capability(user.id, req.protocol.capability())? {
         return Ok(Err(Denial::MissingProtocolCapability { username, protocol: req.protocol }));
     }
+    Ok(Ok(Caller { user, token }))
+}
 
-    // The function (§3.3).
+/// The functions an authenticated caller may call: the token's service's, or for
+/// username/password every service's that lets the user in (Moodle's `init_service_class`,
+/// which makes the SOAP WSDL). The same test as `decide`'s, function by function.
+pub fn callable_functions<D: AccessData>(
+    data: &D,
+    req: &AccessRequest<'_>,
+    caller: &Caller,
+) -> Result<Vec<&'static str>, D::Error> {
+    let mut names = Vec::new();
+    for f in function_catalogue::FUNCTIONS {
+        let r = AccessRequest { function: Some(f.name), ..*req };
+        if authorise_function(data, &r, caller.user.clone(), caller.token.clone())?.is_ok() {
+            names.push(f.name);
+        }
+    }
+    Ok(names)
+}
+
+/// The function (§3.3): named, known, and granted by a candidate service.
+fn authorise_function<D: AccessData>(
+    data: &D,
+    req: &AccessRequest<'_>,
+    user: User,
+    token: Option<Token>,
+) -> Result<Decision, D::Error> {
     let name = match req.function {
         Some(f) if !f.is_empty() => f,
         _ => return Ok(Err(Denial::MissingFunctionName)),

@@ -41,7 +41,7 @@ pub const FUNCTIONS: &[FunctionInfo] = &[
     },
     FunctionInfo {
         name: "core_user_get_users_by_field",
-        description: "Retrieve users' information for a specified unique field - If you want to do a user search, use core_user_get_users()",
+        description: "Retrieve users' information for a specified unique field - If you want to do a user search, use core_user_get_users() or core_user_search_identity().",
         kind: FunctionKind::Read,
         capabilities: &[cap::USER_VIEW_DETAILS, cap::USER_VIEW_ALL_DETAILS],
         mobile: true,

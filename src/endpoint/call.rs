@@ -4,7 +4,11 @@
 
 use super::activity::Event;
 use super::{AppState, ip_of};
-use crate::domain::access::{AccessRequest, Credentials, Denial, Grant, MoodleException, decide};
+use crate::domain::access::{
+    AccessRequest, Caller, Credentials, Denial, Grant, MoodleException, PasswordCheck, authenticate,
+    callable_functions, decide,
+};
+use crate::domain::iprestriction::ClientAddr;
 use crate::domain::secret::{clean_token, hash_token, verify_password};
 use crate::domain::{CallLog, Protocol};
 use crate::functions::value::Value;
@@ -49,137 +53,65 @@ pub struct Answer {
     pub outcome: Outcome,
     /// Whether errors carry `debuginfo` (the debug setting).
     pub debugging: bool,
+    /// Where a `Failed` call stopped.
+    pub stage: Stage,
+}
+
+/// The step a refusal came from: SOAP answers each in its own way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// The switches, the credentials or the account (Moodle's `authenticate_user`).
+    Caller,
+    /// No such function, or none the caller may use.
+    Function,
+    /// The function ran and failed: parameters, capabilities, its own checks.
+    Execution,
 }
 
 fn answer(outcome: Outcome) -> Answer {
-    Answer { outcome, debugging: false }
+    Answer { outcome, debugging: false, stage: Stage::Caller }
 }
 
+/// What `authorise` hands on: the decision's result and what it was taken on.
+struct Authorised<T> {
+    value: T,
+    snapshot: std::sync::Arc<super::fresh::Snapshot>,
+    debugging: bool,
+    client: ClientAddr,
+    now: i64,
+}
+
+/// The decision's two forms: a call of one function, or the list of callable functions.
+type Decider<T> = fn(
+    &super::fresh::Snapshot,
+    &AccessRequest<'_>,
+    PasswordCheck<'_>,
+) -> Result<Result<T, Denial>, crate::store::StoreError>;
+
 pub async fn call(app: &AppState, req: CallRequest<'_>) -> Answer {
-    let snapshot = match app.fresh.get().await {
-        Ok(s) => s,
-        Err(e) => return answer(Outcome::Unavailable(e.to_string())),
-    };
-    let settings = &snapshot.settings;
-    let debugging = settings.debugging();
-    let client = app.client(req.peer, req.headers, &settings.trusted_proxies);
-    let simple = matches!(req.creds, Creds::Password { .. });
-    // A password check costs ~20 ms of CPU: a client that keeps failing is refused before it.
-    if simple && let Some(wait) = app.throttle.check(ip_of(client)) {
-        return answer(Outcome::TooMany(wait));
-    }
-    let now = crate::store::now();
-    let function = req.function;
-    let protocol = req.protocol;
+    call_listing(app, req, false).await.0
+}
 
-    let mut token_hash = None;
-    let decision = match req.creds {
-        Creds::Token(token) => {
-            let hash = token.as_deref().and_then(clean_token).map(|t| hash_token(&t));
-            token_hash = hash;
-            let r = AccessRequest {
-                protocol,
-                credentials: Credentials::Token(hash),
-                function: function.as_deref(),
-                remote: client,
-                now,
-            };
-            decide(&*snapshot, &r, &|_, _| false)
-        }
-        Creds::Password { username, password } => {
-            // Refusals that need no password check (switched off, plugin off, missing
-            // credentials) come first and take no slot of the password pool.
-            let (cheap, checked) = decide_password(
-                &snapshot,
-                protocol,
-                &username,
-                &password,
-                function.as_deref(),
-                client,
-                now,
-                &|_, _| false,
-            );
-            if !checked && !matches!(cheap, Ok(Err(Denial::WrongUsernamePassword { .. }))) {
-                cheap
-            } else {
-                let Ok(_slot) = app.password_slots.acquire().await else {
-                    return answer(Outcome::Unavailable("shutting down".into()));
-                };
-                // Waiting for a slot can take a while under a flood: decide on what holds now.
-                let snap = match app.fresh.get().await {
-                    Ok(s) => s,
-                    Err(e) => return answer(Outcome::Unavailable(e.to_string())),
-                };
-                let function = function.clone();
-                let decided = tokio::task::spawn_blocking(move || {
-                    let (d, checked) = decide_password(
-                        &snap,
-                        protocol,
-                        &username,
-                        &password,
-                        function.as_deref(),
-                        client,
-                        now,
-                        &|u, p| verify_password(&u.password_hash, p),
-                    );
-                    if !checked {
-                        // Unknown user: spend the same time, so names cannot be found by timing.
-                        crate::domain::secret::waste_a_password_check(&password);
-                    }
-                    d
-                })
-                .await;
-                match decided {
-                    Ok(d) => d,
-                    Err(e) => return answer(Outcome::Unavailable(e.to_string())),
-                }
-            }
-        }
+/// `call`; with `list`, also the functions the caller may call, on the same snapshot (SOAP
+/// names its answer's types by their order).
+pub async fn call_listing(app: &AppState, mut req: CallRequest<'_>, list: bool) -> (Answer, Vec<&'static str>) {
+    let function = req.function.clone();
+    let args = std::mem::replace(&mut req.args, Value::Null);
+    let (protocol, started) = (req.protocol, req.started);
+    let auth = match authorise(app, req, decide).await {
+        Ok(a) => a,
+        Err(answer) => return (answer, Vec::new()),
     };
-    let decision = match decision {
-        Ok(d) => d,
-        Err(e) => return answer(Outcome::Unavailable(e.to_string())),
+    let Authorised { value: grant, snapshot, debugging, client, now } = auth;
+    let callable = if list {
+        // The credentials were checked; listing reads only the caller, the address and the time.
+        let r = AccessRequest { protocol, credentials: Credentials::Token(None), function: None, remote: client, now };
+        let caller = Caller { user: grant.user.clone(), token: grant.token.clone() };
+        callable_functions(&*snapshot, &r, &caller).unwrap_or_default()
+    } else {
+        Vec::new()
     };
-    let log = |outcome: &str, grant: Option<&Grant>| {
-        app.activity.send(Event::Call(CallLog {
-            time: now,
-            token: grant.and_then(|g| g.token.as_ref().map(|t| t.id)),
-            user: grant.map(|g| g.user.id),
-            service: grant.map(|g| g.service.id),
-            function: function.clone().unwrap_or_default().chars().take(200).collect(),
-            protocol: protocol.name().into(),
-            remote_ip: client.to_string(),
-            outcome: outcome.into(),
-            duration_micros: u64::try_from(req.started.elapsed().as_micros()).unwrap_or(u64::MAX),
-        }))
-    };
-
-    let grant = match decision {
-        Ok(g) => g,
-        Err(denial) if denial.is_switched_off() => return Answer { outcome: Outcome::SwitchedOff, debugging },
-        Err(denial) => {
-            if matches!(denial, Denial::InvalidToken | Denial::WrongUsernamePassword { .. }) {
-                // Valid tokens from the same address keep working; only failures are refused.
-                if let Some(wait) = app.throttle.check(ip_of(client)) {
-                    return Answer { outcome: Outcome::TooMany(wait), debugging };
-                }
-                app.throttle.failed(ip_of(client));
-            }
-            // The token itself was accepted before this check failed: Moodle records its use.
-            if denial.token_was_accepted()
-                && let Some(h) = &token_hash
-                && let Ok(Some(t)) = crate::store::Queries::token_by_hash(&snapshot.view, h)
-            {
-                note_access(app, &t, now);
-            }
-            let e = denial.moodle_exception().expect("only switched-off denials have no exception");
-            log(e.errorcode, None);
-            return Answer { outcome: Outcome::Failed(e), debugging };
-        }
-    };
-
     let def = functions::definition(&grant.function).expect("decide only grants catalogued functions");
-    let args = req.args;
     let result = if def.info.name != functions::SITE_INFO {
         // Writes commit durably and searches may read every user: keep them off the async
         // workers. The hot, cheap site info runs inline.
@@ -197,17 +129,201 @@ pub async fn call(app: &AppState, req: CallRequest<'_>) -> Answer {
     if let Some(t) = &grant.token {
         note_access(app, t, now);
     }
-    let outcome = match result {
+    let entry = Entry { function: function.as_deref(), protocol, client, now, started };
+    let answer = match result {
         Ok(value) => {
-            log("ok", Some(&grant));
-            Outcome::Done { value, def }
+            log(app, &entry, "ok", Some(&grant));
+            Answer { outcome: Outcome::Done { value, def }, debugging, stage: Stage::Execution }
         }
         Err(e) => {
-            log(e.errorcode, Some(&grant));
-            Outcome::Failed(e)
+            log(app, &entry, e.errorcode, Some(&grant));
+            Answer { outcome: Outcome::Failed(e), debugging, stage: Stage::Execution }
         }
     };
-    Answer { outcome, debugging }
+    (answer, callable)
+}
+
+/// The functions the caller may call, for a description of the service (the SOAP WSDL);
+/// refusals come back as the answer to send. The request is logged under `req.function`.
+pub async fn describe(app: &AppState, req: CallRequest<'_>) -> Result<Vec<&'static Definition>, Answer> {
+    fn callable(
+        data: &super::fresh::Snapshot,
+        req: &AccessRequest<'_>,
+        check: PasswordCheck<'_>,
+    ) -> Result<Result<(Caller, Vec<&'static str>), Denial>, crate::store::StoreError> {
+        Ok(match authenticate(data, req, check)? {
+            Ok(caller) => {
+                let names = callable_functions(data, req, &caller)?;
+                Ok((caller, names))
+            }
+            Err(d) => Err(d),
+        })
+    }
+    let function = req.function.clone();
+    let (protocol, started) = (req.protocol, req.started);
+    let auth = authorise(app, req, callable).await?;
+    let (caller, names) = auth.value;
+    if let Some(t) = &caller.token {
+        note_access(app, t, auth.now);
+    }
+    let entry = Entry { function: function.as_deref(), protocol, client: auth.client, now: auth.now, started };
+    log_caller(app, &entry, "ok", &caller);
+    Ok(names.into_iter().filter_map(functions::definition).collect())
+}
+
+/// The credentials and the decision, with the throttle and the password pool; a refusal is
+/// logged and comes back as the answer.
+async fn authorise<T: Send + 'static>(
+    app: &AppState,
+    req: CallRequest<'_>,
+    decider: Decider<T>,
+) -> Result<Authorised<T>, Answer> {
+    let snapshot = app.fresh.get().await.map_err(|e| answer(Outcome::Unavailable(e.to_string())))?;
+    let settings = &snapshot.settings;
+    let debugging = settings.debugging();
+    let client = app.client(req.peer, req.headers, &settings.trusted_proxies);
+    let simple = matches!(req.creds, Creds::Password { .. });
+    // A password check costs ~20 ms of CPU: a client that keeps failing is refused before it.
+    if simple && let Some(wait) = app.throttle.check(ip_of(client)) {
+        return Err(answer(Outcome::TooMany(wait)));
+    }
+    let now = crate::store::now();
+    let function = req.function;
+    let protocol = req.protocol;
+    let refused = |outcome, stage| Answer { outcome, debugging, stage };
+
+    let mut token_hash = None;
+    let decision = match req.creds {
+        Creds::Token(token) => {
+            let hash = token.as_deref().and_then(clean_token).map(|t| hash_token(&t));
+            token_hash = hash;
+            let r = AccessRequest {
+                protocol,
+                credentials: Credentials::Token(hash),
+                function: function.as_deref(),
+                remote: client,
+                now,
+            };
+            decider(&snapshot, &r, &|_, _| false)
+        }
+        Creds::Password { username, password } => {
+            // Refusals that need no password check (switched off, plugin off, missing
+            // credentials) come first and take no slot of the password pool.
+            let (cheap, checked) = decide_password(
+                decider,
+                &snapshot,
+                protocol,
+                &username,
+                &password,
+                function.as_deref(),
+                client,
+                now,
+                &|_, _| false,
+            );
+            if !checked && !matches!(cheap, Ok(Err(Denial::WrongUsernamePassword { .. }))) {
+                cheap
+            } else {
+                let Ok(_slot) = app.password_slots.acquire().await else {
+                    return Err(answer(Outcome::Unavailable("shutting down".into())));
+                };
+                // Waiting for a slot can take a while under a flood: decide on what holds now.
+                let snap = app.fresh.get().await.map_err(|e| answer(Outcome::Unavailable(e.to_string())))?;
+                let function = function.clone();
+                let decided = tokio::task::spawn_blocking(move || {
+                    let (d, checked) = decide_password(
+                        decider,
+                        &snap,
+                        protocol,
+                        &username,
+                        &password,
+                        function.as_deref(),
+                        client,
+                        now,
+                        &|u, p| verify_password(&u.password_hash, p),
+                    );
+                    if !checked {
+                        // Unknown user: spend the same time, so names cannot be found by timing.
+                        crate::domain::secret::waste_a_password_check(&password);
+                    }
+                    d
+                })
+                .await;
+                decided.map_err(|e| answer(Outcome::Unavailable(e.to_string())))?
+            }
+        }
+    };
+    let decision = decision.map_err(|e| answer(Outcome::Unavailable(e.to_string())))?;
+    match decision {
+        Ok(value) => Ok(Authorised { value, snapshot, debugging, client, now }),
+        Err(denial) if denial.is_switched_off() => Err(refused(Outcome::SwitchedOff, Stage::Caller)),
+        Err(denial) => {
+            if matches!(denial, Denial::InvalidToken | Denial::WrongUsernamePassword { .. }) {
+                // Valid tokens from the same address keep working; only failures are refused.
+                if let Some(wait) = app.throttle.check(ip_of(client)) {
+                    return Err(refused(Outcome::TooMany(wait), Stage::Caller));
+                }
+                app.throttle.failed(ip_of(client));
+            }
+            // The token itself was accepted before this check failed: Moodle records its use.
+            if denial.token_was_accepted()
+                && let Some(h) = &token_hash
+                && let Ok(Some(t)) = crate::store::Queries::token_by_hash(&snapshot.view, h)
+            {
+                note_access(app, &t, now);
+            }
+            let e = denial.moodle_exception().expect("only switched-off denials have no exception");
+            let entry = Entry { function: function.as_deref(), protocol, client, now, started: req.started };
+            log(app, &entry, e.errorcode, None);
+            let stage = if denial.is_function_refusal() { Stage::Function } else { Stage::Caller };
+            Err(refused(Outcome::Failed(e), stage))
+        }
+    }
+}
+
+/// What the call log records of every request.
+struct Entry<'a> {
+    function: Option<&'a str>,
+    protocol: Protocol,
+    client: ClientAddr,
+    now: i64,
+    started: Instant,
+}
+
+fn log(app: &AppState, entry: &Entry<'_>, outcome: &str, grant: Option<&Grant>) {
+    write_log(
+        app,
+        entry,
+        outcome,
+        grant.and_then(|g| g.token.as_ref().map(|t| t.id)),
+        grant.map(|g| g.user.id),
+        grant.map(|g| g.service.id),
+    );
+}
+
+fn log_caller(app: &AppState, entry: &Entry<'_>, outcome: &str, caller: &Caller) {
+    let service = caller.token.as_ref().map(|t| t.service);
+    write_log(app, entry, outcome, caller.token.as_ref().map(|t| t.id), Some(caller.user.id), service);
+}
+
+fn write_log(
+    app: &AppState,
+    entry: &Entry<'_>,
+    outcome: &str,
+    token: Option<crate::domain::TokenId>,
+    user: Option<crate::domain::UserId>,
+    service: Option<crate::domain::ServiceId>,
+) {
+    app.activity.send(Event::Call(CallLog {
+        time: entry.now,
+        token,
+        user,
+        service,
+        function: entry.function.unwrap_or_default().chars().take(200).collect(),
+        protocol: entry.protocol.name().into(),
+        remote_ip: entry.client.to_string(),
+        outcome: outcome.into(),
+        duration_micros: u64::try_from(entry.started.elapsed().as_micros()).unwrap_or(u64::MAX),
+    }))
 }
 
 /// Queues a token's last access, at most once a minute (Moodle's `update_token_lastaccess`).
@@ -217,22 +333,23 @@ fn note_access(app: &AppState, t: &crate::domain::Token, now: i64) {
     }
 }
 
-/// `access::decide` for username/password credentials; also says whether a password check ran.
+/// The decision for username/password credentials; also says whether a password check ran.
 #[allow(clippy::too_many_arguments)]
-fn decide_password(
+fn decide_password<T>(
+    decider: Decider<T>,
     snapshot: &super::fresh::Snapshot,
     protocol: Protocol,
     username: &str,
     password: &str,
     function: Option<&str>,
-    remote: crate::domain::iprestriction::ClientAddr,
+    remote: ClientAddr,
     now: i64,
-    check: crate::domain::access::PasswordCheck<'_>,
-) -> (Result<crate::domain::access::Decision, crate::store::StoreError>, bool) {
+    check: PasswordCheck<'_>,
+) -> (Result<Result<T, Denial>, crate::store::StoreError>, bool) {
     let req =
         AccessRequest { protocol, credentials: Credentials::Password { username, password }, function, remote, now };
     let checked = std::cell::Cell::new(false);
-    let d = decide(snapshot, &req, &|u, p| {
+    let d = decider(snapshot, &req, &|u, p| {
         checked.set(true);
         check(u, p)
     });

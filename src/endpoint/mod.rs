@@ -10,7 +10,9 @@ mod fresh;
 mod login;
 pub mod params;
 mod rest;
+mod soap;
 mod throttle;
+mod xml;
 mod xmlrpc;
 
 use crate::domain::iprestriction::{ClientAddr, IpRestriction};
@@ -124,6 +126,9 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/webservice/rest/server.php", any(rest::server::<false>))
         .route("/webservice/rest/simpleserver.php", any(rest::server::<true>))
+        .route("/webservice/soap/server.php", any(soap::server::<false>))
+        .route("/webservice/soap/simpleserver.php", any(soap::server::<true>))
+        .route("/webservice/soap/simpleserver.php/{*credentials}", any(soap::simple_path))
         .route("/webservice/xmlrpc/server.php", any(xmlrpc::server::<false>))
         .route("/webservice/xmlrpc/simpleserver.php", any(xmlrpc::server::<true>))
         .route("/login/token.php", any(login::token_php))

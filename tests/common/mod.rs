@@ -318,3 +318,31 @@ impl Drop for Endpoint {
 pub fn unsafe_kill_term(pid: u32) {
     let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
 }
+
+/// A Python with `module` importable: the system's, or a virtual environment under the target
+/// directory with `requirement` installed from PyPI (made once, shared by the tests).
+pub fn python_with(module: &str, requirement: &str) -> PathBuf {
+    let has = |python: &std::path::Path| {
+        Command::new(python).args(["-c", &format!("import {module}")]).status().is_ok_and(|s| s.success())
+    };
+    if has(std::path::Path::new("python3")) {
+        return PathBuf::from("python3");
+    }
+    let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("python-venv");
+    let python = venv.join("bin/python3");
+    // One installer at a time: tests of several binaries may get here together.
+    let lock = std::fs::File::create(venv.with_extension("lock")).unwrap();
+    lock.lock().unwrap();
+    if !python.exists() {
+        let ok = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().is_ok_and(|s| s.success());
+        assert!(ok, "python3 -m venv failed (Debian: apt-get install python3-venv)");
+    }
+    if !has(&python) {
+        let ok = Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", requirement])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "pip install {requirement} failed");
+    }
+    python
+}
