@@ -304,3 +304,80 @@ fn users_filter_suspend_and_delete_with_cancel_first() {
     assert!(user(&c, "bob").is_none(), "deleted: the username is free again");
     assert!(user(&c, "bobby").is_some() && user(&c, "alice").is_some());
 }
+
+/// The test client sends the access check's call in the check's protocol to a real endpoint.
+#[test]
+fn the_test_client_speaks_every_protocol_of_the_check() {
+    let mut c = Console::new(false, false);
+    let token = token_flow(&mut c);
+    // An endpoint on the same database, at the site URL the console sends to.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let store = c.store.clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            wsconsole::endpoint::serve(store, listener, wsconsole::endpoint::Config::default(), shutdown)
+                .await
+                .unwrap();
+        });
+    });
+    let ops = wsconsole::ops::Ops::new(c.store.clone(), "test");
+    ops.set_setting("siteurl", &base).unwrap();
+    for p in [Protocol::Soap, Protocol::Xmlrpc] {
+        ops.set_protocol(p, true).unwrap();
+    }
+    ops.set_role_capabilities("wsrole", &["webservice/soap:use".into(), "webservice/xmlrpc:use".into()], true).unwrap();
+    c.ctrl('r');
+    let id = c.store.read().unwrap().token_by_hash(&wsconsole::domain::secret::hash_token(&token)).unwrap().unwrap().id;
+    // Protocols in the check form's order: rest, soap, xmlrpc.
+    for (steps, marker) in [
+        (0, "\"username\": \"client1\""),
+        (1, "<username xsi:type=\"xsd:string\">client1</username>"),
+        (1, "<name>username</name><value><string>client1</string></value>"),
+    ] {
+        c.keys("9").enter();
+        if c.app.check.token.is_empty() {
+            c.keys(&id.to_string());
+        }
+        c.tab(2);
+        for _ in 0..steps {
+            c.key(KeyCode::Right);
+        }
+        c.enter();
+        assert!(c.screen(80, 24).contains("PASS"), "{}", c.screen(80, 24));
+        // The call's one list parameter, filled in REST's bracket form; the form keeps the
+        // values for the next call.
+        c.keys("t");
+        if steps == 0 {
+            c.keys(&token).tab(1).keys("ext_system");
+        }
+        c.enter();
+        let response = c.app.check.response.clone().unwrap_or_default();
+        assert!(response.starts_with("HTTP 200"), "{response}");
+        assert!(response.contains(marker), "{response}");
+    }
+    stop.send(()).unwrap();
+    server.join().unwrap();
+}
+
+#[test]
+fn the_documentation_shows_each_protocols_form() {
+    let mut c = Console::new(false, false);
+    c.keys("0");
+    let s = c.screen(160, 48);
+    for form in [
+        "REST (POST)",
+        "XML-RPC (POST …/webservice/xmlrpc/server.php?wstoken=…)",
+        "SOAP (POST …/webservice/soap/server.php?wstoken=…)",
+    ] {
+        assert!(s.contains(form), "{form} missing:\n{s}");
+    }
+    assert!(s.contains("<ns1:core_webservice_get_site_info><serviceshortnames>…</serviceshortnames>"), "{s}");
+}

@@ -297,11 +297,17 @@ fn endpoint_bench(args: &[String]) {
     ops.set_web_services(true).unwrap();
     ops.set_protocol(Protocol::Rest, true).unwrap();
     ops.set_protocol(Protocol::Xmlrpc, true).unwrap();
+    ops.set_protocol(Protocol::Soap, true).unwrap();
     ops.set_auth_plugin(wsconsole::domain::AuthPlugin::Manual, true).unwrap();
-    // Every user may call REST and XML-RPC and create tokens, through the implicit role.
+    // Every user may call REST, XML-RPC and SOAP and create tokens, through the implicit role.
     ops.set_role_capabilities(
         "user",
-        &["webservice/rest:use".into(), "webservice/xmlrpc:use".into(), "moodle/webservice:createtoken".into()],
+        &[
+            "webservice/rest:use".into(),
+            "webservice/xmlrpc:use".into(),
+            "webservice/soap:use".into(),
+            "moodle/webservice:createtoken".into(),
+        ],
         true,
     )
     .unwrap();
@@ -348,23 +354,38 @@ end
         ),
     )
     .unwrap();
-    let xmlrpc_script = dir.join("xmlrpc.lua");
-    std::fs::write(
-        &xmlrpc_script,
-        format!(
-            r#"local tokens = {{}}
+    // The same call over the XML protocols: a POST per random token.
+    let post_script = |name: &str, path: &str, body: &str| {
+        let file = dir.join(name);
+        let body = body.replace('\\', "\\\\").replace('"', "\\\"");
+        std::fs::write(
+            &file,
+            format!(
+                r#"local tokens = {{}}
 for line in io.lines("{}") do tokens[#tokens + 1] = line end
 math.randomseed(os.time())
-local body = "<?xml version=\"1.0\"?><methodCall><methodName>core_webservice_get_site_info</methodName><params></params></methodCall>"
+local body = "{body}"
 request = function()
   local t = tokens[math.random(#tokens)]
-  return wrk.format("POST", "/webservice/xmlrpc/server.php?wstoken=" .. t, {{["Content-Type"] = "text/xml"}}, body)
+  return wrk.format("POST", "{path}?wstoken=" .. t, {{["Content-Type"] = "text/xml; charset=utf-8"}}, body)
 end
 "#,
-            token_file.display()
-        ),
-    )
-    .unwrap();
+                token_file.display()
+            ),
+        )
+        .unwrap();
+        file
+    };
+    let xmlrpc_script = post_script(
+        "xmlrpc.lua",
+        "/webservice/xmlrpc/server.php",
+        "<?xml version=\"1.0\"?><methodCall><methodName>core_webservice_get_site_info</methodName><params></params></methodCall>",
+    );
+    let soap_script = post_script(
+        "soap.lua",
+        "/webservice/soap/server.php",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><SOAP-ENV:Envelope xmlns:SOAP-ENV=\"http://schemas.xmlsoap.org/soap/envelope/\" xmlns:ns1=\"urn:wsconsole\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xmlns:SOAP-ENC=\"http://schemas.xmlsoap.org/soap/encoding/\" SOAP-ENV:encodingStyle=\"http://schemas.xmlsoap.org/soap/encoding/\"><SOAP-ENV:Body><ns1:core_webservice_get_site_info><serviceshortnames SOAP-ENC:arrayType=\"xsd:string[0]\" xsi:type=\"SOAP-ENC:Array\"/></ns1:core_webservice_get_site_info></SOAP-ENV:Body></SOAP-ENV:Envelope>",
+    );
     let flood_script = dir.join("flood.lua");
     std::fs::write(&flood_script, "wrk.method = \"POST\"\nwrk.body = \"username=flood&password=wrong-password&service=svc0001\"\nwrk.headers[\"Content-Type\"] = \"application/x-www-form-urlencoded\"\n").unwrap();
 
@@ -416,15 +437,17 @@ end
     );
     println!("ratio endpoint/baseline: {:.2}  [target >= 0.6; p99 target < 10 ms]", e.rps / b.rps);
     let rss_plain = vm_hwm_kib(endpoint.id());
-    let x = wrk(&base, connections, seconds, &xmlrpc_script);
-    println!(
-        "XML-RPC (same call, POST methodCall): {:>9.0} req/s  p50 {:.2} ms  p99 {:.2} ms  non-2xx {}  ratio to REST JSON {:.2}  [target >= 0.5]",
-        x.rps,
-        x.p50_ms,
-        x.p99_ms,
-        x.non_2xx,
-        x.rps / e.rps
-    );
+    for (label, script) in [("XML-RPC (POST methodCall)", &xmlrpc_script), ("SOAP (POST envelope)", &soap_script)] {
+        let x = wrk(&base, connections, seconds, script);
+        println!(
+            "{label:<26} {:>9.0} req/s  p50 {:.2} ms  p99 {:.2} ms  non-2xx {}  ratio to REST JSON {:.2}  [target >= 0.5]",
+            x.rps,
+            x.p50_ms,
+            x.p99_ms,
+            x.non_2xx,
+            x.rps / e.rps
+        );
+    }
 
     // Second run: 8 connections sending wrong passwords to login/token.php meanwhile.
     let flood_url = format!("{base}/login/token.php");

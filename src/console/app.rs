@@ -9,6 +9,7 @@ use super::theme::Theme;
 use crate::domain::access::{AccessRequest, Credentials, decide};
 use crate::domain::iprestriction::{ClientAddr, IpRestriction};
 use crate::domain::{AuthMethod, AuthPlugin, Protocol, TokenId, User, UserId, capabilities, function_catalogue};
+use crate::functions::value::Value;
 use crate::ops::{NewService, NewToken, NewUser, OpError, Ops, ServiceEdit, UserEdit};
 use crate::store::{Queries, Store};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
@@ -1351,22 +1352,49 @@ impl App {
         self.overlay = Some(Overlay::Form(Box::new(form)));
     }
 
-    /// Sends the call to the endpoint at the site URL, over REST with JSON.
+    /// Sends the call to the endpoint at the site URL, in the access check's protocol.
     fn send_test_call(&mut self, form: &Form<Purpose>) {
         let Some(d) = &self.data else { return };
-        let url = format!("{}/webservice/rest/server.php", d.settings.site_url.trim_end_matches('/'));
-        let mut body: Vec<(String, String)> = vec![
-            ("wstoken".into(), form.raw("wstoken").trim().to_string()),
-            ("wsfunction".into(), self.check.function.clone()),
-            ("moodlewsrestformat".into(), "json".into()),
-        ];
-        for f in form.fields.iter().filter(|f| f.key != "wstoken") {
-            let v = f.text();
-            if !v.trim().is_empty() {
-                body.push((f.key.to_string(), v.trim().to_string()));
+        let site = d.settings.site_url.trim_end_matches('/');
+        let function = self.check.function.clone();
+        let token = form.raw("wstoken").trim().to_string();
+        let fields: Vec<(String, String)> = form
+            .fields
+            .iter()
+            .filter(|f| f.key != "wstoken" && !f.text().trim().is_empty())
+            .map(|f| (f.key.to_string(), f.text().trim().to_string()))
+            .collect();
+        let protocol = Protocol::parse(&self.check.protocol).unwrap_or(Protocol::Rest);
+        let query = form_urlencoded::Serializer::new(String::new()).append_pair("wstoken", &token).finish();
+        let (url, content_type, body) = match protocol {
+            Protocol::Rest => {
+                let mut pairs: Vec<(String, String)> = vec![
+                    ("wstoken".into(), token),
+                    ("wsfunction".into(), function),
+                    ("moodlewsrestformat".into(), "json".into()),
+                ];
+                pairs.extend(fields);
+                let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(&pairs).finish();
+                (format!("{site}/webservice/rest/server.php"), "application/x-www-form-urlencoded", body.into_bytes())
             }
-        }
-        let encoded: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(&body).finish();
+            Protocol::Xmlrpc => {
+                // Positional: the declared parameters in order, up to the first one left empty.
+                let values: Vec<Value> =
+                    named_args(&function, fields).into_iter().map_while(|(_, v)| v).collect::<Vec<_>>();
+                let body = crate::endpoint::xmlrpc::method_call(&function, &values);
+                (format!("{site}/webservice/xmlrpc/server.php?{query}"), "text/xml", body.into_bytes())
+            }
+            Protocol::Soap => {
+                let parts: Vec<(String, Value)> =
+                    named_args(&function, fields).into_iter().filter_map(|(k, v)| Some((k, v?))).collect();
+                let body = crate::endpoint::soap::call_envelope(&function, &parts);
+                (format!("{site}/webservice/soap/server.php?{query}"), "text/xml; charset=utf-8", body.into_bytes())
+            }
+            Protocol::Amf => {
+                self.check.response = Some("the test client speaks REST, XML-RPC and SOAP; not AMF".into());
+                return;
+            }
+        };
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_secs(5)))
             .http_status_as_error(false)
@@ -1374,8 +1402,8 @@ impl App {
             .into();
         let response = agent
             .post(&url)
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .send(encoded.as_bytes())
+            .header("Content-Type", content_type)
+            .send(&body[..])
             .map_err(|e| format!("cannot reach the endpoint at {url}: {e} (is `wsconsole serve` running?)"))
             .and_then(|mut r| {
                 let status = r.status();
@@ -1387,12 +1415,29 @@ impl App {
                             .ok()
                             .and_then(|v| serde_json::to_string_pretty(&v).ok())
                             .unwrap_or(b);
-                        format!("HTTP {} from {url}\n{body}", status.as_u16())
+                        format!("HTTP {} from {}\n{body}", status.as_u16(), url.split('?').next().unwrap_or(&url))
                     })
                     .map_err(|e| e.to_string())
             });
         self.check.response = Some(response.unwrap_or_else(|e| e));
     }
+}
+
+/// The test form's fields (REST names, `users[0][username]`) as the function's parameters,
+/// in declared order; `None` for a parameter left empty.
+fn named_args(function: &str, fields: Vec<(String, String)>) -> Vec<(String, Option<Value>)> {
+    use crate::functions::schema::Schema;
+    let mut given = crate::endpoint::params::from_pairs(fields).unwrap_or_default();
+    let keys: Vec<&str> = match crate::functions::definition(function).map(|d| &d.params) {
+        Some(Schema::Single { keys, .. }) => keys.iter().map(|(k, _)| *k).collect(),
+        _ => Vec::new(),
+    };
+    keys.into_iter()
+        .map(|k| {
+            let value = given.iter().position(|(name, _)| name == k).map(|i| given.remove(i).1.into_lists());
+            (k.to_string(), value)
+        })
+        .collect()
 }
 
 fn required_caps() -> Vec<String> {

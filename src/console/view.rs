@@ -760,21 +760,6 @@ fn docs(f: &mut Frame, app: &mut App, area: Rect) {
             if info.capabilities.is_empty() { "none".into() } else { info.capabilities.join(", ") }
         )));
         text.push_line(Line::raw(""));
-        text.push_line(Line::from(Span::styled("Parameters", t.title())));
-        for l in def.params.describe() {
-            text.push_line(Line::raw(l));
-        }
-        text.push_line(Line::raw(""));
-        text.push_line(Line::from(Span::styled("Returns", t.title())));
-        match &def.returns {
-            Some(r) => {
-                for l in r.describe() {
-                    text.push_line(Line::raw(l));
-                }
-            }
-            None => text.push_line(Line::raw("null")),
-        }
-        text.push_line(Line::raw(""));
         text.push_line(Line::from(Span::styled("REST (POST)", t.title())));
         let mut form = format!("wstoken=…&wsfunction={}&moodlewsrestformat=json", info.name);
         for p in super::app::test_params(info.name) {
@@ -796,10 +781,42 @@ fn docs(f: &mut Frame, app: &mut App, area: Rect) {
         )));
         text.push_line(Line::from(Span::styled("parameters are positional, in the order above", t.dim())));
         text.push_line(Line::raw(""));
+        text.push_line(Line::from(Span::styled("SOAP (POST …/webservice/soap/server.php?wstoken=…)", t.title())));
+        let parts: Vec<String> = match &def.params {
+            crate::functions::schema::Schema::Single { keys, .. } => {
+                keys.iter().map(|(k, _)| format!("<{k}>…</{k}>")).collect()
+            }
+            _ => Vec::new(),
+        };
+        text.push_line(Line::raw(format!(
+            "<SOAP-ENV:Envelope …><SOAP-ENV:Body><ns1:{0}>{1}</ns1:{0}></SOAP-ENV:Body></SOAP-ENV:Envelope>",
+            info.name,
+            parts.join("")
+        )));
+        text.push_line(Line::from(Span::styled(
+            "RPC/encoded, parts by name; the WSDL is …/server.php?wstoken=…&wsdl=1",
+            t.dim(),
+        )));
+        text.push_line(Line::raw(""));
         text.push_line(Line::from(Span::styled("Errors", t.title())));
         text.push_line(Line::raw(
             "invalidtoken, accessexception (see the access check, 9), invalidparameter, nopermissions",
         ));
+        text.push_line(Line::raw(""));
+        text.push_line(Line::from(Span::styled("Parameters", t.title())));
+        for l in def.params.describe() {
+            text.push_line(Line::raw(l));
+        }
+        text.push_line(Line::raw(""));
+        text.push_line(Line::from(Span::styled("Returns", t.title())));
+        match &def.returns {
+            Some(r) => {
+                for l in r.describe() {
+                    text.push_line(Line::raw(l));
+                }
+            }
+            None => text.push_line(Line::raw("null")),
+        }
     }
     f.render_widget(Paragraph::new(text).wrap(Wrap { trim: false }).block(block("Documentation", &t)), right);
 }

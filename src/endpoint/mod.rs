@@ -10,10 +10,10 @@ mod fresh;
 mod login;
 pub mod params;
 mod rest;
-mod soap;
+pub mod soap;
 mod throttle;
 mod xml;
-mod xmlrpc;
+pub mod xmlrpc;
 
 use crate::domain::iprestriction::{ClientAddr, IpRestriction};
 use crate::store::Store;

@@ -107,6 +107,21 @@ pub fn method_response(v: Option<&Value>) -> String {
     out
 }
 
+/// A `<methodCall>` with positional parameters, as a client sends it (the console's test
+/// client).
+pub fn method_call(function: &str, params: &[Value]) -> String {
+    let mut out = format!("{HEAD}<methodCall><methodName>");
+    escape_text(&mut out, function);
+    out.push_str("</methodName><params>");
+    for p in params {
+        out.push_str("<param>");
+        encode_value(&mut out, p);
+        out.push_str("</param>");
+    }
+    out.push_str("</params></methodCall>");
+    out
+}
+
 /// Moodle's fault: code from the errorcode's md5, string with the errorcode (and debuginfo
 /// when debugging).
 pub fn fault(e: &MoodleException, debugging: bool) -> Response {
@@ -279,6 +294,14 @@ mod tests {
         assert_eq!(p[9], Value::map([("k", Value::str("v"))]));
         assert_eq!(p[10], Value::List(vec![Value::Int(1), Value::str("x")]));
         assert_eq!(p[11], Value::List(vec![]));
+    }
+
+    #[test]
+    fn method_calls_read_back() {
+        let params =
+            vec![Value::str("username"), Value::List(vec![Value::str("a&b")]), Value::map([("k", Value::Int(1))])];
+        let (name, read) = parse_method_call(method_call("core_user_get_users_by_field", &params).as_bytes()).unwrap();
+        assert_eq!((name.as_str(), read), ("core_user_get_users_by_field", params));
     }
 
     #[test]

@@ -100,6 +100,23 @@ impl Value {
 }
 
 /// PHP 8's float to string: shortest round-trip form, integers without a fraction.
+impl Value {
+    /// Maps keyed "0", "1", … in order become lists, at every depth: what a form's
+    /// `users[0][username]` means, in the protocols that have lists.
+    pub fn into_lists(self) -> Value {
+        match self {
+            Value::Map(pairs)
+                if !pairs.is_empty() && pairs.iter().enumerate().all(|(i, (k, _))| *k == i.to_string()) =>
+            {
+                Value::List(pairs.into_iter().map(|(_, v)| v.into_lists()).collect())
+            }
+            Value::Map(pairs) => Value::Map(pairs.into_iter().map(|(k, v)| (k, v.into_lists())).collect()),
+            Value::List(items) => Value::List(items.into_iter().map(Value::into_lists).collect()),
+            other => other,
+        }
+    }
+}
+
 pub fn php_float(f: f64) -> String {
     if f.is_finite() && f == f.trunc() && f.abs() < 1e15 { format!("{}", f as i64) } else { format!("{f}") }
 }
@@ -116,5 +133,20 @@ mod tests {
         let m = Value::map([("a", Value::str("x"))]);
         assert_eq!(m.print_r(), "Array\n(\n    [a] => x\n)\n");
         assert_eq!(m.get("a").and_then(Value::as_str), Some("x"));
+    }
+
+    #[test]
+    fn numbered_maps_become_lists() {
+        let form = Value::map([
+            ("users", Value::map([("0", Value::map([("username", Value::str("a"))])), ("1", Value::Map(vec![]))])),
+            ("odd", Value::map([("1", Value::str("x"))])),
+        ]);
+        assert_eq!(
+            form.into_lists(),
+            Value::map([
+                ("users", Value::List(vec![Value::map([("username", Value::str("a"))]), Value::Map(vec![])])),
+                ("odd", Value::map([("1", Value::str("x"))])),
+            ])
+        );
     }
 }
