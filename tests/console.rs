@@ -330,17 +330,19 @@ fn the_test_client_speaks_every_protocol_of_the_check() {
     });
     let ops = wsconsole::ops::Ops::new(c.store.clone(), "test");
     ops.set_setting("siteurl", &base).unwrap();
-    for p in [Protocol::Soap, Protocol::Xmlrpc] {
+    for p in [Protocol::Soap, Protocol::Xmlrpc, Protocol::Amf] {
         ops.set_protocol(p, true).unwrap();
     }
-    ops.set_role_capabilities("wsrole", &["webservice/soap:use".into(), "webservice/xmlrpc:use".into()], true).unwrap();
+    let caps = ["webservice/soap:use".into(), "webservice/xmlrpc:use".into(), "webservice/amf:use".into()];
+    ops.set_role_capabilities("wsrole", &caps, true).unwrap();
     c.ctrl('r');
     let id = c.store.read().unwrap().token_by_hash(&wsconsole::domain::secret::hash_token(&token)).unwrap().unwrap().id;
-    // Protocols in the check form's order: rest, soap, xmlrpc.
+    // Protocols in the check form's order: rest, soap, xmlrpc, amf.
     for (steps, marker) in [
         (0, "\"username\": \"client1\""),
         (1, "<username xsi:type=\"xsd:string\">client1</username>"),
         (1, "<name>username</name><value><string>client1</string></value>"),
+        (1, "/1/onResult\n{\n  \"sitename\""),
     ] {
         c.keys("9").enter();
         if c.app.check.token.is_empty() {
@@ -376,6 +378,7 @@ fn the_documentation_shows_each_protocols_form() {
         "REST (POST)",
         "XML-RPC (POST …/webservice/xmlrpc/server.php?wstoken=…)",
         "SOAP (POST …/webservice/soap/server.php?wstoken=…)",
+        "AMF (POST …/webservice/amf/server.php?wstoken=…)",
     ] {
         assert!(s.contains(form), "{form} missing:\n{s}");
     }

@@ -1391,8 +1391,9 @@ impl App {
                 (format!("{site}/webservice/soap/server.php?{query}"), "text/xml; charset=utf-8", body.into_bytes())
             }
             Protocol::Amf => {
-                self.check.response = Some("the test client speaks REST, XML-RPC and SOAP; not AMF".into());
-                return;
+                let values: Vec<Value> = named_args(&function, fields).into_iter().map_while(|(_, v)| v).collect();
+                let body = crate::endpoint::amf::call_packet(&function, &values);
+                (format!("{site}/webservice/amf/server.php?{query}"), "application/x-amf", body)
             }
         };
         let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -1408,19 +1409,48 @@ impl App {
             .and_then(|mut r| {
                 let status = r.status();
                 r.body_mut()
-                    .read_to_string()
-                    .map(|b| {
-                        // JSON is easier to read indented; anything else is shown as it came.
-                        let body = serde_json::from_str::<serde_json::Value>(&b)
-                            .ok()
-                            .and_then(|v| serde_json::to_string_pretty(&v).ok())
-                            .unwrap_or(b);
+                    .read_to_vec()
+                    .map(|bytes| {
+                        let body = readable_answer(protocol, bytes);
                         format!("HTTP {} from {}\n{body}", status.as_u16(), url.split('?').next().unwrap_or(&url))
                     })
                     .map_err(|e| e.to_string())
             });
         self.check.response = Some(response.unwrap_or_else(|e| e));
     }
+}
+
+/// An answer as the test client shows it: JSON indented, AMF decoded (its reply target, then
+/// the value as JSON), anything else as it came.
+fn readable_answer(protocol: Protocol, bytes: Vec<u8>) -> String {
+    if protocol == Protocol::Amf && !bytes.is_empty() {
+        return match crate::endpoint::amf::parse_packet(&bytes) {
+            Ok(p) => p
+                .messages
+                .into_iter()
+                .map(|m| {
+                    let value = match m.body {
+                        crate::endpoint::amf::Body::Call(mut v) if v.len() == 1 => v.remove(0),
+                        crate::endpoint::amf::Body::Call(v) => Value::List(v),
+                        crate::endpoint::amf::Body::Flex(f) => Value::List(f.params),
+                    };
+                    let json = crate::endpoint::encode::json(&value);
+                    let pretty = serde_json::from_str::<serde_json::Value>(&json)
+                        .ok()
+                        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+                        .unwrap_or(json);
+                    format!("{}\n{pretty}", m.target)
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+            Err(e) => format!("(not an AMF packet: {e})"),
+        };
+    }
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or(text)
 }
 
 /// The test form's fields (REST names, `users[0][username]`) as the function's parameters,

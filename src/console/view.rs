@@ -798,6 +798,13 @@ fn docs(f: &mut Frame, app: &mut App, area: Rect) {
             t.dim(),
         )));
         text.push_line(Line::raw(""));
+        text.push_line(Line::from(Span::styled("AMF (POST …/webservice/amf/server.php?wstoken=…)", t.title())));
+        let names: Vec<&str> = match &def.params {
+            crate::functions::schema::Schema::Single { keys, .. } => keys.iter().map(|(k, _)| *k).collect(),
+            _ => Vec::new(),
+        };
+        text.push_line(Line::raw(format!("remoting message: target {}, body [{}]", info.name, names.join(", "))));
+        text.push_line(Line::raw(""));
         text.push_line(Line::from(Span::styled("Errors", t.title())));
         text.push_line(Line::raw(
             "invalidtoken, accessexception (see the access check, 9), invalidparameter, nopermissions",

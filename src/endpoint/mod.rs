@@ -4,6 +4,7 @@
 
 mod activity;
 mod ajax;
+pub mod amf;
 mod call;
 pub mod encode;
 mod fresh;
@@ -131,6 +132,8 @@ pub fn router(state: AppState) -> Router {
         .route("/webservice/soap/simpleserver.php/{*credentials}", any(soap::simple_path))
         .route("/webservice/xmlrpc/server.php", any(xmlrpc::server::<false>))
         .route("/webservice/xmlrpc/simpleserver.php", any(xmlrpc::server::<true>))
+        .route("/webservice/amf/server.php", any(amf::server::<false>))
+        .route("/webservice/amf/simpleserver.php", any(amf::server::<true>))
         .route("/login/token.php", any(login::token_php))
         .route("/lib/ajax/service.php", any(ajax::service_php))
         .route("/healthz", get(|| async { "ok\n" }))

@@ -9,8 +9,8 @@ use super::xml::{Node, escape_text, parse_document};
 use super::{AppState, too_many, unavailable};
 use crate::domain::Protocol;
 use crate::domain::access::MoodleException;
+use crate::functions;
 use crate::functions::value::{Value, php_float};
-use crate::functions::{self, schema::Schema};
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
@@ -40,7 +40,7 @@ pub async fn server<const SIMPLE: bool>(
     };
     let (function, args) = match parse_method_call(&body) {
         Ok((name, params)) => {
-            let args = name_params(&name, params);
+            let args = functions::name_positional(&name, params);
             (Some(name), args)
         }
         Err(why) => {
@@ -60,22 +60,6 @@ pub async fn server<const SIMPLE: bool>(
         Outcome::Failed(e) => fault(&e, answer.debugging),
         Outcome::Done { value, .. } => respond(method_response(value.as_ref())),
     }
-}
-
-/// Names positional parameters by the function's declared order (MDL-53962). Extra values get
-/// names no description has, so validation refuses them as Moodle's would.
-fn name_params(function: &str, params: Vec<Value>) -> Value {
-    let keys: Vec<&str> = match functions::definition(function).map(|d| &d.params) {
-        Some(Schema::Single { keys, .. }) => keys.iter().map(|(k, _)| *k).collect(),
-        _ => Vec::new(),
-    };
-    Value::Map(
-        params
-            .into_iter()
-            .enumerate()
-            .map(|(i, v)| (keys.get(i).map_or_else(|| format!("param{i}"), |k| (*k).to_string()), v))
-            .collect(),
-    )
 }
 
 fn headers() -> HeaderMap {

@@ -146,6 +146,22 @@ pub fn all() -> &'static [Definition] {
     definitions()
 }
 
+/// Names positional parameters (XML-RPC, AMF) by the function's declared order (MDL-53962).
+/// Extra values get names no description has, so validation refuses them as Moodle's would.
+pub fn name_positional(function: &str, params: Vec<Value>) -> Value {
+    let keys: Vec<&str> = match definition(function).map(|d| &d.params) {
+        Some(Schema::Single { keys, .. }) => keys.iter().map(|(k, _)| *k).collect(),
+        _ => Vec::new(),
+    };
+    Value::Map(
+        params
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| (keys.get(i).map_or_else(|| format!("param{i}"), |k| (*k).to_string()), v))
+            .collect(),
+    )
+}
+
 /// Validates the parameters, runs the function and cleans its result: Moodle's
 /// `validate_parameters` → call → `clean_returnvalue`. `Ok(None)` for a void function.
 pub fn call(def: &Definition, ctx: &CallContext<'_>, params: &Value) -> Result<Option<Value>, MoodleException> {
