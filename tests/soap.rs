@@ -17,13 +17,7 @@ fn recorded_site(ops: &wsconsole::ops::Ops) {
 }
 
 fn post_xml(url: &str, body: &[u8]) -> Reply {
-    let Ok(mut r) = agent().post(url).content_type("text/xml; charset=utf-8").send(body) else {
-        return Reply { status: 0, headers: Vec::new(), body: String::new() };
-    };
-    let status = r.status().as_u16();
-    let headers = r.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect();
-    let body = r.body_mut().read_to_string().unwrap_or_default();
-    Reply { status, headers, body }
+    post_body(url, "text/xml; charset=utf-8", body)
 }
 
 /// Sends a recorded request as recorded.

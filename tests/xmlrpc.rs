@@ -7,15 +7,8 @@ use common::*;
 use std::process::Command;
 use wsconsole::domain::Protocol;
 
-/// Posts an XML body; status 0 when the server closed the connection before answering.
 fn post_xml(url: &str, body: &[u8]) -> Reply {
-    let Ok(mut r) = agent().post(url).content_type("text/xml").send(body) else {
-        return Reply { status: 0, headers: Vec::new(), body: String::new() };
-    };
-    let status = r.status().as_u16();
-    let headers = r.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect();
-    let body = r.body_mut().read_to_string().unwrap_or_default();
-    Reply { status, headers, body }
+    post_body(url, "text/xml", body)
 }
 
 fn replay_xml(server: &Server, name: &str) -> (Fixture, Reply) {

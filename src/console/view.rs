@@ -768,26 +768,20 @@ fn docs(f: &mut Frame, app: &mut App, area: Rect) {
         text.push_line(Line::raw(form));
         text.push_line(Line::raw(""));
         text.push_line(Line::from(Span::styled("XML-RPC (POST …/webservice/xmlrpc/server.php?wstoken=…)", t.title())));
-        let positional: Vec<String> = match &def.params {
-            crate::functions::schema::Schema::Single { keys, .. } => {
-                keys.iter().map(|(k, _)| format!("<param><value>…{k}…</value></param>")).collect()
-            }
+        let names: Vec<&str> = match &def.params {
+            crate::functions::schema::Schema::Single { keys, .. } => keys.iter().map(|(k, _)| *k).collect(),
             _ => Vec::new(),
         };
+        let positional: Vec<String> = names.iter().map(|k| format!("<param><value>…{k}…</value></param>")).collect();
         text.push_line(Line::raw(format!(
             "<methodCall><methodName>{}</methodName><params>{}</params></methodCall>",
             info.name,
             positional.join("")
         )));
-        text.push_line(Line::from(Span::styled("parameters are positional, in the order above", t.dim())));
+        text.push_line(Line::from(Span::styled("parameters are positional, in the order of Parameters below", t.dim())));
         text.push_line(Line::raw(""));
         text.push_line(Line::from(Span::styled("SOAP (POST …/webservice/soap/server.php?wstoken=…)", t.title())));
-        let parts: Vec<String> = match &def.params {
-            crate::functions::schema::Schema::Single { keys, .. } => {
-                keys.iter().map(|(k, _)| format!("<{k}>…</{k}>")).collect()
-            }
-            _ => Vec::new(),
-        };
+        let parts: Vec<String> = names.iter().map(|k| format!("<{k}>…</{k}>")).collect();
         text.push_line(Line::raw(format!(
             "<SOAP-ENV:Envelope …><SOAP-ENV:Body><ns1:{0}>{1}</ns1:{0}></SOAP-ENV:Body></SOAP-ENV:Envelope>",
             info.name,
@@ -799,10 +793,6 @@ fn docs(f: &mut Frame, app: &mut App, area: Rect) {
         )));
         text.push_line(Line::raw(""));
         text.push_line(Line::from(Span::styled("AMF (POST …/webservice/amf/server.php?wstoken=…)", t.title())));
-        let names: Vec<&str> = match &def.params {
-            crate::functions::schema::Schema::Single { keys, .. } => keys.iter().map(|(k, _)| *k).collect(),
-            _ => Vec::new(),
-        };
         text.push_line(Line::raw(format!("remoting message: target {}, body [{}]", info.name, names.join(", "))));
         text.push_line(Line::raw(""));
         text.push_line(Line::from(Span::styled("Errors", t.title())));

@@ -17,7 +17,7 @@
 //! every reference, so hostile bytes could exhaust the stack or the memory through it. The
 //! crate encodes the answers.
 
-use super::call::{self, CallRequest, Creds, Outcome};
+use super::call::{self, CallRequest, Outcome};
 use super::params::MAX_DEPTH;
 use super::{AppState, bad_request, too_many, unavailable};
 use crate::domain::Protocol;
@@ -52,20 +52,8 @@ pub async fn server<const SIMPLE: bool>(
     body: Bytes,
 ) -> Response {
     let started = Instant::now();
-    // Credentials come from the query string only ($_GET in Moodle).
-    let query: Vec<(String, String)> =
-        form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).into_owned().collect();
-    let get = |k: &str| query.iter().rev().find(|(name, _)| name == k).map(|(_, v)| v.clone());
-    let creds = || {
-        if SIMPLE {
-            Creds::Password {
-                username: get("wsusername").unwrap_or_default(),
-                password: get("wspassword").unwrap_or_default(),
-            }
-        } else {
-            Creds::Token(get("wstoken"))
-        }
-    };
+    let query = super::Query::of(&uri);
+    let creds = || query.creds(SIMPLE);
     let packet = match parse_packet(&body) {
         Ok(p) => p,
         Err(why) => return bad_request(format_args!("invalid AMF packet: {why}")),
@@ -105,9 +93,7 @@ pub async fn server<const SIMPLE: bool>(
         let answer = call::call(&app, req).await;
         let reply = match (answer.outcome, &flex) {
             // Moodle's server.php dies: an empty 200.
-            (Outcome::SwitchedOff, _) => {
-                return (StatusCode::OK, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], "").into_response();
-            }
+            (Outcome::SwitchedOff, _) => return super::died(StatusCode::OK),
             (Outcome::TooMany(wait), _) => return too_many(wait),
             (Outcome::Unavailable(e), _) => return unavailable(e),
             (Outcome::Failed(e), None) => (reply_to(ON_STATUS), fault(&e, answer.debugging)),

@@ -101,15 +101,7 @@ fn json_string(out: &mut String, s: &str) {
 /// `htmlspecialchars($s, ENT_COMPAT, 'UTF-8')`: `& < > "`, not `'`.
 pub fn xml_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            c => out.push(c),
-        }
-    }
+    super::xml::escape_attribute(&mut out, s);
     out
 }
 

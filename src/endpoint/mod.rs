@@ -88,6 +88,32 @@ impl App {
     }
 }
 
+/// The query string's parameters, where XML-RPC, SOAP and AMF clients put their credentials
+/// (`$_GET` in Moodle): the last of a repeated name wins, as in PHP.
+struct Query(Vec<(String, String)>);
+
+impl Query {
+    fn of(uri: &Uri) -> Query {
+        Query(form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).into_owned().collect())
+    }
+
+    fn get(&self, key: &str) -> Option<String> {
+        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+    }
+
+    /// `wstoken` for server.php; `wsusername` / `wspassword` for simpleserver.php.
+    fn creds(&self, simple: bool) -> call::Creds {
+        if simple {
+            call::Creds::Password {
+                username: self.get("wsusername").unwrap_or_default(),
+                password: self.get("wspassword").unwrap_or_default(),
+            }
+        } else {
+            call::Creds::Token(self.get("wstoken"))
+        }
+    }
+}
+
 /// The IP form of a client address, for the throttle.
 fn ip_of(addr: ClientAddr) -> IpAddr {
     match addr {
@@ -201,6 +227,12 @@ fn no_cache_headers(h: &mut HeaderMap) {
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("none"));
     h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+}
+
+/// What Moodle's server scripts send when web services or the protocol are off: they `die`,
+/// leaving an empty page.
+fn died(status: StatusCode) -> Response {
+    (status, [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")], "").into_response()
 }
 
 /// A store failure while serving: the client did nothing wrong.

@@ -68,10 +68,7 @@ async fn serve(app: AppState, peer: SocketAddr, headers: HeaderMap, uri: Uri, bo
     let answer = call::call(&app, req).await;
     match answer.outcome {
         // server.php answers 403, simpleserver.php just dies (200), both with no body.
-        Outcome::SwitchedOff => {
-            let status = if mode == Mode::Token { StatusCode::FORBIDDEN } else { StatusCode::OK };
-            (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], "").into_response()
-        }
+        Outcome::SwitchedOff => super::died(if mode == Mode::Token { StatusCode::FORBIDDEN } else { StatusCode::OK }),
         Outcome::TooMany(wait) => too_many(wait),
         Outcome::Unavailable(e) => unavailable(e),
         Outcome::Failed(e) => error(format, &e, answer.debugging),

@@ -10,7 +10,7 @@
 
 use super::call::{self, CallRequest, Creds, Outcome, Stage};
 use super::xml::{Node, escape_attribute, escape_text, local, parse_document};
-use super::{AppState, no_cache_headers, too_many, unavailable};
+use super::{AppState, Query, no_cache_headers, too_many, unavailable};
 use crate::domain::Protocol;
 use crate::domain::access::MoodleException;
 use crate::functions::schema::{ParamType, Schema};
@@ -46,15 +46,8 @@ pub async fn server<const SIMPLE: bool>(
     body: Bytes,
 ) -> Response {
     let query = Query::of(&uri);
-    let creds = if SIMPLE {
-        Creds::Password {
-            username: query.get("wsusername").unwrap_or_default(),
-            password: query.get("wspassword").unwrap_or_default(),
-        }
-    } else {
-        Creds::Token(query.get("wstoken"))
-    };
-    serve(app, peer, headers, creds, query.wsdl(), body).await
+    let creds = query.creds(SIMPLE);
+    serve(app, peer, headers, creds, wants_wsdl(&query), body).await
 }
 
 /// `simpleserver.php/<username>/<password>`: Moodle's workaround for `&` in SOAP URLs, and
@@ -76,24 +69,12 @@ pub async fn simple_path(
             (username, password) = (u.to_string(), p.to_string());
         }
     }
-    serve(app, peer, headers, Creds::Password { username, password }, query.wsdl(), body).await
+    serve(app, peer, headers, Creds::Password { username, password }, wants_wsdl(&query), body).await
 }
 
-struct Query(Vec<(String, String)>);
-
-impl Query {
-    fn of(uri: &Uri) -> Query {
-        Query(form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).into_owned().collect())
-    }
-
-    fn get(&self, key: &str) -> Option<String> {
-        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.clone())
-    }
-
-    /// `optional_param('wsdl', 0, PARAM_INT)`: any non-zero integer asks for the WSDL.
-    fn wsdl(&self) -> bool {
-        self.get("wsdl").and_then(|v| v.trim().parse::<i64>().ok()).is_some_and(|n| n != 0)
-    }
+/// `optional_param('wsdl', 0, PARAM_INT)`: any non-zero integer asks for the WSDL.
+fn wants_wsdl(query: &Query) -> bool {
+    query.get("wsdl").and_then(|v| v.trim().parse::<i64>().ok()).is_some_and(|n| n != 0)
 }
 
 async fn serve(app: AppState, peer: SocketAddr, headers: HeaderMap, creds: Creds, wsdl: bool, body: Bytes) -> Response {
@@ -168,9 +149,7 @@ impl Default for Request {
 fn refusal(answer: call::Answer, request: &Request) -> Response {
     match answer.outcome {
         // Moodle's server.php dies: an empty 200.
-        Outcome::SwitchedOff => {
-            (StatusCode::OK, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], "").into_response()
-        }
+        Outcome::SwitchedOff => super::died(StatusCode::OK),
         Outcome::TooMany(wait) => too_many(wait),
         Outcome::Unavailable(e) => unavailable(e),
         Outcome::Done { .. } => {

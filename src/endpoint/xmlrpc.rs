@@ -4,7 +4,7 @@
 //!
 //! XML safety is the shared reader's (`super::xml`).
 
-use super::call::{self, CallRequest, Creds, Outcome};
+use super::call::{self, CallRequest, Outcome};
 use super::xml::{Node, escape_text, parse_document};
 use super::{AppState, too_many, unavailable};
 use crate::domain::Protocol;
@@ -26,18 +26,7 @@ pub async fn server<const SIMPLE: bool>(
     body: Bytes,
 ) -> Response {
     let started = Instant::now();
-    // Credentials come from the query string only ($_GET in Moodle).
-    let query: Vec<(String, String)> =
-        form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).into_owned().collect();
-    let get = |k: &str| query.iter().rev().find(|(name, _)| name == k).map(|(_, v)| v.clone());
-    let creds = if SIMPLE {
-        Creds::Password {
-            username: get("wsusername").unwrap_or_default(),
-            password: get("wspassword").unwrap_or_default(),
-        }
-    } else {
-        Creds::Token(get("wstoken"))
-    };
+    let creds = super::Query::of(&uri).creds(SIMPLE);
     let (function, args) = match parse_method_call(&body) {
         Ok((name, params)) => {
             let args = functions::name_positional(&name, params);
@@ -52,9 +41,7 @@ pub async fn server<const SIMPLE: bool>(
     let answer = call::call(&app, req).await;
     match answer.outcome {
         // Moodle's server.php dies: an empty 200.
-        Outcome::SwitchedOff => {
-            (StatusCode::OK, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], "").into_response()
-        }
+        Outcome::SwitchedOff => super::died(StatusCode::OK),
         Outcome::TooMany(wait) => too_many(wait),
         Outcome::Unavailable(e) => unavailable(e),
         Outcome::Failed(e) => fault(&e, answer.debugging),

@@ -106,6 +106,17 @@ pub fn get(url: &str) -> Reply {
     reply(agent().get(url).call())
 }
 
+/// Posts a raw body; status 0 when the server closed the connection before answering.
+pub fn post_body(url: &str, content_type: &str, body: &[u8]) -> Reply {
+    let Ok(mut r) = agent().post(url).content_type(content_type).send(body) else {
+        return Reply { status: 0, headers: Vec::new(), body: String::new() };
+    };
+    let status = r.status().as_u16();
+    let headers = r.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect();
+    let body = r.body_mut().read_to_string().unwrap_or_default();
+    Reply { status, headers, body }
+}
+
 pub fn post_form(url: &str, form: &str) -> Reply {
     reply(agent().post(url).content_type("application/x-www-form-urlencoded").send(form))
 }
