@@ -57,7 +57,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Runs the web-service endpoint on this database (REST, login/token.php, simpleserver).
+    /// Runs the web-service endpoint on this database (REST, SOAP, XML-RPC, AMF, login/token.php).
     Serve {
         /// Address and port to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]

@@ -778,7 +778,10 @@ fn docs(f: &mut Frame, app: &mut App, area: Rect) {
             info.name,
             positional.join("")
         )));
-        text.push_line(Line::from(Span::styled("parameters are positional, in the order of Parameters below", t.dim())));
+        text.push_line(Line::from(Span::styled(
+            "parameters are positional, in the order of Parameters below",
+            t.dim(),
+        )));
         text.push_line(Line::raw(""));
         text.push_line(Line::from(Span::styled("SOAP (POST …/webservice/soap/server.php?wstoken=…)", t.title())));
         let parts: Vec<String> = names.iter().map(|k| format!("<{k}>…</{k}>")).collect();
