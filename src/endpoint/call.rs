@@ -104,10 +104,11 @@ pub async fn call_listing(app: &AppState, mut req: CallRequest<'_>, list: bool) 
     };
     let Authorised { value: grant, snapshot, debugging, client, now } = auth;
     let callable = if list {
-        // The credentials were checked; listing reads only the caller, the address and the time.
-        let r = AccessRequest { protocol, credentials: Credentials::Token(None), function: None, remote: client, now };
         let caller = Caller { user: grant.user.clone(), token: grant.token.clone() };
-        callable_functions(&*snapshot, &r, &caller).unwrap_or_default()
+        match callable_functions(&*snapshot, &caller, protocol, client, now) {
+            Ok(names) => names,
+            Err(e) => return (answer(Outcome::Unavailable(e.to_string())), Vec::new()),
+        }
     } else {
         Vec::new()
     };
@@ -144,8 +145,10 @@ pub async fn call_listing(app: &AppState, mut req: CallRequest<'_>, list: bool) 
 }
 
 /// The functions the caller may call, for a description of the service (the SOAP WSDL);
-/// refusals come back as the answer to send. The request is logged under `req.function`.
-pub async fn describe(app: &AppState, req: CallRequest<'_>) -> Result<Vec<&'static Definition>, Answer> {
+/// refusals come back as the answer to send. The request is logged under `req.function`
+/// with `outcome` (a request that calls nothing, such as an unreadable SOAP envelope, is
+/// still checked and logged this way).
+pub async fn describe(app: &AppState, req: CallRequest<'_>, outcome: &str) -> Result<Vec<&'static Definition>, Answer> {
     fn callable(
         data: &super::fresh::Snapshot,
         req: &AccessRequest<'_>,
@@ -153,7 +156,7 @@ pub async fn describe(app: &AppState, req: CallRequest<'_>) -> Result<Vec<&'stat
     ) -> Result<Result<(Caller, Vec<&'static str>), Denial>, crate::store::StoreError> {
         Ok(match authenticate(data, req, check)? {
             Ok(caller) => {
-                let names = callable_functions(data, req, &caller)?;
+                let names = callable_functions(data, &caller, req.protocol, req.remote, req.now)?;
                 Ok((caller, names))
             }
             Err(d) => Err(d),
@@ -167,7 +170,7 @@ pub async fn describe(app: &AppState, req: CallRequest<'_>) -> Result<Vec<&'stat
         note_access(app, t, auth.now);
     }
     let entry = Entry { function: function.as_deref(), protocol, client: auth.client, now: auth.now, started };
-    log_caller(app, &entry, "ok", &caller);
+    log_caller(app, &entry, outcome, &caller);
     Ok(names.into_iter().filter_map(functions::definition).collect())
 }
 
@@ -193,6 +196,8 @@ async fn authorise<T: Send + 'static>(
     let refused = |outcome, stage| Answer { outcome, debugging, stage };
 
     let mut token_hash = None;
+    // The snapshot the decision was taken on, which the call then runs on.
+    let mut decided_on = snapshot.clone();
     let decision = match req.creds {
         Creds::Token(token) => {
             let hash = token.as_deref().and_then(clean_token).map(|t| hash_token(&t));
@@ -245,16 +250,18 @@ async fn authorise<T: Send + 'static>(
                         // Unknown user: spend the same time, so names cannot be found by timing.
                         crate::domain::secret::waste_a_password_check(&password);
                     }
-                    d
+                    (d, snap)
                 })
                 .await;
-                decided.map_err(|e| answer(Outcome::Unavailable(e.to_string())))?
+                let (d, snap) = decided.map_err(|e| answer(Outcome::Unavailable(e.to_string())))?;
+                decided_on = snap;
+                d
             }
         }
     };
     let decision = decision.map_err(|e| answer(Outcome::Unavailable(e.to_string())))?;
     match decision {
-        Ok(value) => Ok(Authorised { value, snapshot, debugging, client, now }),
+        Ok(value) => Ok(Authorised { value, snapshot: decided_on, debugging, client, now }),
         Err(denial) if denial.is_switched_off() => Err(refused(Outcome::SwitchedOff, Stage::Caller)),
         Err(denial) => {
             if matches!(denial, Denial::InvalidToken | Denial::WrongUsernamePassword { .. }) {

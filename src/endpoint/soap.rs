@@ -9,7 +9,7 @@
 //! difference: a part left out of a call is treated as not sent (PHP refuses the call).
 
 use super::call::{self, CallRequest, Creds, Outcome, Stage};
-use super::xml::{Node, escape_attribute, escape_text, local, parse_document};
+use super::xml::{MAX_ELEMENTS, Node, escape_attribute, escape_text, local, parse_document};
 use super::{AppState, Query, no_cache_headers, too_many, unavailable};
 use crate::domain::Protocol;
 use crate::domain::access::MoodleException;
@@ -34,8 +34,9 @@ const NS_WSDL_SOAP: &str = "http://schemas.xmlsoap.org/wsdl/soap/";
 const SOAP_HTTP: &str = "http://schemas.xmlsoap.org/soap/http";
 /// The virtual class: one per request in Moodle, so always the first name.
 const CLASS: &str = "webservices_virtual_class_000000";
-/// What the call log records for a WSDL request.
+/// What the call log records for a WSDL request, and for an envelope naming no operation.
 const WSDL_LOG_NAME: &str = "(wsdl)";
+const UNREADABLE_LOG_NAME: &str = "(unreadable envelope)";
 
 /// `server.php` and `simpleserver.php` with credentials in the query string.
 pub async fn server<const SIMPLE: bool>(
@@ -94,18 +95,33 @@ async fn serve(app: AppState, peer: SocketAddr, headers: HeaderMap, creds: Creds
             args: Value::Null,
             started,
         };
-        return match call::describe(&app, req).await {
+        return match call::describe(&app, req, "ok").await {
             Ok(defs) => moodle_headers(StatusCode::OK, wsdl_document(&url, &defs)),
-            Err(answer) => refusal(answer, &Request::default()),
+            Err(answer) => refusal(answer, ""),
         };
     }
     let mut request = match parse_request(&body) {
         Ok(r) | Err(r) => r,
     };
     let args = std::mem::replace(&mut request.args, Value::Null);
-    // An unreadable envelope names no function: the caller is still checked first, as Moodle
-    // authenticates before PHP reads the envelope.
-    let function = request.invalid.is_none().then(|| request.function.clone());
+    if let Some(why) = request.invalid.take() {
+        // Moodle authenticates before PHP reads the envelope: a refused caller hears that first.
+        let logged = if request.function.is_empty() { UNREADABLE_LOG_NAME.to_string() } else { request.function };
+        let req = CallRequest {
+            protocol: Protocol::Soap,
+            peer,
+            headers: &headers,
+            creds,
+            function: Some(logged),
+            args,
+            started,
+        };
+        return match call::describe(&app, req, "badrequest").await {
+            Ok(_) => php_fault(StatusCode::INTERNAL_SERVER_ERROR, "SOAP-ENV:Client", &why, None, None),
+            Err(answer) => refusal(answer, ""),
+        };
+    }
+    let function = Some(request.function.clone());
     let req = CallRequest { protocol: Protocol::Soap, peer, headers: &headers, creds, function, args, started };
     let (answer, callable) = call::call_listing(&app, req, true).await;
     match answer.outcome {
@@ -114,19 +130,22 @@ async fn serve(app: AppState, peer: SocketAddr, headers: HeaderMap, creds: Creds
             let types = Types::of(&defs);
             php_fault_or(StatusCode::OK, response_envelope(&url, &request.function, def, value.as_ref(), &types))
         }
-        outcome => refusal(call::Answer { outcome, ..answer }, &request),
+        outcome => refusal(call::Answer { outcome, ..answer }, &request.function),
     }
 }
 
 /// The address Moodle's WSDL gives, which is also its namespace.
 fn server_url(site: &str, creds: &Creds) -> String {
-    let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     match creds {
         Creds::Token(t) => {
-            format!("{site}/webservice/soap/server.php?wstoken={}", enc(t.as_deref().unwrap_or_default()))
+            let token: String = form_urlencoded::byte_serialize(t.as_deref().unwrap_or_default().as_bytes()).collect();
+            format!("{site}/webservice/soap/server.php?wstoken={token}")
         }
         Creds::Password { username, password } => {
-            format!("{site}/webservice/soap/simpleserver.php/{}/{}", enc(username), enc(password))
+            // Path segments: a space is %20 here, not the query's `+`.
+            let seg =
+                |s: &str| percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string();
+            format!("{site}/webservice/soap/simpleserver.php/{}/{}", seg(username), seg(password))
         }
     }
 }
@@ -145,8 +164,8 @@ impl Default for Request {
     }
 }
 
-/// Every answer that is not a result.
-fn refusal(answer: call::Answer, request: &Request) -> Response {
+/// Every answer that is not a result; `function` is the operation the envelope named.
+fn refusal(answer: call::Answer, function: &str) -> Response {
     match answer.outcome {
         // Moodle's server.php dies: an empty 200.
         Outcome::SwitchedOff => super::died(StatusCode::OK),
@@ -157,19 +176,16 @@ fn refusal(answer: call::Answer, request: &Request) -> Response {
         }
         Outcome::Failed(e) => match answer.stage {
             Stage::Caller => moodle_error(&e, answer.debugging),
-            Stage::Function => match &request.invalid {
-                Some(why) => php_fault(StatusCode::INTERNAL_SERVER_ERROR, "SOAP-ENV:Client", why, None, None),
-                None if request.function.is_empty() => {
-                    php_fault(StatusCode::INTERNAL_SERVER_ERROR, "SOAP-ENV:Client", "Bad Request", None, None)
-                }
-                None => php_fault(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "SOAP-ENV:Server",
-                    &format!("Procedure '{}' not present", request.function),
-                    None,
-                    None,
-                ),
-            },
+            Stage::Function if function.is_empty() => {
+                php_fault(StatusCode::INTERNAL_SERVER_ERROR, "SOAP-ENV:Client", "Bad Request", None, None)
+            }
+            Stage::Function => php_fault(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "SOAP-ENV:Server",
+                &format!("Procedure '{function}' not present"),
+                None,
+                None,
+            ),
             Stage::Execution => receiver_fault(&e, answer.debugging),
         },
     }
@@ -304,27 +320,21 @@ impl<'a> Types<'a> {
 
     /// `get_phpdoc_type`: a single structure becomes a new class, after its fields' classes.
     fn doc(&mut self, schema: &'a Schema) -> Doc {
-        match schema {
-            Schema::Value { ty: ParamType::Int | ParamType::Bool, .. } => Doc::Int,
-            Schema::Value { ty: ParamType::Float, .. } => Doc::Double,
-            Schema::Value { .. } => Doc::Str,
-            Schema::Multiple { .. } => Doc::Array,
-            Schema::Single { keys, .. } => {
-                for (_, field) in keys {
-                    self.doc(field);
-                }
-                let class = format!("webservices_struct_class_{:06}", self.structs.len());
-                self.structs.push((schema, class.clone()));
-                Doc::Struct(class)
+        if let Schema::Single { keys, .. } = schema {
+            for (_, field) in keys {
+                self.doc(field);
             }
+            let class = format!("webservices_struct_class_{:06}", self.structs.len());
+            self.structs.push((schema, class));
         }
+        self.field(schema)
     }
 
     fn class(&self, schema: &Schema) -> Option<&str> {
         self.structs.iter().find(|(s, _)| std::ptr::eq(*s, schema)).map(|(_, c)| c.as_str())
     }
 
-    /// A struct field's WSDL type, without creating classes.
+    /// A schema's WSDL type, once its classes exist.
     fn field(&self, schema: &Schema) -> Doc {
         match schema {
             Schema::Value { ty: ParamType::Int | ParamType::Bool, .. } => Doc::Int,
@@ -363,8 +373,8 @@ fn wsdl_document(url: &str, defs: &[&Definition]) -> String {
     } else {
         out.push_str(&format!("<xsd:schema targetNamespace=\"{u}\">"));
         for (schema, class) in &types.structs {
-            out.push_str(&format!("<xsd:complexType name=\"{class}\">"));
             let Schema::Single { keys, .. } = schema else { continue };
+            out.push_str(&format!("<xsd:complexType name=\"{class}\">"));
             if keys.is_empty() {
                 out.push_str("<xsd:all/>");
             } else {
@@ -485,7 +495,7 @@ fn parse_request(body: &[u8]) -> Result<Request, Request> {
     let operation = body.children.first().ok_or_else(|| invalid("Bad Request"))?;
     let function = operation.name.clone();
     // SOAP encoding's multi-reference values (`href="#id"`) point at siblings of the operation.
-    let ids: HashMap<&str, &Node> = body.children.iter().filter_map(|n| n.attribute("id").map(|id| (id, n))).collect();
+    let mut decoder = Decoder::new(body.children.iter().filter_map(|n| n.attribute("id").map(|id| (id, n))).collect());
     let keys: Vec<(&str, &Schema)> = match functions::definition(&function).map(|d| &d.params) {
         Some(Schema::Single { keys, .. }) => keys.iter().map(|(k, s)| (*k, s)).collect(),
         _ => Vec::new(),
@@ -494,7 +504,7 @@ fn parse_request(body: &[u8]) -> Result<Request, Request> {
     for part in &operation.children {
         // PHP reads only the parts its WSDL names; others are ignored.
         let Some((name, schema)) = keys.iter().find(|(k, _)| *k == part.name) else { continue };
-        let value = decode(part, Some(schema), &ids, 0).map_err(|why| Request {
+        let value = decoder.decode(part, Some(schema), 0).map_err(|why| Request {
             function: function.clone(),
             invalid: Some(format!("Bad Request: {why}")),
             ..Request::default()
@@ -504,72 +514,107 @@ fn parse_request(body: &[u8]) -> Result<Request, Request> {
     Ok(Request { function, args: Value::Map(args), invalid: None })
 }
 
-/// A SOAP-encoded value, by its `xsi:type` where it has one, else by the parameter's schema.
-fn decode(node: &Node, schema: Option<&Schema>, ids: &HashMap<&str, &Node>, depth: usize) -> Result<Value, String> {
-    if depth > super::params::MAX_DEPTH {
-        return Err("values nested too deeply".into());
+/// Reads SOAP-encoded values within a budget: an `href` copies what it points at, so without
+/// one a small body of references could expand without bound.
+struct Decoder<'a> {
+    /// Multi-reference targets (`id="…"`), siblings of the operation.
+    ids: HashMap<&'a str, &'a Node>,
+    values_left: usize,
+    text_left: usize,
+}
+
+impl<'a> Decoder<'a> {
+    fn new(ids: HashMap<&'a str, &'a Node>) -> Self {
+        Decoder { ids, values_left: MAX_ELEMENTS, text_left: 2 * super::MAX_BODY }
     }
-    if let Some(target) = node.attribute("href") {
-        let target = ids.get(target.trim_start_matches('#')).ok_or_else(|| format!("no element with id {target}"))?;
-        return decode(target, schema, ids, depth + 1);
+
+    fn text(&mut self, s: &str) -> Result<String, String> {
+        self.text_left = self.text_left.checked_sub(s.len()).ok_or("too much text (references included)")?;
+        Ok(s.to_string())
     }
-    if matches!(node.attribute("nil"), Some("true" | "1")) {
-        return Ok(Value::Null);
+
+    fn list(&mut self, nodes: &'a [Node], item: Option<&Schema>, depth: usize) -> Result<Value, String> {
+        let mut items = Vec::new();
+        for n in nodes {
+            items.push(self.decode(n, item, depth + 1)?);
+        }
+        Ok(Value::List(items))
     }
-    let ty = node.attribute("type").map(local);
-    let item_schema = match schema {
-        Some(Schema::Multiple { item, .. }) => Some(item.as_ref()),
-        _ => None,
-    };
-    let field_schema = |name: &str| match schema {
-        Some(Schema::Single { keys, .. }) => keys.iter().find(|(k, _)| *k == name).map(|(_, s)| s),
-        _ => None,
-    };
-    let text = node.text.trim();
-    Ok(match ty {
-        Some("Map") => {
-            let mut pairs = Vec::new();
-            for item in node.children.iter().filter(|c| c.name == "item") {
-                let key = item.child("key").map(|k| k.text.clone()).unwrap_or_default();
-                let value = match item.child("value") {
-                    Some(v) => decode(v, field_schema(&key), ids, depth + 1)?,
-                    None => Value::Null,
-                };
-                pairs.push((key, value));
+
+    /// A value, by its `xsi:type` where it has one, else by the parameter's schema.
+    fn decode(&mut self, node: &'a Node, schema: Option<&Schema>, depth: usize) -> Result<Value, String> {
+        if depth > super::params::MAX_DEPTH {
+            return Err("values nested too deeply".into());
+        }
+        self.values_left = self.values_left.checked_sub(1).ok_or("too many values (references included)")?;
+        if let Some(target) = node.attribute("href") {
+            let found = target.strip_prefix('#').and_then(|id| self.ids.get(id).copied());
+            let target = found.ok_or_else(|| format!("no element with id {target}"))?;
+            return self.decode(target, schema, depth + 1);
+        }
+        if matches!(node.attribute("nil"), Some("true" | "1")) {
+            return Ok(Value::Null);
+        }
+        let ty = node.attribute("type").map(local);
+        let item_schema = match schema {
+            Some(Schema::Multiple { item, .. }) => Some(item.as_ref()),
+            _ => None,
+        };
+        let field_schema = |name: &str| match schema {
+            Some(Schema::Single { keys, .. }) => keys.iter().find(|(k, _)| *k == name).map(|(_, s)| s),
+            _ => None,
+        };
+        let text = node.text.trim();
+        Ok(match ty {
+            Some("Map") => {
+                let mut pairs = Vec::new();
+                for item in node.children.iter().filter(|c| c.name == "item") {
+                    let key = self.text(item.child("key").map_or("", |k| k.text.as_str()))?;
+                    let value = match item.child("value") {
+                        Some(v) => self.decode(v, field_schema(&key), depth + 1)?,
+                        None => Value::Null,
+                    };
+                    pairs.push((key, value));
+                }
+                Value::Map(pairs)
             }
-            Value::Map(pairs)
-        }
-        _ if ty == Some("Array") || node.attribute("arrayType").is_some() => {
-            Value::List(node.children.iter().map(|c| decode(c, item_schema, ids, depth + 1)).collect::<Result<_, _>>()?)
-        }
-        Some(
-            "int" | "integer" | "long" | "short" | "byte" | "unsignedInt" | "unsignedLong" | "unsignedShort"
-            | "unsignedByte" | "nonNegativeInteger" | "positiveInteger" | "negativeInteger" | "nonPositiveInteger",
-        ) => text.parse().map(Value::Int).unwrap_or_else(|_| Value::Str(node.text.clone())),
-        Some("boolean") => match text {
-            "true" | "1" => Value::Bool(true),
-            "false" | "0" => Value::Bool(false),
-            _ => Value::Str(node.text.clone()),
-        },
-        Some("double" | "float" | "decimal") => {
-            text.parse().map(Value::Float).unwrap_or_else(|_| Value::Str(node.text.clone()))
-        }
-        _ if node.children.is_empty() => match schema {
-            Some(Schema::Multiple { .. }) if text.is_empty() => Value::List(Vec::new()),
-            Some(Schema::Single { .. }) if text.is_empty() => Value::Map(Vec::new()),
-            _ => Value::Str(node.text.clone()),
-        },
-        // Elements without an array type: a list where the schema wants one, else a struct.
-        _ if item_schema.is_some() => {
-            Value::List(node.children.iter().map(|c| decode(c, item_schema, ids, depth + 1)).collect::<Result<_, _>>()?)
-        }
-        _ => Value::Map(
-            node.children
-                .iter()
-                .map(|c| Ok((c.name.clone(), decode(c, field_schema(&c.name), ids, depth + 1)?)))
-                .collect::<Result<_, String>>()?,
-        ),
-    })
+            _ if ty == Some("Array") || node.attribute("arrayType").is_some() => {
+                self.list(&node.children, item_schema, depth)?
+            }
+            Some(
+                "int" | "integer" | "long" | "short" | "byte" | "unsignedInt" | "unsignedLong" | "unsignedShort"
+                | "unsignedByte" | "nonNegativeInteger" | "positiveInteger" | "negativeInteger" | "nonPositiveInteger",
+            ) => match text.parse() {
+                Ok(i) => Value::Int(i),
+                Err(_) => Value::Str(self.text(&node.text)?),
+            },
+            Some("boolean") => match text {
+                "true" | "1" => Value::Bool(true),
+                "false" | "0" => Value::Bool(false),
+                _ => Value::Str(self.text(&node.text)?),
+            },
+            Some("double" | "float" | "decimal") => match text.parse() {
+                Ok(f) => Value::Float(f),
+                Err(_) => Value::Str(self.text(&node.text)?),
+            },
+            _ if node.children.is_empty() => match schema {
+                Some(Schema::Multiple { .. }) if text.is_empty() => Value::List(Vec::new()),
+                Some(Schema::Single { .. }) if text.is_empty() => Value::Map(Vec::new()),
+                _ => Value::Str(self.text(&node.text)?),
+            },
+            // Elements without an array type: a list where the schema wants one, else a struct.
+            _ if item_schema.is_some() => self.list(&node.children, item_schema, depth)?,
+            _ => {
+                let mut pairs = Vec::new();
+                for c in &node.children {
+                    let name = self.text(&c.name)?;
+                    let value = self.decode(c, field_schema(&c.name), depth + 1)?;
+                    pairs.push((name, value));
+                }
+                Value::Map(pairs)
+            }
+        })
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -648,7 +693,8 @@ impl Writer<'_> {
         match (schema, v) {
             (_, Value::Null) => self.nil(name),
             (Schema::Single { keys, .. }, Value::Map(_)) => {
-                let class = self.types.class(schema).unwrap_or_default().to_string();
+                // Every struct of the answer has a class; without one PHP would write no type.
+                let Some(class) = self.types.class(schema).map(str::to_string) else { return self.guessed(name, v) };
                 self.out.push_str(&format!("<{name} xsi:type=\"ns1:{class}\">"));
                 for (key, field) in keys {
                     match v.get(key) {
@@ -847,6 +893,20 @@ mod tests {
             let err = parse_request(body).err().unwrap_or_else(|| panic!("{body:?} was accepted"));
             assert!(err.invalid.as_deref().unwrap_or("").contains(why), "{:?}", err.invalid);
         }
+        // References copy what they point at, within one budget per envelope.
+        let chain = format!(
+            "<Envelope><Body><core_user_get_users_by_field><values href=\"#r0\"/></core_user_get_users_by_field>{}<x id=\"r12\">leaf</x></Body></Envelope>",
+            (0..12)
+                .map(|i| format!("<x id=\"r{i}\">{}</x>", format!("<a href=\"#r{}\"/>", i + 1).repeat(8)))
+                .collect::<String>()
+        );
+        assert!(parse_request(chain.as_bytes()).err().unwrap().invalid.unwrap().contains("too many values"));
+        let copies = format!(
+            "<Envelope><Body><core_user_get_users_by_field><values>{}</values></core_user_get_users_by_field><t id=\"t\">{}</t></Body></Envelope>",
+            "<a href=\"#t\"/>".repeat(200),
+            "x".repeat(100_000)
+        );
+        assert!(parse_request(copies.as_bytes()).err().unwrap().invalid.unwrap().contains("too much text"));
         // References cannot loop.
         let body = br##"<Envelope><Body><core_user_get_users_by_field><values href="#a"/></core_user_get_users_by_field><x id="a" href="#a"/></Body></Envelope>"##;
         assert!(parse_request(body).err().unwrap().invalid.unwrap().contains("deeply"));

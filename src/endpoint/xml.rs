@@ -8,6 +8,9 @@ use quick_xml::events::{BytesStart, Event};
 
 /// Elements a request may hold: far more than any real call, far fewer than 8 MiB of `<a/>`.
 pub const MAX_ELEMENTS: usize = 100_000;
+/// Attributes one element may carry. quick-xml checks each new attribute against the earlier
+/// ones, so without a bound one element of 8 MiB of attributes would take minutes.
+pub const MAX_ATTRIBUTES: usize = 32;
 
 /// A parsed element: its local name (prefix dropped), attributes by local name, text and
 /// child elements.
@@ -42,7 +45,10 @@ fn local_name(raw: &[u8]) -> String {
 
 fn start_node(e: &BytesStart<'_>) -> Result<Node, String> {
     let mut attributes = Vec::new();
-    for a in e.attributes() {
+    for (i, a) in e.attributes().enumerate() {
+        if i == MAX_ATTRIBUTES {
+            return Err(format!("more than {MAX_ATTRIBUTES} attributes on one element"));
+        }
         let a = a.map_err(|e| format!("malformed attribute ({e})"))?;
         let key = a.key.as_ref();
         // Namespace declarations carry no data we read.
@@ -162,6 +168,9 @@ mod tests {
         let many = format!("<m>{}</m>", "<a/>".repeat(MAX_ELEMENTS + 5));
         assert!(parse_document(many.as_bytes()).unwrap_err().contains("elements"));
         assert!(parse_document(b"\xff\xfe<m/>").unwrap_err().contains("UTF-8"));
+        let crowded =
+            format!("<m {}/>", (0..MAX_ATTRIBUTES + 1).map(|i| format!("a{i}=\"x\"")).collect::<Vec<_>>().join(" "));
+        assert!(parse_document(crowded.as_bytes()).unwrap_err().contains("attributes"));
         assert!(parse_document(b"<m><n>x</m>").is_err());
         assert!(parse_document(b"<a/><b/>").is_err());
         assert!(parse_document(b"").is_err());
