@@ -383,4 +383,13 @@ fn the_documentation_shows_each_protocols_form() {
         assert!(s.contains(form), "{form} missing:\n{s}");
     }
     assert!(s.contains("<ns1:core_webservice_get_site_info><serviceshortnames>…</serviceshortnames>"), "{s}");
+    // The end of a long answer description is a page or two down.
+    assert!(!c.screen(80, 24).contains("usersessionscount"));
+    for _ in 0..8 {
+        c.key(KeyCode::PageDown);
+    }
+    assert!(c.screen(80, 24).contains("usersessionscount"), "{}", c.screen(80, 24));
+    assert_eq!(c.app.selected(), 0, "paging scrolls the documentation, not the list");
+    c.key(KeyCode::Down);
+    assert!(c.screen(80, 24).contains("Documentation (PgDn for more)"), "another function starts at its top");
 }

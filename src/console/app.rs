@@ -182,6 +182,8 @@ pub struct App {
     pub users: UserPage,
     pub user_detail: Option<UserDetail>,
     pub check: Check,
+    /// The API documentation's scroll: the function it is for, and the first line shown.
+    pub docs_scroll: (usize, u16),
     /// Text to copy, picked up by the terminal layer (OSC 52).
     pub clipboard: Option<String>,
     /// Rows a page holds, set by the last render.
@@ -214,6 +216,7 @@ impl App {
             users: UserPage::default(),
             user_detail: None,
             check: Check { protocol: "rest".into(), ip: "127.0.0.1".into(), ..Check::default() },
+            docs_scroll: (0, 0),
             clipboard: None,
             page_rows: 10,
         }
@@ -564,6 +567,13 @@ impl App {
             Action::Down => self.set_selected((sel + 1).min(rows.saturating_sub(1))),
             Action::Top => self.set_selected(0),
             Action::Bottom => self.set_selected(rows.saturating_sub(1)),
+            // The function list fits the screen; the documentation beside it may not.
+            Action::PageUp if self.screen == Screen::Docs => {
+                self.docs_scroll.1 = self.docs_scroll.1.saturating_sub(u16::try_from(page).unwrap_or(u16::MAX));
+            }
+            Action::PageDown if self.screen == Screen::Docs => {
+                self.docs_scroll.1 = self.docs_scroll.1.saturating_add(u16::try_from(page).unwrap_or(u16::MAX));
+            }
             Action::PageUp => self.set_selected(sel.saturating_sub(page)),
             Action::PageDown => self.set_selected((sel + page).min(rows.saturating_sub(1))),
             Action::NextPane | Action::PrevPane => {

@@ -818,7 +818,19 @@ fn docs(f: &mut Frame, app: &mut App, area: Rect) {
             None => text.push_line(Line::raw("null")),
         }
     }
-    f.render_widget(Paragraph::new(text).wrap(Wrap { trim: false }).block(block("Documentation", &t)), right);
+    // A new function starts at its top; the scroll stops at the last line.
+    let selected = app.selected();
+    if app.docs_scroll.0 != selected {
+        app.docs_scroll = (selected, 0);
+    }
+    // Rows once wrapped, over- rather than under-estimated (word wrap may need one more).
+    let inner = usize::from(right.width.saturating_sub(2)).max(1);
+    let rows: usize = text.lines.iter().map(|l| l.width() / inner + 1).sum();
+    let last = u16::try_from(rows.saturating_sub(usize::from(right.height.saturating_sub(2)))).unwrap_or(u16::MAX);
+    app.docs_scroll.1 = app.docs_scroll.1.min(last);
+    let title = if app.docs_scroll.1 > 0 { "Documentation (PgUp/PgDn)" } else { "Documentation (PgDn for more)" };
+    let docs = Paragraph::new(text).wrap(Wrap { trim: false }).scroll((app.docs_scroll.1, 0)).block(block(title, &t));
+    f.render_widget(docs, right);
 }
 
 fn centered(area: Rect, width: u16, height: u16) -> Rect {
