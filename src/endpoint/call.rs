@@ -212,19 +212,10 @@ async fn authorise<T: Send + 'static>(
             decider(&snapshot, &r, &|_, _| false)
         }
         Creds::Password { username, password } => {
+            let call = PasswordCall { protocol, username, password, function: function.clone(), remote: client, now };
             // Refusals that need no password check (switched off, plugin off, missing
             // credentials) come first and take no slot of the password pool.
-            let (cheap, checked) = decide_password(
-                decider,
-                &snapshot,
-                protocol,
-                &username,
-                &password,
-                function.as_deref(),
-                client,
-                now,
-                &|_, _| false,
-            );
+            let (cheap, checked) = call.decide(decider, &snapshot, &|_, _| false);
             if !checked && !matches!(cheap, Ok(Err(Denial::WrongUsernamePassword { .. }))) {
                 cheap
             } else {
@@ -233,22 +224,11 @@ async fn authorise<T: Send + 'static>(
                 };
                 // Waiting for a slot can take a while under a flood: decide on what holds now.
                 let snap = app.fresh.get().await.map_err(|e| answer(Outcome::Unavailable(e.to_string())))?;
-                let function = function.clone();
                 let decided = tokio::task::spawn_blocking(move || {
-                    let (d, checked) = decide_password(
-                        decider,
-                        &snap,
-                        protocol,
-                        &username,
-                        &password,
-                        function.as_deref(),
-                        client,
-                        now,
-                        &|u, p| verify_password(&u.password_hash, p),
-                    );
+                    let (d, checked) = call.decide(decider, &snap, &|u, p| verify_password(&u.password_hash, p));
                     if !checked {
                         // Unknown user: spend the same time, so names cannot be found by timing.
-                        crate::domain::secret::waste_a_password_check(&password);
+                        crate::domain::secret::waste_a_password_check(&call.password);
                     }
                     (d, snap)
                 })
@@ -340,27 +320,39 @@ fn note_access(app: &AppState, t: &crate::domain::Token, now: i64) {
     }
 }
 
-/// The decision for username/password credentials; also says whether a password check ran.
-#[allow(clippy::too_many_arguments)]
-fn decide_password<T>(
-    decider: Decider<T>,
-    snapshot: &super::fresh::Snapshot,
+/// A username/password call, decided twice: first without checking the password (the cheap
+/// refusals), then, on the password pool, with it.
+struct PasswordCall {
     protocol: Protocol,
-    username: &str,
-    password: &str,
-    function: Option<&str>,
+    username: String,
+    password: String,
+    function: Option<String>,
     remote: ClientAddr,
     now: i64,
-    check: PasswordCheck<'_>,
-) -> (Result<Result<T, Denial>, crate::store::StoreError>, bool) {
-    let req =
-        AccessRequest { protocol, credentials: Credentials::Password { username, password }, function, remote, now };
-    let checked = std::cell::Cell::new(false);
-    let d = decider(snapshot, &req, &|u, p| {
-        checked.set(true);
-        check(u, p)
-    });
-    (d, checked.get())
+}
+
+impl PasswordCall {
+    /// The decision; also says whether a password check ran.
+    fn decide<T>(
+        &self,
+        decider: Decider<T>,
+        snapshot: &super::fresh::Snapshot,
+        check: PasswordCheck<'_>,
+    ) -> (Result<Result<T, Denial>, crate::store::StoreError>, bool) {
+        let req = AccessRequest {
+            protocol: self.protocol,
+            credentials: Credentials::Password { username: &self.username, password: &self.password },
+            function: self.function.as_deref(),
+            remote: self.remote,
+            now: self.now,
+        };
+        let checked = std::cell::Cell::new(false);
+        let d = decider(snapshot, &req, &|u, p| {
+            checked.set(true);
+            check(u, p)
+        });
+        (d, checked.get())
+    }
 }
 
 fn run(
