@@ -1,5 +1,6 @@
 //! wsconsole: a terminal console and a Moodle-compatible web-service endpoint that share one
-//! redb database. Layers, bottom up (DESIGN.md §1): `domain` → `store` → `ops` → front ends.
+//! redb database. Layers, bottom up (DESIGN.md §1): `domain` → `store` → `ops` → `functions`, `wire`
+//! → front ends (`console`, `endpoint`, `cli`).
 
 pub mod cli;
 pub mod console;
@@ -8,3 +9,4 @@ pub mod endpoint;
 pub mod functions;
 pub mod ops;
 pub mod store;
+pub mod wire;

@@ -1391,18 +1391,18 @@ impl App {
                 // Positional: the declared parameters in order, up to the first one left empty.
                 let values: Vec<Value> =
                     named_args(&function, fields).into_iter().map_while(|(_, v)| v).collect::<Vec<_>>();
-                let body = crate::endpoint::xmlrpc::method_call(&function, &values);
+                let body = crate::wire::xmlrpc::method_call(&function, &values);
                 (format!("{site}/webservice/xmlrpc/server.php?{query}"), "text/xml", body.into_bytes())
             }
             Protocol::Soap => {
                 let parts: Vec<(String, Value)> =
                     named_args(&function, fields).into_iter().filter_map(|(k, v)| Some((k, v?))).collect();
-                let body = crate::endpoint::soap::call_envelope(&function, &parts);
+                let body = crate::wire::soap::call_envelope(&function, &parts);
                 (format!("{site}/webservice/soap/server.php?{query}"), "text/xml; charset=utf-8", body.into_bytes())
             }
             Protocol::Amf => {
                 let values: Vec<Value> = named_args(&function, fields).into_iter().map_while(|(_, v)| v).collect();
-                let body = crate::endpoint::amf::call_packet(&function, &values);
+                let body = crate::wire::amf::call_packet(&function, &values);
                 (format!("{site}/webservice/amf/server.php?{query}"), "application/x-amf", body)
             }
         };
@@ -1434,17 +1434,17 @@ impl App {
 /// the value as JSON), anything else as it came.
 fn readable_answer(protocol: Protocol, bytes: Vec<u8>) -> String {
     if protocol == Protocol::Amf && !bytes.is_empty() {
-        return match crate::endpoint::amf::parse_packet(&bytes) {
+        return match crate::wire::amf::parse_packet(&bytes) {
             Ok(p) => p
                 .messages
                 .into_iter()
                 .map(|m| {
                     let value = match m.body {
-                        crate::endpoint::amf::Body::Call(mut v) if v.len() == 1 => v.remove(0),
-                        crate::endpoint::amf::Body::Call(v) => Value::List(v),
-                        crate::endpoint::amf::Body::Flex(f) => Value::List(f.params),
+                        crate::wire::amf::Body::Call(mut v) if v.len() == 1 => v.remove(0),
+                        crate::wire::amf::Body::Call(v) => Value::List(v),
+                        crate::wire::amf::Body::Flex(f) => Value::List(f.params),
                     };
-                    let json = crate::endpoint::encode::json(&value);
+                    let json = crate::wire::encode::json(&value);
                     let pretty = serde_json::from_str::<serde_json::Value>(&json)
                         .ok()
                         .and_then(|v| serde_json::to_string_pretty(&v).ok())
@@ -1467,7 +1467,7 @@ fn readable_answer(protocol: Protocol, bytes: Vec<u8>) -> String {
 /// in declared order; `None` for a parameter left empty.
 fn named_args(function: &str, fields: Vec<(String, String)>) -> Vec<(String, Option<Value>)> {
     use crate::functions::schema::Schema;
-    let mut given = crate::endpoint::params::from_pairs(fields).unwrap_or_default();
+    let mut given = crate::wire::params::from_pairs(fields).unwrap_or_default();
     let keys: Vec<&str> = match crate::functions::definition(function).map(|d| &d.params) {
         Some(Schema::Single { keys, .. }) => keys.iter().map(|(k, _)| *k).collect(),
         _ => Vec::new(),

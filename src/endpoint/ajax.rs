@@ -80,7 +80,7 @@ pub async fn service_php(State(app): State<AppState>, body: Bytes) -> Response {
             ]),
         })
         .collect();
-    let mut resp = (StatusCode::OK, super::encode::json(&Value::List(answers))).into_response();
+    let mut resp = (StatusCode::OK, crate::wire::encode::json(&Value::List(answers))).into_response();
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
     resp
 }

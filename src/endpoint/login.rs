@@ -2,13 +2,14 @@
 //! login issues a new token (tokens are stored hashed, so an old one cannot be handed back).
 
 use super::activity::Event;
-use super::params::{request_params, take};
+use super::params::request_params;
 use super::{AppState, bad_request, ip_of, too_many, unavailable};
 use crate::domain::CallLog;
 use crate::domain::login::{LoginDenial, LoginRequest, decide_login};
 use crate::domain::secret::verify_password;
 use crate::functions::value::Value;
 use crate::ops::Ops;
+use crate::wire::params::take;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
@@ -38,7 +39,7 @@ fn headers() -> HeaderMap {
 }
 
 fn json(v: &Value) -> Response {
-    (StatusCode::OK, headers(), super::encode::json(v)).into_response()
+    (StatusCode::OK, headers(), crate::wire::encode::json(v)).into_response()
 }
 
 pub async fn token_php(

@@ -4,17 +4,15 @@
 
 mod activity;
 mod ajax;
-pub mod amf;
+mod amf;
 mod call;
-pub mod encode;
 mod fresh;
 mod login;
-pub mod params;
+mod params;
 mod rest;
-pub mod soap;
+mod soap;
 mod throttle;
-mod xml;
-pub mod xmlrpc;
+mod xmlrpc;
 
 use crate::domain::iprestriction::{ClientAddr, IpRestriction};
 use crate::store::Store;

@@ -2,12 +2,14 @@
 //! moodle-ws-reference.md §2 and §3.
 
 use super::call::{self, CallRequest, Creds, Outcome};
-use super::params::{self, take};
-use super::{AppState, bad_request, encode, too_many, unavailable};
+use super::params;
+use super::{AppState, bad_request, too_many, unavailable};
 use crate::domain::Protocol;
 use crate::domain::access::MoodleException;
 use crate::functions;
 use crate::functions::value::Value;
+use crate::wire::encode;
+use crate::wire::params::take;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};

@@ -3,7 +3,7 @@
 //! exist), only the five predefined entities and character references, and bounded nesting
 //! depth and element count. The body size is bounded by the router.
 
-use super::params::MAX_DEPTH;
+use super::MAX_DEPTH;
 use quick_xml::events::{BytesStart, Event};
 
 /// Elements a request may hold: far more than any real call, far fewer than 8 MiB of `<a/>`.

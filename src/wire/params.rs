@@ -1,0 +1,207 @@
+//! Parameters as PHP builds `$_GET`/`$_POST` from form fields: PHP bracket syntax
+//! (`users[0][username]=x`, `values[]=y`), query and body merged with the body winning
+//! (`array_merge($_GET, $_POST)`). Bounded in count and depth.
+
+use super::MAX_DEPTH;
+use crate::functions::value::Value;
+
+/// PHP's `max_input_vars` default.
+pub const MAX_PARAMS: usize = 1000;
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParamError {
+    TooMany,
+    TooDeep,
+    /// A multipart body that does not parse.
+    Malformed(String),
+}
+
+impl std::fmt::Display for ParamError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ParamError::TooMany => write!(f, "more than {MAX_PARAMS} parameters"),
+            ParamError::TooDeep => write!(f, "parameter brackets nested deeper than {MAX_DEPTH}"),
+            ParamError::Malformed(why) => write!(f, "malformed multipart body: {why}"),
+        }
+    }
+}
+
+/// Parses one urlencoded string into a PHP-like map.
+pub fn parse(input: &[u8]) -> Result<Vec<(String, Value)>, ParamError> {
+    from_pairs(form_urlencoded::parse(input).map(|(k, v)| (k.into_owned(), v.into_owned())))
+}
+
+/// Builds a PHP-like map from decoded (name, value) pairs, in order.
+pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Result<Vec<(String, Value)>, ParamError> {
+    let mut root: Vec<(String, Value)> = Vec::new();
+    for (n, (key, value)) in pairs.into_iter().enumerate() {
+        if n >= MAX_PARAMS {
+            return Err(ParamError::TooMany);
+        }
+        let Some(path) = key_path(&key)? else { continue };
+        insert(&mut root, &path, Value::Str(value));
+    }
+    Ok(root)
+}
+
+/// `array_merge($_GET, $_POST)`: a top-level key in the body replaces the query's.
+pub fn merge(query: Vec<(String, Value)>, body: Vec<(String, Value)>) -> Vec<(String, Value)> {
+    let mut out = query;
+    for (k, v) in body {
+        match out.iter_mut().find(|(key, _)| *key == k) {
+            Some(slot) => slot.1 = v,
+            None => out.push((k, v)),
+        }
+    }
+    out
+}
+
+/// Splits `name[a][b][]` into segments; `None` segment means `[]` (append). Returns `None`
+/// for a key PHP ignores (empty name).
+fn key_path(key: &str) -> Result<Option<Vec<Option<String>>>, ParamError> {
+    let key = key.trim_start_matches(' ');
+    let (base, mut rest) = match key.find('[') {
+        Some(i) => (&key[..i], &key[i..]),
+        None => (key, ""),
+    };
+    if base.is_empty() {
+        return Ok(None);
+    }
+    // PHP turns spaces and dots in the base name into underscores.
+    let mut path = vec![Some(base.replace([' ', '.'], "_"))];
+    while let Some(stripped) = rest.strip_prefix('[') {
+        let Some(close) = stripped.find(']') else {
+            // An unclosed bracket becomes "_" and the rest stays part of the name, as in PHP.
+            let name = format!("{}_{}", path[0].take().unwrap_or_default(), stripped);
+            return Ok(Some(vec![Some(name)]));
+        };
+        let segment = &stripped[..close];
+        path.push(if segment.is_empty() { None } else { Some(segment.to_string()) });
+        if path.len() > MAX_DEPTH {
+            return Err(ParamError::TooDeep);
+        }
+        rest = &stripped[close + 1..];
+        if !rest.starts_with('[') {
+            break; // PHP ignores anything after the last closing bracket.
+        }
+    }
+    Ok(Some(path))
+}
+
+/// PHP's next array index: one above the largest integer key; `None` when that overflows
+/// (PHP drops the element).
+fn next_index(map: &[(String, Value)]) -> Option<String> {
+    match map.iter().filter_map(|(k, _)| k.parse::<i64>().ok()).filter(|i| *i >= 0).max() {
+        None => Some("0".into()),
+        Some(m) => m.checked_add(1).map(|n| n.to_string()),
+    }
+}
+
+fn insert(map: &mut Vec<(String, Value)>, path: &[Option<String>], value: Value) {
+    let key = match &path[0] {
+        Some(k) => k.clone(),
+        None => match next_index(map) {
+            Some(k) => k,
+            None => return,
+        },
+    };
+    if path.len() == 1 {
+        match map.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => map.push((key, value)),
+        }
+        return;
+    }
+    let pos = match map.iter().position(|(k, _)| *k == key) {
+        Some(p) => {
+            if !matches!(map[p].1, Value::Map(_)) {
+                map[p].1 = Value::Map(Vec::new());
+            }
+            p
+        }
+        None => {
+            map.push((key, Value::Map(Vec::new())));
+            map.len() - 1
+        }
+    };
+    if let Value::Map(child) = &mut map[pos].1 {
+        insert(child, &path[1..], value);
+    }
+}
+
+/// Removes and returns a top-level string parameter.
+pub fn take(map: &mut Vec<(String, Value)>, name: &str) -> Option<String> {
+    let pos = map.iter().position(|(k, _)| k == name)?;
+    Some(map.remove(pos).1.php_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str) -> Value {
+        Value::str(v)
+    }
+
+    #[test]
+    fn php_brackets_build_nested_arrays() {
+        let p = parse(b"users[0][username]=jdoe&users[0][email]=a%40b.c&users[1][username]=x&values[]=a&values[]=b")
+            .unwrap();
+        assert_eq!(
+            p,
+            vec![
+                (
+                    "users".to_string(),
+                    Value::map([
+                        ("0", Value::map([("username", s("jdoe")), ("email", s("a@b.c"))])),
+                        ("1", Value::map([("username", s("x"))])),
+                    ])
+                ),
+                ("values".to_string(), Value::map([("0", s("a")), ("1", s("b"))])),
+            ]
+        );
+    }
+
+    #[test]
+    fn percent_encoded_brackets_and_plus() {
+        let p = parse(b"criteria%5B0%5D%5Bkey%5D=email&q=a+b").unwrap();
+        assert_eq!(p[0].1, Value::map([("0", Value::map([("key", s("email"))]))]));
+        assert_eq!(p[1].1, s("a b"));
+    }
+
+    #[test]
+    fn php_name_quirks() {
+        let p = parse(b"a.b=1&c d=2&e[x=3&[]=4&f[a]junk=5").unwrap();
+        let keys: Vec<&str> = p.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["a_b", "c_d", "e_x", "f"]);
+        assert_eq!(p[3].1, Value::map([("a", s("5"))]));
+    }
+
+    #[test]
+    fn later_values_win_and_body_replaces_query() {
+        let p = parse(b"a=1&a=2").unwrap();
+        assert_eq!(p, vec![("a".to_string(), s("2"))]);
+        let merged = merge(parse(b"x[k]=1&y=q").unwrap(), parse(b"x=2").unwrap());
+        assert_eq!(merged, vec![("x".to_string(), s("2")), ("y".to_string(), s("q"))]);
+    }
+
+    #[test]
+    fn bounded() {
+        let many: String = (0..=MAX_PARAMS).map(|i| format!("p{i}=1&")).collect();
+        assert_eq!(parse(many.as_bytes()), Err(ParamError::TooMany));
+        let deep = format!("a{}=1", "[x]".repeat(MAX_DEPTH + 1));
+        assert_eq!(parse(deep.as_bytes()), Err(ParamError::TooDeep));
+        // Invalid UTF-8 and broken escapes are decoded lossily, never rejected with a panic.
+        assert!(parse(b"a=%ff%fe&b=%zz&c=\xff").is_ok());
+        // An append after the largest index is dropped, as PHP does, not a panic.
+        let p = parse(b"a[9223372036854775807]=1&a[]=2").unwrap();
+        assert_eq!(p[0].1, Value::map([("9223372036854775807", s("1"))]));
+    }
+
+    #[test]
+    fn take_removes_reserved_names() {
+        let mut p = parse(b"wstoken=abc&x=1").unwrap();
+        assert_eq!(take(&mut p, "wstoken").as_deref(), Some("abc"));
+        assert_eq!(take(&mut p, "wstoken"), None);
+        assert_eq!(p.len(), 1);
+    }
+}
