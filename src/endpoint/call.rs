@@ -92,25 +92,33 @@ pub async fn call(app: &AppState, req: CallRequest<'_>) -> Answer {
     call_listing(app, req, false).await.0
 }
 
-/// `call`; with `list`, also the functions the caller may call, on the same snapshot (SOAP
-/// names its answer's types by their order).
-pub async fn call_listing(app: &AppState, mut req: CallRequest<'_>, list: bool) -> (Answer, Vec<&'static str>) {
+/// What a description of the service needs, read on the call's own snapshot.
+#[derive(Default)]
+pub struct Listing {
+    /// The functions the caller may call (SOAP names its answer's types by their order).
+    pub callable: Vec<&'static str>,
+    /// The site's address (SOAP's namespace).
+    pub site_url: String,
+}
+
+/// `call`; with `list`, also the caller's [`Listing`].
+pub async fn call_listing(app: &AppState, mut req: CallRequest<'_>, list: bool) -> (Answer, Listing) {
     let function = req.function.clone();
     let args = std::mem::replace(&mut req.args, Value::Null);
     let (protocol, started) = (req.protocol, req.started);
     let auth = match authorise(app, req, decide).await {
         Ok(a) => a,
-        Err(answer) => return (answer, Vec::new()),
+        Err(answer) => return (answer, Listing::default()),
     };
     let Authorised { value: grant, snapshot, debugging, client, now } = auth;
-    let callable = if list {
+    let listing = if list {
         let caller = Caller { user: grant.user.clone(), token: grant.token.clone() };
         match callable_functions(&*snapshot, &caller, protocol, client, now) {
-            Ok(names) => names,
-            Err(e) => return (answer(Outcome::Unavailable(e.to_string())), Vec::new()),
+            Ok(callable) => Listing { callable, site_url: snapshot.settings.site_url.clone() },
+            Err(e) => return (answer(Outcome::Unavailable(e.to_string())), Listing::default()),
         }
     } else {
-        Vec::new()
+        Listing::default()
     };
     let def = functions::definition(&grant.function).expect("decide only grants catalogued functions");
     let result = if def.info.name != functions::SITE_INFO {
@@ -141,14 +149,19 @@ pub async fn call_listing(app: &AppState, mut req: CallRequest<'_>, list: bool) 
             Answer { outcome: Outcome::Failed(e), debugging, stage: Stage::Execution }
         }
     };
-    (answer, callable)
+    (answer, listing)
 }
 
-/// The functions the caller may call, for a description of the service (the SOAP WSDL);
+/// The functions the caller may call and the site's address, for a description of the
+/// service (the SOAP WSDL);
 /// refusals come back as the answer to send. The request is logged under `req.function`
 /// with `outcome` (a request that calls nothing, such as an unreadable SOAP envelope, is
 /// still checked and logged this way).
-pub async fn describe(app: &AppState, req: CallRequest<'_>, outcome: &str) -> Result<Vec<&'static Definition>, Answer> {
+pub async fn describe(
+    app: &AppState,
+    req: CallRequest<'_>,
+    outcome: &str,
+) -> Result<(Vec<&'static Definition>, String), Answer> {
     fn callable(
         data: &super::fresh::Snapshot,
         req: &AccessRequest<'_>,
@@ -171,7 +184,8 @@ pub async fn describe(app: &AppState, req: CallRequest<'_>, outcome: &str) -> Re
     }
     let entry = Entry { function: function.as_deref(), protocol, client: auth.client, now: auth.now, started };
     log_caller(app, &entry, outcome, &caller);
-    Ok(names.into_iter().filter_map(functions::definition).collect())
+    let defs = names.into_iter().filter_map(functions::definition).collect();
+    Ok((defs, auth.snapshot.settings.site_url.clone()))
 }
 
 /// The credentials and the decision, with the throttle and the password pool; a refusal is

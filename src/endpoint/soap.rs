@@ -67,11 +67,7 @@ fn wants_wsdl(query: &Query) -> bool {
 
 async fn serve(app: AppState, peer: SocketAddr, headers: HeaderMap, creds: Creds, wsdl: bool, body: Bytes) -> Response {
     let started = Instant::now();
-    let site = match app.fresh.get().await {
-        Ok(s) => s.settings.site_url.clone(),
-        Err(e) => return unavailable(e),
-    };
-    let url = server_url(&site, &creds);
+    let address = server_address(&creds);
     if wsdl {
         let req = CallRequest {
             protocol: Protocol::Soap,
@@ -83,7 +79,7 @@ async fn serve(app: AppState, peer: SocketAddr, headers: HeaderMap, creds: Creds
             started,
         };
         return match call::describe(&app, req, "ok").await {
-            Ok(defs) => moodle_headers(StatusCode::OK, soap::wsdl_document(&url, &defs)),
+            Ok((defs, site)) => moodle_headers(StatusCode::OK, soap::wsdl_document(&format!("{site}{address}"), &defs)),
             Err(answer) => refusal(answer, ""),
         };
     }
@@ -110,29 +106,30 @@ async fn serve(app: AppState, peer: SocketAddr, headers: HeaderMap, creds: Creds
     }
     let function = Some(request.function.clone());
     let req = CallRequest { protocol: Protocol::Soap, peer, headers: &headers, creds, function, args, started };
-    let (answer, callable) = call::call_listing(&app, req, true).await;
+    let (answer, listing) = call::call_listing(&app, req, true).await;
     match answer.outcome {
         Outcome::Done { value, def } => {
-            let defs: Vec<&Definition> = callable.into_iter().filter_map(functions::definition).collect();
+            let defs: Vec<&Definition> = listing.callable.into_iter().filter_map(functions::definition).collect();
             let types = soap::Types::of(&defs);
+            let url = format!("{}{address}", listing.site_url);
             soap_response(StatusCode::OK, soap::response_envelope(&url, &request.function, def, value.as_ref(), &types))
         }
         outcome => refusal(call::Answer { outcome, ..answer }, &request.function),
     }
 }
 
-/// The address Moodle's WSDL gives, which is also its namespace.
-fn server_url(site: &str, creds: &Creds) -> String {
+/// The address Moodle's WSDL gives (after the site's), which is also its namespace.
+fn server_address(creds: &Creds) -> String {
     match creds {
         Creds::Token(t) => {
             let token: String = form_urlencoded::byte_serialize(t.as_deref().unwrap_or_default().as_bytes()).collect();
-            format!("{site}/webservice/soap/server.php?wstoken={token}")
+            format!("/webservice/soap/server.php?wstoken={token}")
         }
         Creds::Password { username, password } => {
             // Path segments: a space is %20 here, not the query's `+`.
             let seg =
                 |s: &str| percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string();
-            format!("{site}/webservice/soap/simpleserver.php/{}/{}", seg(username), seg(password))
+            format!("/webservice/soap/simpleserver.php/{}/{}", seg(username), seg(password))
         }
     }
 }
