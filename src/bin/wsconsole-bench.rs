@@ -84,17 +84,27 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-fn store_bench(args: &[String]) {
-    let v = Volume {
+/// The full database's size: the command line's, or the defaults.
+fn volume(args: &[String], services: u64) -> Volume {
+    Volume {
         users: arg(args, "--users", 100_000),
-        services: arg(args, "--services", 1_000),
+        services: arg(args, "--services", services),
         tokens: arg(args, "--tokens", 200_000),
         calls: arg(args, "--calls", 1_000_000),
-    };
-    let dir = work_dir(args, "store");
+    }
+}
+
+/// A fresh work directory and the paths of its empty and full databases.
+fn databases(args: &[String], name: &str) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let dir = work_dir(args, name);
     std::fs::create_dir_all(&dir).expect("bench directory");
-    let empty = dir.join("empty.redb");
-    let full = dir.join("full.redb");
+    let (empty, full) = (dir.join("empty.redb"), dir.join("full.redb"));
+    (dir, empty, full)
+}
+
+fn store_bench(args: &[String]) {
+    let v = volume(args, 1_000);
+    let (dir, empty, full) = databases(args, "store");
 
     println!("wsconsole store benchmark");
     println!("volume: {} users, {} services, {} tokens, {} call-log rows", v.users, v.services, v.tokens, v.calls);
@@ -480,16 +490,8 @@ end
 /// The console on an empty and on a full database, each measured in a fresh process of its own
 /// (so that its peak RSS is the console's alone, not the fill's).
 fn console_bench(args: &[String]) {
-    let v = Volume {
-        users: arg(args, "--users", 100_000),
-        services: arg(args, "--services", 100),
-        tokens: arg(args, "--tokens", 200_000),
-        calls: arg(args, "--calls", 1_000_000),
-    };
-    let dir = work_dir(args, "console");
-    std::fs::create_dir_all(&dir).expect("bench directory");
-    let empty = dir.join("empty.redb");
-    let full = dir.join("full.redb");
+    let v = volume(args, 100);
+    let (dir, empty, full) = databases(args, "console");
     drop(Store::open(&empty).expect("empty database"));
     let store = Store::open(&full).expect("full database");
     let t = Instant::now();
