@@ -3,6 +3,7 @@
 //!
 //! `cargo run --release --bin wsconsole-bench -- store`
 //! `cargo build --release && target/release/wsconsole-bench endpoint` (needs `wrk`)
+//! `cargo run --release --bin wsconsole-bench -- handler` (the endpoint's work without HTTP)
 //! `cargo run --release --bin wsconsole-bench -- console`
 
 use redb::ReadableDatabase;
@@ -13,17 +14,30 @@ use wsconsole::store::bulk::{self, Volume};
 use wsconsole::store::tables::TOKENS;
 use wsconsole::store::{Queries, Store, TokenQuery, UserFilter};
 
+/// The allocator `wsconsole` itself runs with, set up as its `main` sets it up (freed pages
+/// go back to the system at once), so that in-process figures are the endpoint's and the
+/// console's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// `mi_option_purge_delay` (see `main.rs`).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
 fn main() {
+    // SAFETY: sets a process-wide allocator option; mimalloc allows it at any time.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("store") => store_bench(&args[1..]),
         Some("endpoint") => endpoint_bench(&args[1..]),
         Some("baseline") => baseline(&args[1..]),
+        Some("handler") => handler_bench(&args[1..]),
         Some("console") => console_bench(&args[1..]),
         Some("console-measure") => console_measure(&args[1..]),
         _ => {
             eprintln!("usage: wsconsole-bench store [--users N] [--services N] [--tokens N] [--calls N] [--dir DIR]");
             eprintln!("       wsconsole-bench endpoint [--tokens N] [--seconds N] [--connections N] [--dir DIR]");
+            eprintln!("       wsconsole-bench handler [--tokens N] [--requests N] [--dir DIR]");
             eprintln!("       wsconsole-bench console [--users N] [--tokens N] [--calls N] [--dir DIR]");
             std::process::exit(2);
         }
@@ -195,23 +209,111 @@ fn store_bench(args: &[String]) {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// A do-nothing HTTP server answering fixed bytes with the endpoint's JSON headers: the
-/// baseline the endpoint is measured against.
+/// The endpoint's own work per request, without HTTP or a load generator: the REST site-info
+/// call of the endpoint benchmark sent to the router in this process, on one thread, beside
+/// the same router answering a route that does no work. Steadier than the HTTP run on a
+/// shared machine, so it is the figure to compare between two versions of the code.
+fn handler_bench(args: &[String]) {
+    use axum::body::Body;
+    use axum::extract::ConnectInfo;
+    use axum::http::Request;
+    use std::sync::Arc;
+    use tower::ServiceExt;
+    let requests = arg(args, "--requests", 200_000) as usize;
+    let dir = work_dir(args, "handler");
+    let (db, valid, tokens) = endpoint_database(args, &dir);
+    let store = Arc::new(Store::open(&db).unwrap());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let peer = ConnectInfo(std::net::SocketAddr::from(([127, 0, 0, 1], 40_000)));
+    let (state, running) = wsconsole::endpoint::app(store, wsconsole::endpoint::Config { failure_limit: 0 }).unwrap();
+    let router = wsconsole::endpoint::router(state);
+    let send = |uri: String| {
+        let req = Request::get(uri).extension(peer).body(Body::empty()).unwrap();
+        let router = router.clone();
+        async move {
+            let res = router.oneshot(req).await.unwrap();
+            let status = res.status();
+            let body = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
+            (status, body)
+        }
+    };
+    let uris: Vec<String> = (0..requests)
+        .map(|_| {
+            let t = &valid[rand::random_range(0..valid.len())];
+            format!("/webservice/rest/server.php?wstoken={t}&wsfunction=core_webservice_get_site_info&moodlewsrestformat=json")
+        })
+        .collect();
+    let measure = |uris: &[String]| {
+        rt.block_on(async {
+            let started = Instant::now();
+            let cpu = thread_cpu();
+            let mut bytes = 0;
+            for uri in uris {
+                let (status, body) = send(uri.clone()).await;
+                assert!(status.is_success(), "{status}");
+                bytes += body.len();
+            }
+            (started.elapsed(), thread_cpu() - cpu, bytes)
+        })
+    };
+    // Warm up, then the same number of requests to a route that does no work.
+    measure(&uris[..requests.min(10_000)]);
+    let empty: Vec<String> = (0..requests).map(|_| "/healthz".to_string()).collect();
+    let (base_wall, _, _) = measure(&empty);
+    let (wall, cpu, bytes) = measure(&uris);
+    assert!(bytes > requests * 1000, "site info answered");
+    let per = |d: Duration| d.as_secs_f64() * 1e6 / requests as f64;
+    println!("wsconsole endpoint handler benchmark (in process, one thread, no HTTP)");
+    println!("{} valid tokens of {tokens}; {requests} REST JSON site-info calls, random token each", valid.len());
+    println!("router with no work (/healthz): {:>7.2} us/request", per(base_wall));
+    println!(
+        "site info:                      {:>7.2} us/request wall, {:.2} us CPU on the serving thread",
+        per(wall),
+        per(cpu)
+    );
+    println!(
+        "work per request beyond routing: {:.2} us  (ratio site info / routing {:.1})",
+        per(wall) - per(base_wall),
+        per(wall) / per(base_wall)
+    );
+    drop(router);
+    rt.block_on(async { tokio::task::yield_now().await });
+    drop(rt);
+    running.finish();
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// CPU time of the calling thread (Linux's schedstat: nanoseconds on a CPU).
+fn thread_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    Duration::from_nanos(stat.split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or(0))
+}
+
+/// A do-nothing HTTP server answering fixed bytes, the endpoint's body under the endpoint's
+/// own headers: the baseline the endpoint is measured against.
 fn baseline(args: &[String]) {
-    use axum::http::header;
-    let listen = args.first().expect("baseline ADDR BODYFILE").clone();
-    let body: &'static str =
-        Box::leak(std::fs::read_to_string(args.get(1).expect("baseline ADDR BODYFILE")).unwrap().into_boxed_str());
+    use axum::http::{HeaderMap, HeaderName, HeaderValue};
+    let usage = "baseline ADDR BODYFILE HEADERFILE";
+    let listen = args.first().expect(usage).clone();
+    let body: &'static str = Box::leak(std::fs::read_to_string(args.get(1).expect(usage)).unwrap().into_boxed_str());
+    // Every header the endpoint sent except those hyper writes itself.
+    let mut headers = HeaderMap::new();
+    for line in std::fs::read_to_string(args.get(2).expect(usage)).unwrap().lines().skip(1) {
+        if let Some((name, value)) = line.split_once(':') {
+            let name = name.trim().to_ascii_lowercase();
+            if !matches!(name.as_str(), "date" | "content-length" | "connection" | "transfer-encoding") {
+                headers.append(
+                    HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                    HeaderValue::from_str(value.trim()).unwrap(),
+                );
+            }
+        }
+    }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async move {
-        let app = axum::Router::new().fallback(axum::routing::any(move || async move {
-            (
-                [
-                    (header::CONTENT_TYPE, "application/json"),
-                    (header::CACHE_CONTROL, "private, must-revalidate, pre-check=0, post-check=0, max-age=0"),
-                ],
-                body,
-            )
+        let app = axum::Router::new().fallback(axum::routing::any(move || {
+            let headers = headers.clone();
+            async move { (headers, body) }
         }));
         let listener = tokio::net::TcpListener::bind(&listen).await.unwrap();
         axum::serve(listener, app).await.unwrap();
@@ -287,19 +389,15 @@ fn vm_hwm_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-fn endpoint_bench(args: &[String]) {
+/// The endpoint benchmarks' database in `dir`: 10 000 users, 10 services, `--tokens` tokens
+/// (100 000), every protocol on; returns its path, the valid tokens' values and how many
+/// tokens it holds.
+fn endpoint_database(args: &[String], dir: &Path) -> (PathBuf, Vec<String>, u64) {
     use std::sync::Arc;
     use wsconsole::domain::Protocol;
     use wsconsole::ops::{NewUser, Ops};
     let tokens = arg(args, "--tokens", 100_000);
-    let seconds = arg(args, "--seconds", 10) as u32;
-    let connections = arg(args, "--connections", 64) as u32;
-    if std::process::Command::new("wrk").arg("--version").output().is_err() {
-        eprintln!("wsconsole-bench endpoint needs wrk: apt-get install wrk");
-        std::process::exit(2);
-    }
-    let dir = work_dir(args, "endpoint");
-    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(dir).unwrap();
     let db = dir.join("bench.redb");
     let store = Arc::new(Store::open(&db).unwrap());
     bulk::fill(&store, Volume { users: 10_000, services: 10, tokens, calls: 0 }, wsconsole::store::now()).unwrap();
@@ -346,6 +444,18 @@ fn endpoint_bench(args: &[String]) {
     }
     drop(v);
     drop(store);
+    (db, valid, tokens)
+}
+
+fn endpoint_bench(args: &[String]) {
+    let seconds = arg(args, "--seconds", 10) as u32;
+    let connections = arg(args, "--connections", 64) as u32;
+    if std::process::Command::new("wrk").arg("--version").output().is_err() {
+        eprintln!("wsconsole-bench endpoint needs wrk: apt-get install wrk");
+        std::process::exit(2);
+    }
+    let dir = work_dir(args, "endpoint");
+    let (db, valid, tokens) = endpoint_database(args, &dir);
     let token_file = dir.join("tokens.txt");
     std::fs::write(&token_file, valid.join("\n")).unwrap();
     let script = dir.join("tokens.lua");
@@ -410,7 +520,10 @@ end
         .expect("target/release/wsconsole: build it first (cargo build --release)");
     let base = format!("http://127.0.0.1:{port}");
     wait_for(&format!("{base}/healthz"));
+    let header_file = dir.join("headers.txt");
     let sample = std::process::Command::new("curl")
+        .arg("-D")
+        .arg(&header_file)
         .args(["-s", &format!("{base}/webservice/rest/server.php?wstoken={}&wsfunction=core_webservice_get_site_info&moodlewsrestformat=json", valid[0])])
         .output()
         .unwrap()
@@ -426,6 +539,7 @@ end
     let mut base_server = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["baseline", &format!("127.0.0.1:{bport}")])
         .arg(&body_file)
+        .arg(&header_file)
         .spawn()
         .unwrap();
     wait_for(&format!("http://127.0.0.1:{bport}/"));
@@ -440,7 +554,7 @@ end
     println!("wrk -t2 -c{connections} -d{seconds}s, on the same 2 cores as the servers");
     let b = wrk(&format!("http://127.0.0.1:{bport}/"), connections, seconds, &script);
     let e = wrk(&base, connections, seconds, &script);
-    println!("baseline (axum, fixed bytes): {:>9.0} req/s  p50 {:.2} ms  p99 {:.2} ms", b.rps, b.p50_ms, b.p99_ms);
+    println!("baseline (axum, same bytes):  {:>9.0} req/s  p50 {:.2} ms  p99 {:.2} ms", b.rps, b.p50_ms, b.p99_ms);
     println!(
         "endpoint:                     {:>9.0} req/s  p50 {:.2} ms  p99 {:.2} ms  non-2xx {}",
         e.rps, e.p50_ms, e.p99_ms, e.non_2xx
