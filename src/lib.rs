@@ -2,6 +2,7 @@
 //! redb database. Layers, bottom up (DESIGN.md §1): `domain` → `store` → `ops` → `functions`, `wire`
 //! → front ends (`console`, `endpoint`, `cli`).
 
+pub mod allocator;
 pub mod cli;
 pub mod console;
 pub mod domain;

@@ -2,21 +2,13 @@
 
 use clap::Parser;
 
-/// mimalloc: fewer allocator stalls under load than glibc's, and it returns argon2's 7 MiB
-/// work areas to the system instead of keeping one per thread.
+/// mimalloc, set up by `wsconsole::allocator::configure`.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
-/// `mi_option_purge_delay` in mimalloc's `mi_option_e` (v2 and v3 alike; libmimalloc-sys names
-/// no constant for it).
-const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-
 fn main() -> ExitCode {
-    // Freed pages go back to the system at once rather than after 10 ms: under load the
-    // delay never elapses, and the endpoint's resident memory would keep every peak.
-    // SAFETY: sets a process-wide allocator option; mimalloc allows it at any time.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
+    wsconsole::allocator::configure();
     let cli = wsconsole::cli::Cli::parse();
     let stdout = std::io::stdout();
     // Subcommands print through one locked, buffered stdout. The console must not hold that

@@ -14,18 +14,13 @@ use wsconsole::store::bulk::{self, Volume};
 use wsconsole::store::tables::TOKENS;
 use wsconsole::store::{Queries, Store, TokenQuery, UserFilter};
 
-/// The allocator `wsconsole` itself runs with, set up as its `main` sets it up (freed pages
-/// go back to the system at once), so that in-process figures are the endpoint's and the
-/// console's.
+/// The allocator `wsconsole` itself runs with, set up the same way, so that in-process
+/// figures are the endpoint's and the console's.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// `mi_option_purge_delay` (see `main.rs`).
-const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-
 fn main() {
-    // SAFETY: sets a process-wide allocator option; mimalloc allows it at any time.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
+    wsconsole::allocator::configure();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("store") => store_bench(&args[1..]),
