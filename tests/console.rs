@@ -279,12 +279,8 @@ fn users_filter_suspend_and_delete_with_cancel_first() {
     let ops = wsconsole::ops::Ops::new(c.store.clone(), "t");
     for name in ["alice", "bob", "bobby"] {
         ops.create_user(wsconsole::ops::NewUser {
-            username: name.into(),
-            auth: wsconsole::domain::AuthMethod::Webservice,
-            password: None,
-            firstname: String::new(),
-            lastname: String::new(),
             email: format!("{name}@example.com"),
+            ..wsconsole::ops::NewUser::named(name, wsconsole::domain::AuthMethod::Webservice)
         })
         .unwrap();
     }

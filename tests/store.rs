@@ -138,15 +138,7 @@ fn bulk_fill_refers_to_its_own_users_beside_existing_ones() {
     let store = std::sync::Arc::new(Store::open(&dir.path().join("b.redb")).unwrap());
     let ops = wsconsole::ops::Ops::new(store.clone(), "t");
     for name in ["early", "gone"] {
-        ops.create_user(wsconsole::ops::NewUser {
-            username: name.into(),
-            auth: wsconsole::domain::AuthMethod::Webservice,
-            password: None,
-            firstname: String::new(),
-            lastname: String::new(),
-            email: String::new(),
-        })
-        .unwrap();
+        ops.create_user(wsconsole::ops::NewUser::named(name, wsconsole::domain::AuthMethod::Webservice)).unwrap();
     }
     ops.delete_user("gone").unwrap();
     bulk::fill(&store, Volume { users: 50, services: 3, tokens: 200, calls: 10 }, wsconsole::store::now()).unwrap();

@@ -415,12 +415,8 @@ fn endpoint_database(args: &[String], dir: &Path) -> (PathBuf, Vec<String>, u64)
     )
     .unwrap();
     ops.create_user(NewUser {
-        username: "flood".into(),
-        auth: wsconsole::domain::AuthMethod::Manual,
         password: Some("Right-pass-1".into()),
-        firstname: String::new(),
-        lastname: String::new(),
-        email: String::new(),
+        ..NewUser::named("flood", wsconsole::domain::AuthMethod::Manual)
     })
     .unwrap();
     drop(ops);

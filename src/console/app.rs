@@ -1466,12 +1466,9 @@ fn readable_answer(protocol: Protocol, bytes: Vec<u8>) -> String {
 /// The test form's fields (REST names, `users[0][username]`) as the function's parameters,
 /// in declared order; `None` for a parameter left empty.
 fn named_args(function: &str, fields: Vec<(String, String)>) -> Vec<(String, Option<Value>)> {
-    use crate::functions::schema::Schema;
     let mut given = crate::wire::params::from_pairs(fields).unwrap_or_default();
-    let keys: Vec<&str> = match crate::functions::definition(function).map(|d| &d.params) {
-        Some(Schema::Single { keys, .. }) => keys.iter().map(|(k, _)| *k).collect(),
-        _ => Vec::new(),
-    };
+    let keys =
+        crate::functions::definition(function).map(crate::functions::Definition::param_names).unwrap_or_default();
     keys.into_iter()
         .map(|k| {
             let value = given.iter().position(|(name, _)| name == k).map(|i| given.remove(i).1.into_lists());

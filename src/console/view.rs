@@ -760,44 +760,42 @@ fn docs(f: &mut Frame, app: &mut App, area: Rect) {
             if info.capabilities.is_empty() { "none".into() } else { info.capabilities.join(", ") }
         )));
         text.push_line(Line::raw(""));
-        text.push_line(Line::from(Span::styled("REST (POST)", t.title())));
-        let mut form = format!("wstoken=…&wsfunction={}&moodlewsrestformat=json", info.name);
-        for p in super::app::test_params(info.name) {
-            form.push_str(&format!("&{p}=…"));
-        }
-        text.push_line(Line::raw(form));
-        text.push_line(Line::raw(""));
-        text.push_line(Line::from(Span::styled("XML-RPC (POST …/webservice/xmlrpc/server.php?wstoken=…)", t.title())));
-        let names: Vec<&str> = match &def.params {
-            crate::functions::schema::Schema::Single { keys, .. } => keys.iter().map(|(k, _)| *k).collect(),
-            _ => Vec::new(),
+        // Each protocol's form of a call: a heading, the call, what to know about it.
+        let mut protocol_form = |heading: &str, call: String, note: Option<&'static str>| {
+            text.push_line(Line::from(Span::styled(heading.to_string(), t.title())));
+            text.push_line(Line::raw(call));
+            if let Some(note) = note {
+                text.push_line(Line::from(Span::styled(note, t.dim())));
+            }
+            text.push_line(Line::raw(""));
         };
-        let positional: Vec<String> = names.iter().map(|k| format!("<param><value>…{k}…</value></param>")).collect();
-        text.push_line(Line::raw(format!(
-            "<methodCall><methodName>{}</methodName><params>{}</params></methodCall>",
-            info.name,
-            positional.join("")
-        )));
-        text.push_line(Line::from(Span::styled(
-            "parameters are positional, in the order of Parameters below",
-            t.dim(),
-        )));
-        text.push_line(Line::raw(""));
-        text.push_line(Line::from(Span::styled("SOAP (POST …/webservice/soap/server.php?wstoken=…)", t.title())));
-        let parts: Vec<String> = names.iter().map(|k| format!("<{k}>…</{k}>")).collect();
-        text.push_line(Line::raw(format!(
-            "<SOAP-ENV:Envelope …><SOAP-ENV:Body><ns1:{0}>{1}</ns1:{0}></SOAP-ENV:Body></SOAP-ENV:Envelope>",
-            info.name,
-            parts.join("")
-        )));
-        text.push_line(Line::from(Span::styled(
-            "RPC/encoded, parts by name; the WSDL is …/server.php?wstoken=…&wsdl=1",
-            t.dim(),
-        )));
-        text.push_line(Line::raw(""));
-        text.push_line(Line::from(Span::styled("AMF (POST …/webservice/amf/server.php?wstoken=…)", t.title())));
-        text.push_line(Line::raw(format!("remoting message: target {}, body [{}]", info.name, names.join(", "))));
-        text.push_line(Line::raw(""));
+        let names = def.param_names();
+        let rest_fields: String = super::app::test_params(info.name).iter().map(|p| format!("&{p}=…")).collect();
+        protocol_form(
+            "REST (POST)",
+            format!("wstoken=…&wsfunction={}&moodlewsrestformat=json{rest_fields}", info.name),
+            None,
+        );
+        let positional: String = names.iter().map(|k| format!("<param><value>…{k}…</value></param>")).collect();
+        protocol_form(
+            "XML-RPC (POST …/webservice/xmlrpc/server.php?wstoken=…)",
+            format!("<methodCall><methodName>{}</methodName><params>{positional}</params></methodCall>", info.name),
+            Some("parameters are positional, in the order of Parameters below"),
+        );
+        let parts: String = names.iter().map(|k| format!("<{k}>…</{k}>")).collect();
+        protocol_form(
+            "SOAP (POST …/webservice/soap/server.php?wstoken=…)",
+            format!(
+                "<SOAP-ENV:Envelope …><SOAP-ENV:Body><ns1:{0}>{parts}</ns1:{0}></SOAP-ENV:Body></SOAP-ENV:Envelope>",
+                info.name
+            ),
+            Some("RPC/encoded, parts by name; the WSDL is …/server.php?wstoken=…&wsdl=1"),
+        );
+        protocol_form(
+            "AMF (POST …/webservice/amf/server.php?wstoken=…)",
+            format!("remoting message: target {}, body [{}]", info.name, names.join(", ")),
+            None,
+        );
         text.push_line(Line::from(Span::styled("Errors", t.title())));
         text.push_line(Line::raw(
             "invalidtoken, accessexception (see the access check, 9), invalidparameter, nopermissions",

@@ -308,14 +308,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::open(&dir.path().join("c.redb")).unwrap());
         let ops = Ops::new(store.clone(), "t");
-        let user = |name: &str| crate::ops::NewUser {
-            username: name.into(),
-            auth: AuthMethod::Nologin,
-            password: None,
-            firstname: String::new(),
-            lastname: String::new(),
-            email: String::new(),
-        };
+        let user = |name: &str| crate::ops::NewUser::named(name, AuthMethod::Nologin);
         let (a, b) = (ops.create_user(user("a")).unwrap().id, ops.create_user(user("b")).unwrap().id);
         ops.create_role("ws", "WS", &["webservice/rest:use".into()]).unwrap();
         ops.set_role_capabilities("user", &["moodle/site:maintenanceaccess".into()], true).unwrap();

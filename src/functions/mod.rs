@@ -116,6 +116,16 @@ pub struct Definition {
     run: Run,
 }
 
+impl Definition {
+    /// The parameters' names in declared order: the positional order of XML-RPC and AMF.
+    pub fn param_names(&self) -> Vec<&'static str> {
+        match &self.params {
+            Schema::Single { keys, .. } => keys.iter().map(|(k, _)| *k).collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
 fn definitions() -> &'static [Definition] {
     static DEFS: OnceLock<Vec<Definition>> = OnceLock::new();
     DEFS.get_or_init(|| {
@@ -149,10 +159,7 @@ pub fn all() -> &'static [Definition] {
 /// Names positional parameters (XML-RPC, AMF) by the function's declared order (MDL-53962).
 /// Extra values get names no description has, so validation refuses them as Moodle's would.
 pub fn name_positional(function: &str, params: Vec<Value>) -> Value {
-    let keys: Vec<&str> = match definition(function).map(|d| &d.params) {
-        Some(Schema::Single { keys, .. }) => keys.iter().map(|(k, _)| *k).collect(),
-        _ => Vec::new(),
-    };
+    let keys = definition(function).map(Definition::param_names).unwrap_or_default();
     Value::Map(
         params
             .into_iter()

@@ -19,6 +19,20 @@ pub struct NewUser {
     pub email: String,
 }
 
+impl NewUser {
+    /// An account with only a name and an authentication method: no password, empty profile.
+    pub fn named(username: &str, auth: AuthMethod) -> NewUser {
+        NewUser {
+            username: username.into(),
+            auth,
+            password: None,
+            firstname: String::new(),
+            lastname: String::new(),
+            email: String::new(),
+        }
+    }
+}
+
 impl std::fmt::Debug for NewUser {
     /// Never prints the password.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
