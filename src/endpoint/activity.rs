@@ -6,9 +6,9 @@
 use crate::domain::{CallLog, TokenId, UnixTime};
 use crate::store::{Queries, Store, StoreError};
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Queue bound: the writer keeps at most this many events in memory.
@@ -18,7 +18,7 @@ const CALLS_PER_TXN: usize = 5_000;
 /// Last-access updates per cycle: each rewrites a token at a random place in the file, so
 /// they are few per transaction; the rest wait for the next cycle.
 const ACCESS_PER_TXN: usize = 1_000;
-/// Pending last-access updates kept at most (one per token).
+/// Last-access updates remembered at most (one per token), on each side of the queue.
 const MAX_PENDING_ACCESS: usize = 200_000;
 const FLUSH_EVERY: Duration = Duration::from_millis(250);
 /// Moodle's `TOKEN_LASTACCESS_UPDATE_SECS`.
@@ -35,6 +35,9 @@ pub enum Event {
 pub struct Activity {
     tx: SyncSender<Event>,
     dropped: Arc<AtomicU64>,
+    /// When each token's last access was last queued: a token's record may show an older
+    /// time (the endpoint caches records; the writer updates them later).
+    noted: Arc<Mutex<HashMap<TokenId, UnixTime>>>,
 }
 
 /// The writer thread; `finish` flushes what is queued and stops it.
@@ -50,7 +53,29 @@ impl Activity {
             .name("activity-writer".into())
             .spawn(move || run(&store, &rx))
             .expect("spawn the activity writer");
-        (Activity { tx, dropped }, Writer { handle })
+        (Activity { tx, dropped, noted: Arc::default() }, Writer { handle })
+    }
+
+    /// Queues a token's last access, at most once a minute per token (Moodle's
+    /// `update_token_lastaccess`); `stored` is the last access its record shows.
+    pub fn note_access(&self, token: TokenId, stored: Option<UnixTime>, now: UnixTime) {
+        let recent = |t: UnixTime| now - t < LAST_ACCESS_EVERY;
+        if stored.is_some_and(recent) {
+            return;
+        }
+        {
+            let mut noted = self.noted.lock().unwrap_or_else(|p| p.into_inner());
+            if noted.get(&token).is_some_and(|t| recent(*t)) {
+                return;
+            }
+            if noted.len() >= MAX_PENDING_ACCESS {
+                noted.retain(|_, t| recent(*t));
+            }
+            if noted.len() < MAX_PENDING_ACCESS {
+                noted.insert(token, now);
+            }
+        }
+        self.send(Event::LastAccess { token, time: now });
     }
 
     pub fn send(&self, e: Event) {
@@ -71,7 +96,6 @@ impl Writer {
 }
 
 fn run(store: &Store, rx: &Receiver<Event>) {
-    let mut written: HashMap<TokenId, UnixTime> = HashMap::new();
     let mut pending: HashMap<TokenId, UnixTime> = HashMap::new();
     let mut last_prune = Instant::now() - PRUNE_EVERY;
     loop {
@@ -82,8 +106,7 @@ fn run(store: &Store, rx: &Receiver<Event>) {
             match rx.try_recv() {
                 Ok(Event::Call(c)) => calls.push(c),
                 Ok(Event::LastAccess { token, time }) => {
-                    let due = written.get(&token).is_none_or(|t| time - t >= LAST_ACCESS_EVERY);
-                    if due && (pending.len() < MAX_PENDING_ACCESS || pending.contains_key(&token)) {
+                    if pending.len() < MAX_PENDING_ACCESS || pending.contains_key(&token) {
                         pending.insert(token, time);
                     }
                 }
@@ -108,14 +131,9 @@ fn run(store: &Store, rx: &Receiver<Event>) {
             if let Err(e) = write_last_access(store, &slice) {
                 tracing::error!(error = %e, "token last access not written");
             }
-            written.extend(slice);
             if !closed {
                 break;
             }
-        }
-        if written.len() > MAX_PENDING_ACCESS {
-            let now = crate::store::now();
-            written.retain(|_, t| now - *t < LAST_ACCESS_EVERY);
         }
         if last_prune.elapsed() >= PRUNE_EVERY {
             last_prune = Instant::now();
@@ -171,6 +189,26 @@ mod tests {
             outcome: "ok".into(),
             duration_micros: 1,
         }
+    }
+
+    #[test]
+    fn last_access_is_queued_once_a_minute_per_token() {
+        let (tx, rx) = sync_channel(16);
+        let activity = Activity { tx, dropped: Arc::default(), noted: Arc::default() };
+        let t0 = 1_800_000_000;
+        activity.note_access(1, None, t0);
+        activity.note_access(1, None, t0 + 30); // the record still shows nothing: cached
+        activity.note_access(2, Some(t0 - 10), t0); // written 10 s ago
+        activity.note_access(3, Some(t0 - 61), t0);
+        activity.note_access(1, Some(t0 - 120), t0 + LAST_ACCESS_EVERY);
+        let queued: Vec<(TokenId, UnixTime)> = rx
+            .try_iter()
+            .map(|e| match e {
+                Event::LastAccess { token, time } => (token, time),
+                Event::Call(_) => panic!("no call was logged"),
+            })
+            .collect();
+        assert_eq!(queued, [(1, t0), (3, t0), (1, t0 + LAST_ACCESS_EVERY)]);
     }
 
     #[test]

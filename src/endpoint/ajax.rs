@@ -13,9 +13,9 @@ use axum::response::{IntoResponse, Response};
 /// `enablemobilewebservice`.
 fn public_config(s: &crate::domain::Settings, mobile_on: bool) -> Value {
     Value::map([
-        ("wwwroot", Value::str(&s.site_url)),
-        ("httpswwwroot", Value::str(&s.site_url)),
-        ("sitename", Value::str(&s.site_name)),
+        ("wwwroot", Value::str(s.site_url.to_owned())),
+        ("httpswwwroot", Value::str(s.site_url.to_owned())),
+        ("sitename", Value::str(s.site_name.to_owned())),
         ("guestlogin", Value::Int(0)),
         ("rememberusername", Value::Int(0)),
         ("authloginviaemail", Value::Int(0)),
@@ -73,7 +73,7 @@ pub async fn service_php(State(app): State<AppState>, body: Bytes) -> Response {
                             Value::str("Web service is not available. (It doesn't exist or might be disabled.)"),
                         ),
                         ("errorcode", Value::str("servicenotavailable")),
-                        ("link", Value::str(&snapshot.settings.site_url)),
+                        ("link", Value::str(snapshot.settings.site_url.to_owned())),
                         ("moreinfourl", Value::str("")),
                     ]),
                 ),

@@ -327,11 +327,8 @@ fn write_log(
     }))
 }
 
-/// Queues a token's last access, at most once a minute (Moodle's `update_token_lastaccess`).
 fn note_access(app: &AppState, t: &crate::domain::Token, now: i64) {
-    if t.last_access.is_none_or(|a| now - a >= super::LAST_ACCESS_EVERY) {
-        app.activity.send(Event::LastAccess { token: t.id, time: now });
-    }
+    app.activity.note_access(t.id, t.last_access, now);
 }
 
 /// A username/password call, decided twice: first without checking the password (the cheap

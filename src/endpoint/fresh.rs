@@ -15,7 +15,7 @@
 
 use crate::domain::access::AccessData;
 use crate::domain::{AuthorisedUser, RoleId, Service, ServiceId, Settings, Token, TokenHash, User, UserId};
-use crate::store::{Queries, ReadView, Store, StoreError};
+use crate::store::{Queries, ReadView, RecordCache, Store, StoreError};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -25,12 +25,25 @@ use tokio::sync::watch;
 pub struct Snapshot {
     pub view: ReadView,
     pub settings: Settings,
-    /// The change count read just before this snapshot's transaction began: it shows every
-    /// change counted up to that value.
+    /// The count of observed file changes read just before this snapshot's transaction
+    /// began: it shows every change counted up to that value.
     generation: u64,
-    /// Every request checks a capability; the roles behind it are decoded once per snapshot.
+    /// Shared by every snapshot of the same store change count.
+    configured: Arc<Configured>,
+}
+
+/// What the administrator configured, decoded once per store change count and kept across
+/// snapshots while it stands: the endpoint's own activity commits (a few per second) take new
+/// snapshots but leave the count, and so these caches, alone.
+struct Configured {
+    records: RecordCache,
+    /// Every request checks a capability; the roles behind it are decoded once.
     roles: OnceLock<RoleTable>,
 }
+
+/// Bytes of records the endpoint keeps decoded-on-demand (tokens, users, role assignments):
+/// every token of a site with 100 000 takes about 15 MiB.
+const RECORD_CACHE_BYTES: usize = 24 * 1024 * 1024;
 
 /// The capabilities of every role, as of one snapshot.
 struct RoleTable {
@@ -41,7 +54,8 @@ struct RoleTable {
 
 impl Snapshot {
     fn role_table(&self) -> Result<&RoleTable, StoreError> {
-        if let Some(t) = self.roles.get() {
+        let roles = &self.configured.roles;
+        if let Some(t) = roles.get() {
             return Ok(t);
         }
         let mut table = RoleTable { everybody: HashSet::new(), by_role: HashMap::new() };
@@ -52,7 +66,7 @@ impl Snapshot {
             }
             table.by_role.insert(role.id, caps);
         }
-        Ok(self.roles.get_or_init(|| table))
+        Ok(roles.get_or_init(|| table))
     }
 }
 
@@ -63,10 +77,10 @@ impl AccessData for Snapshot {
         Ok(self.settings.clone())
     }
     fn token_by_hash(&self, hash: &TokenHash) -> Result<Option<Token>, StoreError> {
-        Queries::token_by_hash(&self.view, hash)
+        self.configured.records.token_by_hash(&self.view, hash)
     }
     fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        Queries::user(&self.view, id)
+        self.configured.records.user(&self.view, id)
     }
     fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
         Queries::user_by_username(&self.view, username)
@@ -76,8 +90,9 @@ impl AccessData for Snapshot {
         if roles.everybody.contains(capability) {
             return Ok(true);
         }
-        let assigned = self.view.assigned_role_ids(user)?;
-        Ok(assigned.iter().any(|r| roles.by_role.get(r).is_some_and(|caps| caps.contains(capability))))
+        self.configured.records.any_assigned_role(&self.view, user, |r| {
+            roles.by_role.get(&r).is_some_and(|caps| caps.contains(capability))
+        })
     }
     fn service(&self, id: ServiceId) -> Result<Option<Service>, StoreError> {
         Queries::service(&self.view, id)
@@ -112,7 +127,7 @@ impl Fresh {
         if watch.is_none() {
             tracing::warn!("no file watch: every request takes its own read snapshot");
         }
-        let first = take(&store, 0)?;
+        let first = take(&store, 0, None)?;
         Ok(Fresh {
             store,
             watch: Mutex::new(watch),
@@ -156,7 +171,8 @@ impl Fresh {
                 let result = {
                     // Cleared even if `take` panics, so that others can refresh.
                     let _clear = ClearOnDrop(&self.refreshing);
-                    take(&self.store, generation)
+                    let previous = self.latest.borrow().configured.clone();
+                    take(&self.store, generation, Some(previous))
                 };
                 return match result {
                     Ok(snapshot) => {
@@ -186,10 +202,15 @@ impl Drop for ClearOnDrop<'_> {
     }
 }
 
-fn take(store: &Store, generation: u64) -> Result<Snapshot, StoreError> {
+/// A new snapshot; it keeps `previous`'s caches if nothing configured changed since.
+fn take(store: &Store, generation: u64, previous: Option<Arc<Configured>>) -> Result<Snapshot, StoreError> {
     let view = store.read()?;
     let settings = Queries::settings(&view)?;
-    Ok(Snapshot { view, settings, generation, roles: OnceLock::new() })
+    let configured = match previous {
+        Some(c) if c.records.serves(&view)? => c,
+        _ => Arc::new(Configured { records: RecordCache::new(&view, RECORD_CACHE_BYTES)?, roles: OnceLock::new() }),
+    };
+    Ok(Snapshot { view, settings, generation, configured })
 }
 
 /// Reports whether the database file was written since the last call.

@@ -7,7 +7,7 @@ use super::{AppState, bad_request, ip_of, too_many, unavailable};
 use crate::domain::CallLog;
 use crate::domain::login::{LoginDenial, LoginRequest, decide_login};
 use crate::domain::secret::verify_password;
-use crate::functions::value::Value;
+use crate::functions::value::{Text, Value};
 use crate::ops::Ops;
 use crate::wire::params::take;
 use axum::body::Bytes;
@@ -114,7 +114,7 @@ pub async fn token_php(
 fn issue(
     app: &AppState,
     snapshot: &super::fresh::Snapshot,
-    params: &mut Vec<(String, Value)>,
+    params: &mut Vec<(Text, Value)>,
     client: crate::domain::iprestriction::ClientAddr,
 ) -> Result<Value, Failure> {
     let internal = |e: crate::store::StoreError| fail("dmlreadexception", format!("Error reading from database ({e})"));

@@ -2,7 +2,7 @@
 //! `multipart/form-data`, as PHP builds `$_GET`/`$_POST` (the bracket syntax is
 //! `crate::wire::params`').
 
-use crate::functions::value::Value;
+use crate::functions::value::{Text, Value};
 use crate::wire::params::{MAX_PARAMS, ParamError, from_pairs, merge, parse};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Uri, header};
@@ -32,7 +32,7 @@ pub async fn multipart_pairs(body: Bytes, boundary: String) -> Result<Vec<(Strin
 
 /// Query parameters merged with a form body (urlencoded or multipart), PHP's way: the body
 /// wins. Other bodies (JSON, …) are ignored, as PHP does.
-pub async fn request_params(uri: &Uri, headers: &HeaderMap, body: Bytes) -> Result<Vec<(String, Value)>, ParamError> {
+pub async fn request_params(uri: &Uri, headers: &HeaderMap, body: Bytes) -> Result<Vec<(Text, Value)>, ParamError> {
     let query = parse(uri.query().unwrap_or("").as_bytes())?;
     let content_type =
         headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(|ct| ct.trim().to_ascii_lowercase());

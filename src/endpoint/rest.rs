@@ -64,7 +64,7 @@ async fn serve(app: AppState, peer: SocketAddr, headers: HeaderMap, uri: Uri, bo
         headers: &headers,
         creds,
         function,
-        args: Value::Map(params),
+        args: Value::map(params),
         started,
     };
     let answer = call::call(&app, req).await;

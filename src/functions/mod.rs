@@ -164,7 +164,7 @@ pub fn name_positional(function: &str, params: Vec<Value>) -> Value {
         params
             .into_iter()
             .enumerate()
-            .map(|(i, v)| (keys.get(i).map_or_else(|| format!("param{i}"), |k| (*k).to_string()), v))
+            .map(|(i, v)| (keys.get(i).map_or_else(|| format!("param{i}").into(), |k| (*k).into()), v))
             .collect(),
     )
 }

@@ -4,7 +4,7 @@
 //! (moodle-ws-reference.md §6). The same descriptions drive XML encoding, XML-RPC positions,
 //! the SOAP WSDL and the console's API documentation.
 
-use super::value::{Value, php_float};
+use super::value::{Text, Value, php_float};
 
 /// Moodle's PARAM_* cleaning types used by the catalogue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,15 +176,15 @@ pub fn validate(desc: &Schema, params: &Value) -> Result<Value, Invalid> {
                             return Err(Invalid(format!("Missing required key in single structure: {key}")));
                         }
                         Presence::Default(d) => {
-                            result.push((key.to_string(), validate(sub, d).map_err(|e| nested(key, e))?))
+                            result.push(((*key).into(), validate(sub, d).map_err(|e| nested(key, e))?))
                         }
                         Presence::Optional => {}
                     },
-                    Some((_, v)) => result.push((key.to_string(), validate(sub, v).map_err(|e| nested(key, e))?)),
+                    Some((_, v)) => result.push(((*key).into(), validate(sub, v).map_err(|e| nested(key, e))?)),
                 }
             }
             let unexpected: Vec<&str> =
-                pairs.iter().map(|(k, _)| k.as_str()).filter(|k| !keys.iter().any(|(d, _)| d == k)).collect();
+                pairs.iter().map(|(k, _)| &**k).filter(|k| !keys.iter().any(|(d, _)| d == k)).collect();
             if !unexpected.is_empty() {
                 return Err(Invalid(format!(
                     "Unexpected keys ({}) detected in parameter array.",
@@ -230,12 +230,12 @@ fn validate_scalar(ty: ParamType, v: &Value) -> Result<Value, Invalid> {
 
 /// `validate_param`: the value must survive its type's cleaning unchanged.
 fn typed(ty: ParamType, s: &str) -> Option<Value> {
-    let same = |cleaned: String| (cleaned == s).then(|| Value::Str(s.to_string()));
+    let same = |cleaned: String| (cleaned == s).then(|| Value::str(s.to_string()));
     match ty {
         ParamType::Int => s.parse::<i64>().ok().filter(|i| i.to_string() == s).map(Value::Int),
         ParamType::Bool => None,
         ParamType::Float => is_php_float(s).then(|| s.parse::<f64>().ok().map(Value::Float)).flatten(),
-        ParamType::Raw => Some(Value::Str(s.to_string())),
+        ParamType::Raw => Some(Value::str(s.to_string())),
         ParamType::Text | ParamType::Notags => same(strip_tags(s)),
         ParamType::Alphanum => same(s.chars().filter(char::is_ascii_alphanumeric).collect()),
         ParamType::Alphanumext => {
@@ -249,17 +249,17 @@ fn typed(ty: ParamType, s: &str) -> Option<Value> {
                 .collect(),
         ),
         ParamType::Email => {
-            (s.is_empty() || crate::domain::validate::email(s).is_ok_and(|e| e == s)).then(|| Value::Str(s.into()))
+            (s.is_empty() || crate::domain::validate::email(s).is_ok_and(|e| e == s)).then(|| Value::str(s.to_owned()))
         }
         ParamType::Url => (s.is_empty() || s.starts_with("http://") || s.starts_with("https://") || s.starts_with('/'))
-            .then(|| Value::Str(s.into())),
+            .then(|| Value::str(s.to_owned())),
         ParamType::Lang | ParamType::Plugin | ParamType::Theme | ParamType::Auth => {
             let ok = s.is_empty() || s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-            ok.then(|| Value::Str(s.into()))
+            ok.then(|| Value::str(s.to_owned()))
         }
         ParamType::Timezone => {
             let ok = s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '/' | '+' | '-' | '.' | ':'));
-            ok.then(|| Value::Str(s.into()))
+            ok.then(|| Value::str(s.to_owned()))
         }
     }
 }
@@ -307,6 +307,10 @@ pub struct InvalidResponse(pub String);
 /// defaults, drops unknown keys and omits missing optional ones, and types every scalar.
 /// Takes the value by move: a result is cleaned once, so nothing needs copying.
 pub fn clean_return(desc: &Schema, v: Value) -> Result<Value, InvalidResponse> {
+    if is_clean(desc, &v) { Ok(v) } else { clean_value(desc, v) }
+}
+
+fn clean_value(desc: &Schema, v: Value) -> Result<Value, InvalidResponse> {
     match desc {
         Schema::Value { ty, .. } => match (ty, v) {
             (_, Value::Null) => Ok(Value::Null),
@@ -324,9 +328,9 @@ pub fn clean_return(desc: &Schema, v: Value) -> Result<Value, InvalidResponse> {
                 v.php_string(),
                 ty.name()
             ))),
-            (_, Value::Float(f)) => Ok(Value::Str(php_float(f))),
+            (_, Value::Float(f)) => Ok(Value::str(php_float(f))),
             (_, v @ Value::Str(_)) => Ok(v),
-            (_, v) => Ok(Value::Str(v.php_string())),
+            (_, v) => Ok(Value::str(v.php_string())),
         },
         Schema::Single { keys, .. } => {
             let given = match v {
@@ -341,7 +345,7 @@ pub fn clean_return(desc: &Schema, v: Value) -> Result<Value, InvalidResponse> {
             let mut out = Vec::with_capacity(keys.len());
             // Functions usually return keys in description order: look where the next one
             // should be before searching them all.
-            let mut given: Vec<Option<(String, Value)>> = given.into_iter().map(Some).collect();
+            let mut given: Vec<Option<(Text, Value)>> = given.into_iter().map(Some).collect();
             let mut cursor = 0;
             for (key, sub) in keys {
                 let at_cursor = given.get(cursor).and_then(Option::as_ref).is_some_and(|(k, _)| k == key);
@@ -356,10 +360,7 @@ pub fn clean_return(desc: &Schema, v: Value) -> Result<Value, InvalidResponse> {
                 });
                 match taken {
                     Some((k, val)) => {
-                        out.push((
-                            k,
-                            clean_return(sub, val).map_err(|e| InvalidResponse(format!("{key} => {}", e.0)))?,
-                        ));
+                        out.push((k, clean_value(sub, val).map_err(|e| InvalidResponse(format!("{key} => {}", e.0)))?));
                     }
                     None => match sub.presence() {
                         Presence::Required => {
@@ -367,7 +368,7 @@ pub fn clean_return(desc: &Schema, v: Value) -> Result<Value, InvalidResponse> {
                                 "Error in response - Missing following required key in a single structure: {key}"
                             )));
                         }
-                        Presence::Default(d) => out.push((key.to_string(), clean_return(sub, d.clone())?)),
+                        Presence::Default(d) => out.push(((*key).into(), clean_value(sub, d.clone())?)),
                         Presence::Optional => {}
                     },
                 }
@@ -376,13 +377,46 @@ pub fn clean_return(desc: &Schema, v: Value) -> Result<Value, InvalidResponse> {
         }
         Schema::Multiple { item, .. } => match v {
             Value::List(items) => {
-                Ok(Value::List(items.into_iter().map(|i| clean_return(item, i)).collect::<Result<_, _>>()?))
+                Ok(Value::List(items.into_iter().map(|i| clean_value(item, i)).collect::<Result<_, _>>()?))
             }
             Value::Map(pairs) => {
-                Ok(Value::List(pairs.into_iter().map(|(_, i)| clean_return(item, i)).collect::<Result<_, _>>()?))
+                Ok(Value::List(pairs.into_iter().map(|(_, i)| clean_value(item, i)).collect::<Result<_, _>>()?))
             }
             other => Err(InvalidResponse(format!("Only arrays accepted. The bad value is: '{}'", other.print_r()))),
         },
+    }
+}
+
+/// Whether [`clean_return`] would give `v` back unchanged: every key in description order with
+/// nothing to fill in, and every scalar already of its type. Functions build their answers so,
+/// and checking is much cheaper than rebuilding.
+pub(crate) fn is_clean(desc: &Schema, v: &Value) -> bool {
+    match (desc, v) {
+        (Schema::Value { .. }, Value::Null) => true,
+        (Schema::Value { ty, .. }, v) => match ty {
+            ParamType::Bool => matches!(v, Value::Bool(_)),
+            ParamType::Int => matches!(v, Value::Int(_)),
+            ParamType::Float => matches!(v, Value::Float(_)),
+            _ => matches!(v, Value::Str(_)),
+        },
+        (Schema::Single { keys, .. }, Value::Map(pairs)) => {
+            let mut given = pairs.iter().peekable();
+            for (key, sub) in keys {
+                match given.peek() {
+                    Some((k, val)) if k == key => {
+                        if !is_clean(sub, val) {
+                            return false;
+                        }
+                        given.next();
+                    }
+                    _ if matches!(sub.presence(), Presence::Optional) => {}
+                    _ => return false,
+                }
+            }
+            given.next().is_none()
+        }
+        (Schema::Multiple { item, .. }, Value::List(items)) => items.iter().all(|i| is_clean(item, i)),
+        _ => false,
     }
 }
 
@@ -414,7 +448,7 @@ mod tests {
     fn user(pairs: &[(&str, &str)]) -> Value {
         Value::map([(
             "users",
-            Value::map([("0", Value::map(pairs.iter().map(|(k, v)| (k.to_string(), Value::str(*v)))))]),
+            Value::map([("0", Value::map(pairs.iter().map(|(k, v)| (k.to_string(), Value::str(v.to_string())))))]),
         )])
     }
 
@@ -491,5 +525,46 @@ mod tests {
         assert_eq!(out, Value::map([("id", Value::Int(1)), ("name", Value::str("5"))]));
         let err = clean_return(&d, Value::map([("name", Value::str("x"))])).unwrap_err();
         assert_eq!(err.0, "Error in response - Missing following required key in a single structure: id");
+    }
+
+    #[test]
+    fn a_clean_answer_is_kept_and_only_a_clean_one() {
+        let d = single(
+            "",
+            vec![
+                ("id", value(ParamType::Int, "")),
+                ("on", value(ParamType::Bool, "").optional()),
+                ("tags", multiple(single("", vec![("name", value(ParamType::Raw, ""))]), "")),
+                ("lang", value(ParamType::Lang, "").default(Value::str("en"))),
+            ],
+        );
+        let tags = |names: &[&'static str]| {
+            Value::List(names.iter().map(|n| Value::map([("name", Value::str(*n))])).collect())
+        };
+        let answers = [
+            // Clean: in order, typed, the optional key left out.
+            Value::map([("id", Value::Int(1)), ("tags", tags(&["a"])), ("lang", Value::str("fr"))]),
+            Value::map([("id", Value::Int(1)), ("on", Value::Bool(true)), ("tags", tags(&[])), ("lang", Value::Null)]),
+            // Not clean: each needs the full cleaning, which changes it.
+            Value::map([("tags", tags(&[])), ("id", Value::Int(1)), ("lang", Value::str("fr"))]),
+            Value::map([("id", Value::Bool(true)), ("tags", tags(&[])), ("lang", Value::str("fr"))]),
+            Value::map([("id", Value::Int(1)), ("on", Value::Int(1)), ("tags", tags(&[])), ("lang", Value::str("fr"))]),
+            Value::map([("id", Value::Int(1)), ("tags", tags(&[]))]),
+            Value::map([("id", Value::Int(1)), ("tags", tags(&[])), ("lang", Value::str("fr")), ("x", Value::Null)]),
+            Value::map([
+                ("id", Value::Int(1)),
+                ("tags", Value::map([("0", Value::map([("name", Value::str("a"))]))])),
+                ("lang", Value::str("fr")),
+            ]),
+            Value::map([("id", Value::Int(1)), ("tags", tags(&["a"])), ("lang", Value::Float(2.5))]),
+        ];
+        for (i, answer) in answers.into_iter().enumerate() {
+            let full = clean_value(&d, answer.clone()).unwrap();
+            assert_eq!(is_clean(&d, &answer), i < 2, "answer {i}");
+            assert_eq!(is_clean(&d, &answer), full == answer, "answer {i}");
+            assert_eq!(clean_return(&d, answer).unwrap(), full, "answer {i}");
+        }
+        // Errors still come from the full cleaning.
+        assert!(clean_return(&d, Value::map([("tags", tags(&[]))])).is_err());
     }
 }

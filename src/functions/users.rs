@@ -94,21 +94,21 @@ fn describe(ctx: &CallContext<'_>, u: &User, all_details: bool) -> Value {
     let site = &ctx.settings.site_url;
     let mut out = vec![
         ("id", Value::Int(i64::try_from(u.id).unwrap_or(i64::MAX))),
-        ("username", Value::str(&u.username)),
-        ("firstname", Value::str(&u.firstname)),
-        ("lastname", Value::str(&u.lastname)),
+        ("username", Value::str(u.username.to_owned())),
+        ("firstname", Value::str(u.firstname.to_owned())),
+        ("lastname", Value::str(u.lastname.to_owned())),
         ("fullname", Value::str(u.fullname())),
     ];
     if all_details || u.id == ctx.user.id {
         out.extend([
-            ("email", Value::str(&u.email)),
+            ("email", Value::str(u.email.to_owned())),
             ("department", Value::str("")),
             ("firstaccess", Value::Int(0)),
             ("lastaccess", Value::Int(0)),
             ("auth", Value::str(u.auth.name())),
             ("suspended", Value::Bool(u.suspended)),
             ("confirmed", Value::Bool(u.confirmed)),
-            ("lang", Value::str(&u.lang)),
+            ("lang", Value::str(u.lang.to_owned())),
             ("theme", Value::str("")),
             ("timezone", Value::str("99")),
             ("mailformat", Value::Int(1)),

@@ -1,6 +1,9 @@
 //! The value tree that flows through external functions: parameters as decoded from a protocol
 //! (PHP arrays of strings), and results before a protocol encodes them.
 
+/// A key or string: most are constants of the code, which need no copy.
+pub type Text = std::borrow::Cow<'static, str>;
+
 /// A PHP-like value. `Map` keeps insertion order, as PHP arrays do; a PHP list is a `Map`
 /// with keys "0", "1", … on input and a `List` on output.
 #[derive(Debug, Clone, PartialEq)]
@@ -9,18 +12,18 @@ pub enum Value {
     Bool(bool),
     Int(i64),
     Float(f64),
-    Str(String),
+    Str(Text),
     List(Vec<Value>),
-    Map(Vec<(String, Value)>),
+    Map(Vec<(Text, Value)>),
 }
 
 impl Value {
-    pub fn str(s: impl Into<String>) -> Value {
+    pub fn str(s: impl Into<Text>) -> Value {
         Value::Str(s.into())
     }
 
     /// A map from `(key, value)` pairs, in order.
-    pub fn map<K: Into<String>>(pairs: impl IntoIterator<Item = (K, Value)>) -> Value {
+    pub fn map<K: Into<Text>>(pairs: impl IntoIterator<Item = (K, Value)>) -> Value {
         Value::Map(pairs.into_iter().map(|(k, v)| (k.into(), v)).collect())
     }
 
@@ -73,7 +76,7 @@ impl Value {
             Value::Bool(false) => String::new(),
             Value::Int(i) => i.to_string(),
             Value::Float(f) => php_float(*f),
-            Value::Str(s) => s.clone(),
+            Value::Str(s) => s.to_string(),
             Value::List(_) | Value::Map(_) => "Array".into(),
         }
     }
@@ -85,7 +88,7 @@ impl Value {
                 let mut out = String::from("Array\n(\n");
                 let pairs: Vec<(String, &Value)> = match self {
                     Value::List(v) => v.iter().enumerate().map(|(i, v)| (i.to_string(), v)).collect(),
-                    Value::Map(p) => p.iter().map(|(k, v)| (k.clone(), v)).collect(),
+                    Value::Map(p) => p.iter().map(|(k, v)| (k.to_string(), v)).collect(),
                     _ => Vec::new(),
                 };
                 for (k, v) in pairs {

@@ -4,11 +4,13 @@
 pub mod bulk;
 mod codec;
 mod query;
+mod records;
 mod schema;
 pub mod tables;
 mod write;
 
 pub use query::*;
+pub use records::RecordCache;
 pub use schema::SCHEMA_VERSION;
 pub use tables::{ReadView, View, WriteTables};
 pub use write::ActivityTables;

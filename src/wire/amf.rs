@@ -18,7 +18,7 @@
 
 use super::{MAX_DEPTH, MAX_TEXT, MAX_VALUES};
 use crate::domain::access::MoodleException;
-use crate::functions::value::Value;
+use crate::functions::value::{Text, Value};
 pub use amf::{Pair, amf0, amf3};
 use std::rc::Rc;
 
@@ -56,7 +56,7 @@ pub fn to_amf0(v: &Value) -> amf0::Value {
         Value::Bool(b) => amf0::Value::Boolean(*b),
         Value::Int(i) => amf0::Value::Number(*i as f64),
         Value::Float(f) => amf0::Value::Number(*f),
-        Value::Str(s) => amf0::Value::String(s.clone()),
+        Value::Str(s) => amf0::Value::String(s.to_string()),
         Value::List(items) => amf0::Value::Array { entries: items.iter().map(to_amf0).collect() },
         Value::Map(pairs) => {
             amf0::Value::Object { class_name: None, entries: pairs.iter().map(|(k, v)| pair(k, to_amf0(v))).collect() }
@@ -74,7 +74,7 @@ pub fn to_amf3(v: &Value) -> amf3::Value {
             _ => amf3::Value::Double(*i as f64),
         },
         Value::Float(f) => amf3::Value::Double(*f),
-        Value::Str(s) => amf3::Value::String(s.clone()),
+        Value::Str(s) => amf3::Value::String(s.to_string()),
         Value::List(items) => {
             amf3::Value::Array { assoc_entries: Vec::new(), dense_entries: items.iter().map(to_amf3).collect() }
         }
@@ -416,7 +416,7 @@ impl<'a> Reader<'a> {
         Ok(match marker {
             0x00 => Self::number(self.f64()?),
             0x01 => Value::Bool(self.u8()? != 0),
-            0x02 => Value::Str(self.short_string()?),
+            0x02 => Value::str(self.short_string()?),
             0x03 => self.amf0_complex(at, |r| Ok(Value::Map(r.amf0_pairs()?)))?,
             0x05 | 0x06 => Value::Null,
             0x07 => {
@@ -444,7 +444,7 @@ impl<'a> Reader<'a> {
             }
             0x0c | 0x0f => {
                 let n = self.u32()?;
-                Value::Str(self.utf8(n as usize)?)
+                Value::str(self.utf8(n as usize)?)
             }
             // Typed object: the class is dropped, as Moodle cast objects to arrays.
             0x10 => self.amf0_complex(at, |r| {
@@ -488,7 +488,7 @@ impl<'a> Reader<'a> {
         Ok(v)
     }
 
-    fn amf0_pairs(&mut self) -> Result<Vec<(String, Value)>, String> {
+    fn amf0_pairs(&mut self) -> Result<Vec<(Text, Value)>, String> {
         let mut pairs = Vec::new();
         loop {
             let key = self.short_string()?;
@@ -497,7 +497,7 @@ impl<'a> Reader<'a> {
                 return Ok(pairs);
             }
             let value = self.amf0()?;
-            pairs.push((key, value));
+            pairs.push((key.into(), value));
         }
     }
 
@@ -543,8 +543,8 @@ impl<'a> Reader<'a> {
                 Value::Int(i64::from(if n >= 1 << 28 { n - (1 << 29) } else { n }))
             }
             0x05 => Self::number(self.f64()?),
-            0x06 => Value::Str(self.amf3_string()?),
-            0x07 | 0x0b => self.amf3_complex(at, |r, n| Ok(Value::Str(r.utf8(n)?)))?,
+            0x06 => Value::str(self.amf3_string()?),
+            0x07 | 0x0b => self.amf3_complex(at, |r, n| Ok(Value::str(r.utf8(n)?)))?,
             0x08 => self.amf3_complex(at, |r, _| Self::date(r.f64()?))?,
             0x09 => self.amf3_complex(at, |r, dense| {
                 let mut assoc = Vec::new();
@@ -553,7 +553,7 @@ impl<'a> Reader<'a> {
                     if key.is_empty() {
                         break;
                     }
-                    assoc.push((key, r.amf3()?));
+                    assoc.push((key.into(), r.amf3()?));
                 }
                 let mut items = Vec::new();
                 for _ in 0..dense {
@@ -562,7 +562,7 @@ impl<'a> Reader<'a> {
                 if assoc.is_empty() {
                     return Ok(Value::List(items));
                 }
-                assoc.extend(items.into_iter().enumerate().map(|(i, v)| (i.to_string(), v)));
+                assoc.extend(items.into_iter().enumerate().map(|(i, v)| (i.to_string().into(), v)));
                 Ok(Value::Map(assoc))
             })?,
             0x0a => self.amf3_complex(at, Self::amf3_object)?,
@@ -650,7 +650,7 @@ impl<'a> Reader<'a> {
         let mut pairs = Vec::new();
         for key in &t.fields {
             self.charge_text(key.len())?;
-            pairs.push((key.clone(), self.amf3()?));
+            pairs.push((key.clone().into(), self.amf3()?));
         }
         if t.dynamic {
             loop {
@@ -658,7 +658,7 @@ impl<'a> Reader<'a> {
                 if key.is_empty() {
                     break;
                 }
-                pairs.push((key, self.amf3()?));
+                pairs.push((key.into(), self.amf3()?));
             }
         }
         self.last_class = t.class.clone();
@@ -667,10 +667,10 @@ impl<'a> Reader<'a> {
 }
 
 impl Flex {
-    fn from_fields(class: String, fields: Vec<(String, Value)>) -> Flex {
+    fn from_fields(class: String, fields: Vec<(Text, Value)>) -> Flex {
         let get = |k: &str| fields.iter().find(|(name, _)| name == k).map(|(_, v)| v);
         let text = |k: &str| match get(k) {
-            Some(Value::Str(s)) => Some(s.clone()),
+            Some(Value::Str(s)) => Some(s.to_string()),
             Some(Value::Int(i)) => Some(i.to_string()),
             _ => None,
         };
@@ -804,7 +804,7 @@ mod tests {
                 Value::List(vec![Value::str("admin")]),
                 Value::map([("k", Value::Float(2.5))]),
                 Value::map([("0", Value::str("x"))]),
-                Value::Str("é".repeat(40_000)),
+                Value::str("é".repeat(40_000)),
             ]
         );
         assert_eq!(got[10], Value::Int(1_700_000_000));
@@ -857,7 +857,7 @@ mod tests {
             let expected = match v {
                 amf3::Value::Integer(i) => Value::Int(i.into()),
                 amf3::Value::Double(f) => Value::Float(f),
-                amf3::Value::String(s) => Value::Str(s),
+                amf3::Value::String(s) => Value::str(s),
                 amf3::Value::Array { .. } => Value::map([("a", Value::Null), ("0", Value::Bool(true))]),
                 amf3::Value::Object { .. } => Value::map([("s", Value::Int(1)), ("d", Value::str("v"))]),
                 amf3::Value::IntVector { .. } => Value::List(vec![Value::Int(-1), Value::Int(2)]),
@@ -1035,7 +1035,7 @@ mod tests {
         let v = Value::map([
             ("i", Value::Int(-3)),
             ("f", Value::Float(0.5)),
-            ("s", Value::Str(long.clone())),
+            ("s", Value::str(long.clone())),
             ("l", Value::List(vec![Value::Bool(false), Value::Null])),
         ]);
         let e = MoodleException::new("c", "invalidtoken", "Invalid token - token not found").with_debuginfo("why");
@@ -1062,6 +1062,6 @@ mod tests {
             amf0::Value::Object { class_name: None, entries }
         });
         // A string past 65535 bytes goes as a long string.
-        assert!(enc0(&to_amf0(&Value::Str(long))).starts_with(&[0x0c, 0, 1, 0x11, 0x70]));
+        assert!(enc0(&to_amf0(&Value::str(long))).starts_with(&[0x0c, 0, 1, 0x11, 0x70]));
     }
 }

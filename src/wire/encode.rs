@@ -154,10 +154,10 @@ pub fn json_exception(e: &MoodleException, debugging: bool) -> String {
     let mut v = vec![
         ("exception", Value::str(e.exception)),
         ("errorcode", Value::str(e.errorcode)),
-        ("message", Value::str(&e.message)),
+        ("message", Value::str(e.message.to_owned())),
     ];
     if debugging && let Some(d) = &e.debuginfo {
-        v.push(("debuginfo", Value::str(d)));
+        v.push(("debuginfo", Value::str(d.to_owned())));
     }
     json(&Value::map(v))
 }

@@ -3,7 +3,7 @@
 //! (`array_merge($_GET, $_POST)`). Bounded in count and depth.
 
 use super::MAX_DEPTH;
-use crate::functions::value::Value;
+use crate::functions::value::{Text, Value};
 
 /// PHP's `max_input_vars` default.
 pub const MAX_PARAMS: usize = 1000;
@@ -26,25 +26,25 @@ impl std::fmt::Display for ParamError {
 }
 
 /// Parses one urlencoded string into a PHP-like map.
-pub fn parse(input: &[u8]) -> Result<Vec<(String, Value)>, ParamError> {
+pub fn parse(input: &[u8]) -> Result<Vec<(Text, Value)>, ParamError> {
     from_pairs(form_urlencoded::parse(input).map(|(k, v)| (k.into_owned(), v.into_owned())))
 }
 
 /// Builds a PHP-like map from decoded (name, value) pairs, in order.
-pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Result<Vec<(String, Value)>, ParamError> {
-    let mut root: Vec<(String, Value)> = Vec::new();
+pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Result<Vec<(Text, Value)>, ParamError> {
+    let mut root: Vec<(Text, Value)> = Vec::new();
     for (n, (key, value)) in pairs.into_iter().enumerate() {
         if n >= MAX_PARAMS {
             return Err(ParamError::TooMany);
         }
         let Some(path) = key_path(&key)? else { continue };
-        insert(&mut root, &path, Value::Str(value));
+        insert(&mut root, &path, Value::str(value));
     }
     Ok(root)
 }
 
 /// `array_merge($_GET, $_POST)`: a top-level key in the body replaces the query's.
-pub fn merge(query: Vec<(String, Value)>, body: Vec<(String, Value)>) -> Vec<(String, Value)> {
+pub fn merge(query: Vec<(Text, Value)>, body: Vec<(Text, Value)>) -> Vec<(Text, Value)> {
     let mut out = query;
     for (k, v) in body {
         match out.iter_mut().find(|(key, _)| *key == k) {
@@ -89,14 +89,14 @@ fn key_path(key: &str) -> Result<Option<Vec<Option<String>>>, ParamError> {
 
 /// PHP's next array index: one above the largest integer key; `None` when that overflows
 /// (PHP drops the element).
-fn next_index(map: &[(String, Value)]) -> Option<String> {
+fn next_index(map: &[(Text, Value)]) -> Option<String> {
     match map.iter().filter_map(|(k, _)| k.parse::<i64>().ok()).filter(|i| *i >= 0).max() {
         None => Some("0".into()),
         Some(m) => m.checked_add(1).map(|n| n.to_string()),
     }
 }
 
-fn insert(map: &mut Vec<(String, Value)>, path: &[Option<String>], value: Value) {
+fn insert(map: &mut Vec<(Text, Value)>, path: &[Option<String>], value: Value) {
     let key = match &path[0] {
         Some(k) => k.clone(),
         None => match next_index(map) {
@@ -107,7 +107,7 @@ fn insert(map: &mut Vec<(String, Value)>, path: &[Option<String>], value: Value)
     if path.len() == 1 {
         match map.iter_mut().find(|(k, _)| *k == key) {
             Some(slot) => slot.1 = value,
-            None => map.push((key, value)),
+            None => map.push((key.into(), value)),
         }
         return;
     }
@@ -119,7 +119,7 @@ fn insert(map: &mut Vec<(String, Value)>, path: &[Option<String>], value: Value)
             p
         }
         None => {
-            map.push((key, Value::Map(Vec::new())));
+            map.push((key.into(), Value::Map(Vec::new())));
             map.len() - 1
         }
     };
@@ -129,7 +129,7 @@ fn insert(map: &mut Vec<(String, Value)>, path: &[Option<String>], value: Value)
 }
 
 /// Removes and returns a top-level string parameter.
-pub fn take(map: &mut Vec<(String, Value)>, name: &str) -> Option<String> {
+pub fn take(map: &mut Vec<(Text, Value)>, name: &str) -> Option<String> {
     let pos = map.iter().position(|(k, _)| k == name)?;
     Some(map.remove(pos).1.php_string())
 }
@@ -139,7 +139,7 @@ mod tests {
     use super::*;
 
     fn s(v: &str) -> Value {
-        Value::str(v)
+        Value::str(v.to_owned())
     }
 
     #[test]
@@ -150,13 +150,13 @@ mod tests {
             p,
             vec![
                 (
-                    "users".to_string(),
+                    "users".into(),
                     Value::map([
                         ("0", Value::map([("username", s("jdoe")), ("email", s("a@b.c"))])),
                         ("1", Value::map([("username", s("x"))])),
                     ])
                 ),
-                ("values".to_string(), Value::map([("0", s("a")), ("1", s("b"))])),
+                ("values".into(), Value::map([("0", s("a")), ("1", s("b"))])),
             ]
         );
     }
@@ -171,7 +171,7 @@ mod tests {
     #[test]
     fn php_name_quirks() {
         let p = parse(b"a.b=1&c d=2&e[x=3&[]=4&f[a]junk=5").unwrap();
-        let keys: Vec<&str> = p.iter().map(|(k, _)| k.as_str()).collect();
+        let keys: Vec<&str> = p.iter().map(|(k, _)| &**k).collect();
         assert_eq!(keys, ["a_b", "c_d", "e_x", "f"]);
         assert_eq!(p[3].1, Value::map([("a", s("5"))]));
     }
@@ -179,9 +179,9 @@ mod tests {
     #[test]
     fn later_values_win_and_body_replaces_query() {
         let p = parse(b"a=1&a=2").unwrap();
-        assert_eq!(p, vec![("a".to_string(), s("2"))]);
+        assert_eq!(p, vec![("a".into(), s("2"))]);
         let merged = merge(parse(b"x[k]=1&y=q").unwrap(), parse(b"x=2").unwrap());
-        assert_eq!(merged, vec![("x".to_string(), s("2")), ("y".to_string(), s("q"))]);
+        assert_eq!(merged, vec![("x".into(), s("2")), ("y".into(), s("q"))]);
     }
 
     #[test]

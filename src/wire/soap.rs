@@ -332,7 +332,7 @@ pub fn parse_request(body: &[u8]) -> Result<Request, Request> {
             invalid: Some(format!("Bad Request: {why}")),
             ..Request::default()
         })?;
-        args.push((name.to_string(), value));
+        args.push((name.to_string().into(), value));
     }
     Ok(Request { function, args: Value::Map(args), invalid: None })
 }
@@ -397,7 +397,7 @@ impl<'a> Decoder<'a> {
                         Some(v) => self.decode(v, field_schema(&key), depth + 1)?,
                         None => Value::Null,
                     };
-                    pairs.push((key, value));
+                    pairs.push((key.into(), value));
                 }
                 Value::Map(pairs)
             }
@@ -409,21 +409,21 @@ impl<'a> Decoder<'a> {
                 | "unsignedByte" | "nonNegativeInteger" | "positiveInteger" | "negativeInteger" | "nonPositiveInteger",
             ) => match text.parse() {
                 Ok(i) => Value::Int(i),
-                Err(_) => Value::Str(self.text(&node.text)?),
+                Err(_) => Value::str(self.text(&node.text)?),
             },
             Some("boolean") => match text {
                 "true" | "1" => Value::Bool(true),
                 "false" | "0" => Value::Bool(false),
-                _ => Value::Str(self.text(&node.text)?),
+                _ => Value::str(self.text(&node.text)?),
             },
             Some("double" | "float" | "decimal") => match text.parse() {
                 Ok(f) => Value::Float(f),
-                Err(_) => Value::Str(self.text(&node.text)?),
+                Err(_) => Value::str(self.text(&node.text)?),
             },
             _ if node.children.is_empty() => match schema {
                 Some(Schema::Multiple { .. }) if text.is_empty() => Value::List(Vec::new()),
                 Some(Schema::Single { .. }) if text.is_empty() => Value::Map(Vec::new()),
-                _ => Value::Str(self.text(&node.text)?),
+                _ => Value::str(self.text(&node.text)?),
             },
             // Elements without an array type: a list where the schema wants one, else a struct.
             _ if item_schema.is_some() => self.list(&node.children, item_schema, depth)?,
@@ -432,7 +432,7 @@ impl<'a> Decoder<'a> {
                 for c in &node.children {
                     let name = self.text(&c.name)?;
                     let value = self.decode(c, field_schema(&c.name), depth + 1)?;
-                    pairs.push((name, value));
+                    pairs.push((name.into(), value));
                 }
                 Value::Map(pairs)
             }
@@ -703,7 +703,7 @@ mod tests {
         ];
         let r = parse_request(call_envelope("core_user_get_users_by_field", &parts).as_bytes()).ok().unwrap();
         assert_eq!(r.function, "core_user_get_users_by_field");
-        assert_eq!(r.args, Value::Map(parts));
+        assert_eq!(r.args, Value::map(parts));
     }
 
     #[test]

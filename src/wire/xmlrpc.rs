@@ -47,7 +47,7 @@ pub fn fault_body(e: &MoodleException, debugging: bool) -> String {
         _ => format!("{} | ERRORCODE: {}", e.message, e.errorcode),
     };
     let mut out = format!("{HEAD}<methodResponse><fault>");
-    let s = Value::map([("faultCode", Value::Int(code)), ("faultString", Value::Str(text))]);
+    let s = Value::map([("faultCode", Value::Int(code)), ("faultString", Value::str(text))]);
     encode_value(&mut out, &s);
     out.push_str("</fault></methodResponse>");
     out
@@ -124,7 +124,7 @@ pub fn parse_method_call(body: &[u8]) -> Result<(String, Vec<Value>), String> {
 
 fn decode_value(v: &Node) -> Result<Value, String> {
     // A value without a type element is a string.
-    let Some(t) = v.children.first() else { return Ok(Value::Str(v.text.clone())) };
+    let Some(t) = v.children.first() else { return Ok(Value::str(v.text.clone())) };
     let text = t.text.trim();
     Ok(match t.name.as_str() {
         "int" | "i4" | "i8" => {
@@ -136,14 +136,14 @@ fn decode_value(v: &Node) -> Result<Value, String> {
             _ => return Err(format!("<boolean> {text:?} is neither 0 nor 1")),
         },
         "double" => Value::Float(text.parse().map_err(|_| format!("<double> {text:?} is not a number"))?),
-        "string" => Value::Str(t.text.clone()),
-        "dateTime.iso8601" => Value::Str(text.to_string()),
+        "string" => Value::str(t.text.clone()),
+        "dateTime.iso8601" => Value::str(text.to_string()),
         "base64" => {
             use base64::Engine;
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(text.split_whitespace().collect::<String>())
                 .map_err(|e| format!("bad <base64> ({e})"))?;
-            Value::Str(String::from_utf8_lossy(&bytes).into_owned())
+            Value::str(String::from_utf8_lossy(&bytes).into_owned())
         }
         "nil" => Value::Null,
         "struct" => {
@@ -151,7 +151,7 @@ fn decode_value(v: &Node) -> Result<Value, String> {
             for m in t.children.iter().filter(|c| c.name == "member") {
                 let name = m.children.iter().find(|c| c.name == "name").ok_or("a <member> without <name>")?;
                 let value = m.children.iter().find(|c| c.name == "value").ok_or("a <member> without <value>")?;
-                pairs.push((name.text.clone(), decode_value(value)?));
+                pairs.push((name.text.clone().into(), decode_value(value)?));
             }
             Value::Map(pairs)
         }
