@@ -66,6 +66,9 @@ pub enum Command {
         /// (0 turns the throttle off).
         #[arg(long, default_value_t = crate::endpoint::DEFAULT_FAILURE_LIMIT)]
         failure_limit: u32,
+        /// Seconds within which a request must be received and answered, or it gets HTTP 408.
+        #[arg(long, default_value_t = crate::endpoint::REQUEST_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+        request_timeout: u64,
     },
     /// The capability and function catalogues.
     Catalogue {
@@ -362,11 +365,17 @@ pub fn run(cli: Cli, out: Out<'_>) -> Result<(), CliError> {
         Command::Token(c) => token(&ops, c, out),
         Command::Audit { filter, limit, json } => audit(&store, &filter, limit, json, out),
         Command::Catalogue { json } => catalogue(json, out),
-        Command::Serve { listen, failure_limit } => serve(store, listen, failure_limit),
+        Command::Serve { listen, failure_limit, request_timeout } => {
+            let config = crate::endpoint::Config {
+                failure_limit,
+                request_timeout: std::time::Duration::from_secs(request_timeout),
+            };
+            serve(store, listen, config)
+        }
     }
 }
 
-fn serve(store: Arc<Store>, listen: std::net::SocketAddr, failure_limit: u32) -> Result<(), CliError> {
+fn serve(store: Arc<Store>, listen: std::net::SocketAddr, config: crate::endpoint::Config) -> Result<(), CliError> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
@@ -381,7 +390,6 @@ fn serve(store: Arc<Store>, listen: std::net::SocketAddr, failure_limit: u32) ->
             .await
             .map_err(|e| CliError(format!("cannot listen on {listen}: {e}")))?;
         tracing::info!(address = %listener.local_addr()?, db = %store.path().display(), "wsconsole endpoint listening");
-        let config = crate::endpoint::Config { failure_limit };
         crate::endpoint::serve(store, listener, config, crate::endpoint::shutdown_signal()).await?;
         tracing::info!("stopped");
         Ok(())

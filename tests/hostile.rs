@@ -143,6 +143,24 @@ fn a_slow_client_does_not_hold_up_others() {
 }
 
 #[test]
+fn a_request_whose_body_never_arrives_gets_408() {
+    let config = wsconsole::endpoint::Config { request_timeout: Duration::from_secs(1), ..Default::default() };
+    let server = Server::start_with(config, fixture_site);
+    let started = std::time::Instant::now();
+    let mut partial = request("POST", REST, &[FORM], b"wstoken=");
+    // Promise ten bytes more than are sent.
+    let promised = partial.len() - b"wstoken=".len();
+    let head =
+        String::from_utf8(partial[..promised].to_vec()).unwrap().replace("Content-Length: 8", "Content-Length: 18");
+    partial = [head.as_bytes(), b"wstoken="].concat();
+    let (status, _) = raw(&server, &partial);
+    assert_eq!(status, 408);
+    assert!(started.elapsed() < Duration::from_secs(8), "answered after {:?}", started.elapsed());
+    // Requests answered at once are not affected by the timer they never armed.
+    still_serving(&server);
+}
+
+#[test]
 fn failing_clients_are_throttled_others_are_not() {
     let server = Server::start(fixture_site);
     let wrong = |n: usize| -> Vec<u16> {

@@ -220,7 +220,9 @@ fn handler_bench(args: &[String]) {
     let store = Arc::new(Store::open(&db).unwrap());
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let peer = ConnectInfo(std::net::SocketAddr::from(([127, 0, 0, 1], 40_000)));
-    let (state, running) = wsconsole::endpoint::app(store, wsconsole::endpoint::Config { failure_limit: 0 }).unwrap();
+    let (state, running) =
+        wsconsole::endpoint::app(store, wsconsole::endpoint::Config { failure_limit: 0, ..Default::default() })
+            .unwrap();
     let router = wsconsole::endpoint::router(state);
     let send = |uri: String| {
         let req = Request::get(uri).extension(peer).body(Body::empty()).unwrap();

@@ -34,17 +34,20 @@ pub use throttle::LIMIT as DEFAULT_FAILURE_LIMIT;
 pub struct Config {
     /// Failed authentications per client address and minute before 429; 0 turns it off.
     pub failure_limit: u32,
+    /// A request not answered within this time (a body that never arrives, a stuck write)
+    /// gets 408.
+    pub request_timeout: Duration,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { failure_limit: throttle::LIMIT }
+        Config { failure_limit: throttle::LIMIT, request_timeout: REQUEST_TIMEOUT }
     }
 }
 
 /// Request bodies above this get 413.
 pub const MAX_BODY: usize = 8 * 1024 * 1024;
-/// A request that takes longer is answered 408.
+/// The default [`Config::request_timeout`].
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What every handler shares.
@@ -55,6 +58,7 @@ pub struct App {
     throttle: throttle::Throttle,
     /// Bounds concurrent argon2 verifications, so a login flood cannot take every core.
     password_slots: Semaphore,
+    request_timeout: Duration,
 }
 
 pub type AppState = Arc<App>;
@@ -143,11 +147,17 @@ pub fn app(store: Arc<Store>, config: Config) -> Result<(AppState, Running), cra
         activity,
         throttle: throttle::Throttle::new(config.failure_limit),
         password_slots: Semaphore::new(slots),
+        request_timeout: config.request_timeout,
     };
     Ok((Arc::new(app), Running { writer }))
 }
 
 pub fn router(state: AppState) -> Router {
+    // tower's timeout polls the request before its timer, so a request answered at once (most
+    // are) never arms it; tower-http's arms a timer for every request (~1 µs each).
+    let timeout = tower::ServiceBuilder::new()
+        .layer(axum::error_handling::HandleErrorLayer::new(|_: tower::BoxError| async { StatusCode::REQUEST_TIMEOUT }))
+        .timeout(state.request_timeout);
     Router::new()
         .route("/webservice/rest/server.php", any(rest::server::<false>))
         .route("/webservice/rest/simpleserver.php", any(rest::server::<true>))
@@ -164,7 +174,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { (StatusCode::NOT_FOUND, "Not found\n") })
         .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(timeout)
         .with_state(state)
 }
 

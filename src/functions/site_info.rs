@@ -4,6 +4,7 @@ use super::schema::{ParamType as P, Schema, multiple, single, value};
 use super::value::Value;
 use super::{CallContext, MOODLE_RELEASE, MOODLE_VERSION, internal};
 use crate::domain::access::MoodleException;
+use crate::domain::function_catalogue;
 use crate::store::Queries;
 
 pub const NAME: &str = "core_webservice_get_site_info";
@@ -106,6 +107,7 @@ pub fn returns() -> Schema {
 pub fn run(ctx: &CallContext<'_>, _params: &Value) -> Result<Value, MoodleException> {
     let u = ctx.user;
     let site_url = ctx.settings.site_url.clone();
+    let picture = format!("{site_url}/theme/image.php/boost/core/1/u/f1");
     let mut out = vec![
         ("sitename", Value::str(ctx.settings.site_name.to_owned())),
         ("username", Value::str(u.username.to_owned())),
@@ -114,14 +116,16 @@ pub fn run(ctx: &CallContext<'_>, _params: &Value) -> Result<Value, MoodleExcept
         ("fullname", Value::str(u.fullname())),
         ("lang", Value::str(u.lang.to_owned())),
         ("userid", Value::Int(i64::try_from(u.id).unwrap_or(i64::MAX))),
-        ("siteurl", Value::str(site_url.to_owned())),
-        ("userpictureurl", Value::str(format!("{site_url}/theme/image.php/boost/core/1/u/f1"))),
+        ("siteurl", Value::str(site_url)),
+        ("userpictureurl", Value::str(picture)),
     ];
     let mut functions = Vec::new();
     // With a token: the token's service; with username/password: none (as Moodle).
     if let (Some(service), Some(_)) = (ctx.service, ctx.token) {
         for name in ctx.view.service_function_names(service.id).map_err(internal)? {
-            functions.push(Value::map([("name", Value::str(name)), ("version", Value::str(MOODLE_VERSION))]));
+            // The catalogue's own name, which needs no copy.
+            let name = function_catalogue::find(&name).map_or_else(|| Value::str(name), |f| Value::str(f.name));
+            functions.push(Value::map([("name", name), ("version", Value::str(MOODLE_VERSION))]));
         }
         out.push(("functions", Value::List(functions)));
         out.push(("downloadfiles", Value::Int(i64::from(service.download_files))));

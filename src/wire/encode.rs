@@ -18,9 +18,7 @@ fn write_json(out: &mut String, v: &Value) {
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(i) => {
-            let _ = write!(out, "{i}");
-        }
+        Value::Int(i) => out.push_str(itoa::Buffer::new().format(*i)),
         Value::Float(f) => out.push_str(&json_float(*f)),
         Value::Str(s) => json_string(out, s),
         Value::List(items) => {
@@ -65,34 +63,56 @@ fn json_float(f: f64) -> String {
     }
 }
 
+/// Whether PHP's `json_encode` writes a byte as it is: printable ASCII but `"`, `\` and `/`.
+const PLAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0x20;
+    while b <= 0x7e {
+        t[b] = !matches!(b as u8, b'"' | b'\\' | b'/');
+        b += 1;
+    }
+    t
+};
+
 fn json_string(out: &mut String, s: &str) {
     out.push('"');
-    // Copy runs of characters that need no escape in one go.
-    let mut run = 0;
-    for (i, c) in s.char_indices() {
-        let escape: Option<&str> = match c {
-            '"' => Some("\\\""),
-            '\\' => Some("\\\\"),
-            '/' => Some("\\/"),
-            '\u{08}' => Some("\\b"),
-            '\u{0c}' => Some("\\f"),
-            '\n' => Some("\\n"),
-            '\r' => Some("\\r"),
-            '\t' => Some("\\t"),
-            c if (c as u32) < 0x20 || (c as u32) > 0x7e => Some(""),
-            _ => None,
-        };
-        let Some(escape) = escape else { continue };
+    let bytes = s.as_bytes();
+    // Copy runs of bytes that need no escape in one go.
+    let (mut run, mut i) = (0, 0);
+    while i < bytes.len() {
+        let b = bytes[i];
+        if PLAIN[usize::from(b)] {
+            i += 1;
+            continue;
+        }
         out.push_str(&s[run..i]);
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'/' => "\\/",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            _ => "",
+        };
         if escape.is_empty() {
-            let mut buf = [0u16; 2];
-            for unit in c.encode_utf16(&mut buf) {
-                let _ = write!(out, "\\u{unit:04x}");
+            // Other control characters and everything beyond ASCII: UTF-16 units as `\uXXXX`.
+            let c = s[i..].chars().next().unwrap_or('\u{fffd}');
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str("\\u");
+                for shift in [12, 8, 4, 0] {
+                    out.push(char::from(b"0123456789abcdef"[usize::from((*unit >> shift) & 0xf)]));
+                }
             }
+            i += c.len_utf8();
         } else {
             out.push_str(escape);
+            i += 1;
         }
-        run = i + c.len_utf8();
+        run = i;
     }
     out.push_str(&s[run..]);
     out.push('"');
@@ -199,6 +219,8 @@ mod tests {
         );
         assert_eq!(json_float(1e20), "1.0e+20");
         assert_eq!(json(&Value::str("core\\exception\\moodle_exception")), r#""core\\exception\\moodle_exception""#);
+        assert_eq!(json(&Value::str("\u{1}a\u{7f}\u{1f}~\r\t\u{8}\u{c}é")), r#""\u0001a\u007f\u001f~\r\t\b\f\u00e9""#);
+        assert_eq!(json(&Value::Int(i64::MIN)), "-9223372036854775808");
     }
 
     #[test]

@@ -26,6 +26,11 @@ pub struct Server {
 impl Server {
     /// An endpoint over a new database prepared by `setup`.
     pub fn start(setup: impl FnOnce(&Ops)) -> Server {
+        Server::start_with(wsconsole::endpoint::Config::default(), setup)
+    }
+
+    /// As [`Server::start`], with `config`.
+    pub fn start_with(config: wsconsole::endpoint::Config, setup: impl FnOnce(&Ops)) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::open(&dir.path().join("ws.redb")).unwrap());
         let ops = Ops::new(store.clone(), "test");
@@ -39,7 +44,7 @@ impl Server {
             let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                wsconsole::endpoint::serve(s, listener, wsconsole::endpoint::Config::default(), async {
+                wsconsole::endpoint::serve(s, listener, config, async {
                     let _ = rx.await;
                 })
                 .await
