@@ -1,33 +1,37 @@
 //! Read snapshots that are always fresh enough: a change committed before a request arrives,
 //! by any process, is seen by that request (DESIGN.md §2).
 //!
-//! A snapshot is one read transaction. It stays valid until the database file changes: an
-//! inotify watch on the file reports every write of every process, and the kernel queues that
-//! event before the `pwrite` returns. A redb commit becomes visible to readers by its last
-//! `pwrite` (the header's commit slot), which therefore raises an event before `commit()`
-//! returns; a snapshot begun before that write shows the older commit, one begun after shows
-//! the new one. So a request first polls the watch (one non-blocking read); if anything was
-//! written since the current snapshot's change count was read, it waits for a new snapshot,
-//! shared with every request that arrives meanwhile. This rests on redb writing with `pwrite`
-//! (redb 4.6's file backend); tests/live.rs checks it with two real processes. Where no watch is
-//! available (another OS, an inotify failure), every request waits for a snapshot begun after
+//! A snapshot is one read transaction. It stays valid while the database file's header is
+//! unchanged. redb commits by writing the header: a commit slot with the new transaction id
+//! (ids never repeat) and, in the multi-process modes, a second write that makes the commit
+//! visible to other processes; `commit()` returns after both. The endpoint maps the header
+//! read-only, which shares the kernel's page cache with every process's writes, and each
+//! request compares it with the copy read just before the current snapshot's transaction
+//! began. Equal means no commit finished since, so the snapshot shows every change committed
+//! before the request; otherwise the request waits for a snapshot begun after it arrived,
+//! shared with every request that arrives meanwhile. The check is a 320-byte comparison, no
+//! system call. This rests on redb 4.6's file format (the header's place and size) and on
+//! begin_read reading the header from the file; tests/live.rs checks it with two real
+//! processes. Where the header cannot be mapped, every request waits for a snapshot begun after
 //! it arrived, which is always correct and only slower.
 
 use crate::domain::access::AccessData;
 use crate::domain::{AuthorisedUser, RoleId, Service, ServiceId, Settings, Token, TokenHash, User, UserId};
 use crate::store::{Queries, ReadView, RecordCache, Store, StoreError};
 use std::collections::{HashMap, HashSet};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use tokio::sync::watch;
 
 /// One read transaction and what every request needs from it, decoded once.
 pub struct Snapshot {
     pub view: ReadView,
     pub settings: Settings,
-    /// The count of observed file changes read just before this snapshot's transaction
-    /// began: it shows every change counted up to that value.
-    generation: u64,
+    /// The file's header, read just before this snapshot's transaction began.
+    header: Option<Header>,
+    /// The number of this refresh ([`Fresh::refreshes`]), counted before `header` was read.
+    refresh: u64,
     /// Shared by every snapshot of the same store change count.
     configured: Arc<Configured>,
 }
@@ -113,66 +117,50 @@ impl AccessData for Snapshot {
 
 pub struct Fresh {
     store: Arc<Store>,
-    watch: Mutex<Option<ChangeWatch>>,
-    /// Counts observed changes of the file (every request counts as one when unwatched).
-    changes: AtomicU64,
+    header: Option<HeaderView>,
+    /// Counts refreshes; each takes its number before it reads the header.
+    refreshes: AtomicU64,
     refreshing: AtomicBool,
     latest: watch::Sender<Arc<Snapshot>>,
 }
 
 impl Fresh {
     pub fn new(store: Arc<Store>) -> Result<Fresh, StoreError> {
-        // Watch first, then take the first snapshot: no write can fall between the two.
-        let watch = ChangeWatch::new(store.path());
-        if watch.is_none() {
-            tracing::warn!("no file watch: every request takes its own read snapshot");
+        let header = HeaderView::new(store.path());
+        if header.is_none() {
+            tracing::warn!("the database header cannot be mapped: every request takes its own read snapshot");
         }
-        let first = take(&store, 0, None)?;
+        let refreshes = AtomicU64::new(0);
+        let first = take(&store, header.as_ref(), &refreshes, None)?;
         Ok(Fresh {
             store,
-            watch: Mutex::new(watch),
-            changes: AtomicU64::new(0),
+            header,
+            refreshes,
             refreshing: AtomicBool::new(false),
             latest: watch::Sender::new(Arc::new(first)),
         })
     }
 
-    /// Counts the changes reported since the last poll; returns the count a snapshot must
-    /// have reached to serve this request.
-    fn poll(&self) -> u64 {
-        let mut guard = self.watch.lock().unwrap_or_else(|p| p.into_inner());
-        let changed = match guard.as_mut() {
-            Some(w) => match w.changed() {
-                Ok(changed) => changed,
-                Err(e) => {
-                    tracing::warn!(error = %e, "file watch failed: every request now takes its own snapshot");
-                    *guard = None;
-                    true
-                }
-            },
-            None => true,
-        };
-        if changed { self.changes.fetch_add(1, Ordering::SeqCst) + 1 } else { self.changes.load(Ordering::SeqCst) }
-    }
-
     /// A snapshot that shows every change committed before this call.
     pub async fn get(&self) -> Result<Arc<Snapshot>, StoreError> {
-        let need = self.poll();
+        // A refresh numbered above `arrived` read the header, and began its transaction, after
+        // this point.
+        let arrived = self.refreshes.load(Ordering::SeqCst);
+        let header = self.header.as_ref().map(HeaderView::read);
         let mut rx = self.latest.subscribe();
         loop {
             {
                 let current = rx.borrow_and_update();
-                if current.generation >= need {
+                if (header.is_some() && current.header == header) || current.refresh > arrived {
                     return Ok(current.clone());
                 }
             }
             if !self.refreshing.swap(true, Ordering::AcqRel) {
-                let generation = self.changes.load(Ordering::SeqCst);
                 let result = {
                     // Cleared even if `take` panics, so that others can refresh.
                     let _clear = ClearOnDrop(&self.refreshing);
                     let previous = self.latest.borrow().configured.clone();
-                    take(&self.store, generation, Some(previous))
+                    take(&self.store, self.header.as_ref(), &self.refreshes, Some(previous))
                 };
                 return match result {
                     Ok(snapshot) => {
@@ -203,68 +191,52 @@ impl Drop for ClearOnDrop<'_> {
 }
 
 /// A new snapshot; it keeps `previous`'s caches if nothing configured changed since.
-fn take(store: &Store, generation: u64, previous: Option<Arc<Configured>>) -> Result<Snapshot, StoreError> {
+fn take(
+    store: &Store,
+    header: Option<&HeaderView>,
+    refreshes: &AtomicU64,
+    previous: Option<Arc<Configured>>,
+) -> Result<Snapshot, StoreError> {
+    let refresh = refreshes.fetch_add(1, Ordering::SeqCst) + 1;
+    let header = header.map(HeaderView::read);
     let view = store.read()?;
     let settings = Queries::settings(&view)?;
     let configured = match previous {
         Some(c) if c.records.serves(&view)? => c,
         _ => Arc::new(Configured { records: RecordCache::new(&view, RECORD_CACHE_BYTES)?, roles: OnceLock::new() }),
     };
-    Ok(Snapshot { view, settings, generation, configured })
+    Ok(Snapshot { view, settings, header, refresh, configured })
 }
 
-/// Reports whether the database file was written since the last call.
-#[cfg(target_os = "linux")]
-struct ChangeWatch {
-    inotify: inotify::Inotify,
-    buffer: Vec<u8>,
+/// The part of redb's file header that every commit rewrites: 64 bytes of database header and
+/// two commit slots of 128 bytes (redb 4.6's `DB_HEADER_SIZE`).
+const HEADER_BYTES: usize = 320;
+type Header = [u64; HEADER_BYTES / 8];
+
+/// The database file's header, mapped read-only.
+struct HeaderView {
+    map: memmap2::Mmap,
 }
 
-#[cfg(target_os = "linux")]
-impl ChangeWatch {
-    fn new(path: &std::path::Path) -> Option<ChangeWatch> {
-        use inotify::{Inotify, WatchMask};
-        let inotify = Inotify::init().ok()?;
-        inotify
-            .watches()
-            .add(path, WatchMask::MODIFY | WatchMask::ATTRIB | WatchMask::DELETE_SELF | WatchMask::MOVE_SELF)
-            .ok()?;
-        Some(ChangeWatch { inotify, buffer: vec![0; 4096] })
-    }
-
-    /// Drains the queue; any event (an overflow included) means "changed".
-    fn changed(&mut self) -> std::io::Result<bool> {
-        let mut changed = false;
-        loop {
-            match self.inotify.read_events(&mut self.buffer) {
-                Ok(events) => {
-                    let mut n = 0;
-                    for _ in events {
-                        n += 1;
-                    }
-                    if n == 0 {
-                        return Ok(changed);
-                    }
-                    changed = true;
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(changed),
-                Err(e) => return Err(e),
-            }
+impl HeaderView {
+    fn new(path: &Path) -> Option<HeaderView> {
+        let file = std::fs::File::open(path).ok()?;
+        if file.metadata().ok()?.len() < HEADER_BYTES as u64 {
+            return None;
         }
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-struct ChangeWatch;
-
-#[cfg(not(target_os = "linux"))]
-impl ChangeWatch {
-    fn new(_: &std::path::Path) -> Option<ChangeWatch> {
-        None
+        // SAFETY: the mapping is read-only, and only read with volatile loads, since other
+        // processes write the file while it is mapped. redb never shortens the file below its
+        // header (another program truncating the file would make the reads fault).
+        let map = unsafe { memmap2::MmapOptions::new().len(HEADER_BYTES).map(&file) }.ok()?;
+        Some(HeaderView { map })
     }
 
-    fn changed(&mut self) -> std::io::Result<bool> {
-        Ok(true)
+    /// The header as it is now; a write in progress may show partly, which only reads as a
+    /// change.
+    fn read(&self) -> Header {
+        let words = self.map.as_ptr().cast::<u64>();
+        // SAFETY: the mapping is page-aligned and HEADER_BYTES long.
+        std::array::from_fn(|i| unsafe { std::ptr::read_volatile(words.add(i)) })
     }
 }
 
@@ -303,8 +275,26 @@ mod tests {
         let fresh = Fresh::new(store).unwrap();
         let a = fresh.get().await.unwrap();
         let b = fresh.get().await.unwrap();
-        if fresh.watch.lock().unwrap().is_some() {
+        if fresh.header.is_some() {
             assert!(Arc::ptr_eq(&a, &b), "no write, no new transaction");
+        }
+    }
+
+    /// What the freshness check rests on: every commit, by any handle, rewrites the mapped
+    /// part of the header, and never back to an earlier state.
+    #[test]
+    fn every_commit_changes_the_mapped_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.redb");
+        let ours = Store::open(&path).unwrap();
+        let header = HeaderView::new(&path).expect("the header maps");
+        let theirs = Ops::new(Arc::new(Store::open(&path).unwrap()), "other");
+        let mut seen = HashSet::from([header.read()]);
+        for round in 0..10 {
+            theirs.set_maintenance(round % 2 == 0).unwrap();
+            assert!(seen.insert(header.read()), "a configuring commit, round {round}");
+            ours.write_activity(|t| t.prune_calls_before(0, 1)).unwrap();
+            assert!(seen.insert(header.read()), "an activity commit, round {round}");
         }
     }
 
