@@ -387,7 +387,7 @@ fn activity_is_logged_in_batches_without_tokens() {
     server.stop(); // flushes the activity log
     let v = server.store.read().unwrap();
     let calls = wsconsole::store::Queries::call_entries(&v, 10).unwrap();
-    let outcomes: Vec<&str> = calls.iter().map(|c| c.outcome.as_str()).collect();
+    let outcomes: Vec<&str> = calls.iter().map(|c| &*c.outcome).collect();
     assert_eq!(outcomes, ["invalidtoken", "ok"]);
     assert_eq!(calls[1].function, "core_webservice_get_site_info");
     assert_eq!(calls[1].remote_ip, "127.0.0.1");

@@ -659,10 +659,10 @@ fn logs(f: &mut Frame, app: &mut App, area: Rect) {
                 Row::new(vec![
                     format_time(c.call.time),
                     c.username.clone(),
-                    c.call.function.clone(),
-                    c.call.protocol.clone(),
+                    c.call.function.to_string(),
+                    c.call.protocol.to_string(),
                     c.call.remote_ip.clone(),
-                    c.call.outcome.clone(),
+                    c.call.outcome.to_string(),
                     c.call.duration_micros.to_string(),
                 ])
             },

@@ -16,12 +16,15 @@ pub fn hash_token(token: &str) -> TokenHash {
 
 /// Moodle cleans `wstoken` with PARAM_ALPHANUM before looking it up: anything else is removed.
 /// Returns `None` when nothing is left or the value is too long to be a token worth hashing.
-pub fn clean_token(raw: &str) -> Option<String> {
-    if raw.len() > 256 {
+pub fn clean_token(raw: &str) -> Option<std::borrow::Cow<'_, str>> {
+    if raw.len() > 256 || !raw.bytes().any(|b| b.is_ascii_alphanumeric()) {
         return None;
     }
-    let cleaned: String = raw.chars().filter(char::is_ascii_alphanumeric).collect();
-    (!cleaned.is_empty()).then_some(cleaned)
+    if raw.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        // A real token is already clean: nothing to copy.
+        return Some(raw.into());
+    }
+    Some(raw.chars().filter(char::is_ascii_alphanumeric).collect::<String>().into())
 }
 
 pub fn is_token_format(token: &str) -> bool {
@@ -78,6 +81,8 @@ mod tests {
     #[test]
     fn clean_token_is_param_alphanum() {
         assert_eq!(clean_token("abc-def!").as_deref(), Some("abcdef"));
+        assert_eq!(clean_token("abc123").as_deref(), Some("abc123"));
+        assert_eq!(clean_token("é1").as_deref(), Some("1"));
         assert_eq!(clean_token("").as_deref(), None);
         assert_eq!(clean_token("!!").as_deref(), None);
         assert_eq!(clean_token(&"a".repeat(300)), None);

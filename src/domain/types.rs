@@ -324,18 +324,20 @@ impl TokenState {
     }
 }
 
-/// One endpoint call, written in batches by the endpoint's activity writer.
+/// One endpoint call, written in batches by the endpoint's activity writer. The endpoint fills
+/// the texts from constants where it can (catalogued function names, protocols, error codes),
+/// so that logging a call copies no more than its address.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallLog {
     pub time: UnixTime,
     pub token: Option<TokenId>,
     pub user: Option<UserId>,
     pub service: Option<ServiceId>,
-    pub function: String,
-    pub protocol: String,
+    pub function: std::borrow::Cow<'static, str>,
+    pub protocol: std::borrow::Cow<'static, str>,
     pub remote_ip: String,
     /// "ok" or the Moodle errorcode the call ended with.
-    pub outcome: String,
+    pub outcome: std::borrow::Cow<'static, str>,
     pub duration_micros: u64,
 }
 

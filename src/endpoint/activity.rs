@@ -6,9 +6,9 @@
 use crate::domain::{CallLog, TokenId, UnixTime};
 use crate::store::{Queries, Store, StoreError};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Queue bound: the writer keeps at most this many events in memory.
@@ -18,7 +18,7 @@ const CALLS_PER_TXN: usize = 5_000;
 /// Last-access updates per cycle: each rewrites a token at a random place in the file, so
 /// they are few per transaction; the rest wait for the next cycle.
 const ACCESS_PER_TXN: usize = 1_000;
-/// Last-access updates remembered at most (one per token), on each side of the queue.
+/// Pending last-access updates kept at most (one per token).
 const MAX_PENDING_ACCESS: usize = 200_000;
 const FLUSH_EVERY: Duration = Duration::from_millis(250);
 /// Moodle's `TOKEN_LASTACCESS_UPDATE_SECS`.
@@ -35,9 +35,18 @@ pub enum Event {
 pub struct Activity {
     tx: SyncSender<Event>,
     dropped: Arc<AtomicU64>,
-    /// When each token's last access was last queued: a token's record may show an older
-    /// time (the endpoint caches records; the writer updates them later).
-    noted: Arc<Mutex<HashMap<TokenId, UnixTime>>>,
+    /// When a token's last access was last queued, a slot per token id modulo the table's
+    /// size: a token's record may show an older time (the endpoint caches records; the writer
+    /// updates them later). Tokens that share a slot only queue an update more, which the
+    /// writer skips (it keeps a stored last access younger than a minute).
+    noted: Arc<[AtomicU64]>,
+}
+
+/// Slots of [`Activity::noted`]: 512 KiB, lock-free.
+const NOTED_SLOTS: usize = 1 << 16;
+
+fn noted_table() -> Arc<[AtomicU64]> {
+    (0..NOTED_SLOTS).map(|_| AtomicU64::new(0)).collect()
 }
 
 /// The writer thread; `finish` flushes what is queued and stops it.
@@ -53,7 +62,7 @@ impl Activity {
             .name("activity-writer".into())
             .spawn(move || run(&store, &rx))
             .expect("spawn the activity writer");
-        (Activity { tx, dropped, noted: Arc::default() }, Writer { handle })
+        (Activity { tx, dropped, noted: noted_table() }, Writer { handle })
     }
 
     /// Queues a token's last access, at most once a minute per token (Moodle's
@@ -63,18 +72,13 @@ impl Activity {
         if stored.is_some_and(recent) {
             return;
         }
-        {
-            let mut noted = self.noted.lock().unwrap_or_else(|p| p.into_inner());
-            if noted.get(&token).is_some_and(|t| recent(*t)) {
-                return;
-            }
-            if noted.len() >= MAX_PENDING_ACCESS {
-                noted.retain(|_, t| recent(*t));
-            }
-            if noted.len() < MAX_PENDING_ACCESS {
-                noted.insert(token, now);
-            }
+        // A slot holds the token id's low 32 bits and the time's (Unix seconds fit until 2106).
+        let slot = &self.noted[usize::try_from(token % NOTED_SLOTS as u64).unwrap_or(0)];
+        let seen = slot.load(Ordering::Relaxed);
+        if seen >> 32 == token & 0xffff_ffff && recent(UnixTime::from(seen as u32)) {
+            return;
         }
+        slot.store((token & 0xffff_ffff) << 32 | (now as u64 & 0xffff_ffff), Ordering::Relaxed);
         self.send(Event::LastAccess { token, time: now });
     }
 
@@ -194,13 +198,17 @@ mod tests {
     #[test]
     fn last_access_is_queued_once_a_minute_per_token() {
         let (tx, rx) = sync_channel(16);
-        let activity = Activity { tx, dropped: Arc::default(), noted: Arc::default() };
+        let activity = Activity { tx, dropped: Arc::default(), noted: noted_table() };
         let t0 = 1_800_000_000;
         activity.note_access(1, None, t0);
         activity.note_access(1, None, t0 + 30); // the record still shows nothing: cached
         activity.note_access(2, Some(t0 - 10), t0); // written 10 s ago
         activity.note_access(3, Some(t0 - 61), t0);
         activity.note_access(1, Some(t0 - 120), t0 + LAST_ACCESS_EVERY);
+        // A token sharing token 1's slot takes it over: token 1 is queued once more.
+        let neighbour = 1 + NOTED_SLOTS as u64;
+        activity.note_access(neighbour, None, t0 + LAST_ACCESS_EVERY + 1);
+        activity.note_access(1, None, t0 + LAST_ACCESS_EVERY + 2);
         let queued: Vec<(TokenId, UnixTime)> = rx
             .try_iter()
             .map(|e| match e {
@@ -208,7 +216,16 @@ mod tests {
                 Event::Call(_) => panic!("no call was logged"),
             })
             .collect();
-        assert_eq!(queued, [(1, t0), (3, t0), (1, t0 + LAST_ACCESS_EVERY)]);
+        assert_eq!(
+            queued,
+            [
+                (1, t0),
+                (3, t0),
+                (1, t0 + LAST_ACCESS_EVERY),
+                (neighbour, t0 + LAST_ACCESS_EVERY + 1),
+                (1, t0 + LAST_ACCESS_EVERY + 2)
+            ]
+        );
     }
 
     #[test]

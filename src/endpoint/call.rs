@@ -160,7 +160,7 @@ pub async fn call_listing(app: &AppState, mut req: CallRequest<'_>, list: bool) 
 pub async fn describe(
     app: &AppState,
     req: CallRequest<'_>,
-    outcome: &str,
+    outcome: &'static str,
 ) -> Result<(Vec<&'static Definition>, String), Answer> {
     fn callable(
         data: &super::fresh::Snapshot,
@@ -290,7 +290,7 @@ struct Entry<'a> {
     started: Instant,
 }
 
-fn log(app: &AppState, entry: &Entry<'_>, outcome: &str, grant: Option<&Grant>) {
+fn log(app: &AppState, entry: &Entry<'_>, outcome: &'static str, grant: Option<&Grant>) {
     write_log(
         app,
         entry,
@@ -301,7 +301,7 @@ fn log(app: &AppState, entry: &Entry<'_>, outcome: &str, grant: Option<&Grant>) 
     );
 }
 
-fn log_caller(app: &AppState, entry: &Entry<'_>, outcome: &str, caller: &Caller) {
+fn log_caller(app: &AppState, entry: &Entry<'_>, outcome: &'static str, caller: &Caller) {
     let service = caller.token.as_ref().map(|t| t.service);
     write_log(app, entry, outcome, caller.token.as_ref().map(|t| t.id), Some(caller.user.id), service);
 }
@@ -309,7 +309,7 @@ fn log_caller(app: &AppState, entry: &Entry<'_>, outcome: &str, caller: &Caller)
 fn write_log(
     app: &AppState,
     entry: &Entry<'_>,
-    outcome: &str,
+    outcome: &'static str,
     token: Option<crate::domain::TokenId>,
     user: Option<crate::domain::UserId>,
     service: Option<crate::domain::ServiceId>,
@@ -319,12 +319,21 @@ fn write_log(
         token,
         user,
         service,
-        function: entry.function.unwrap_or_default().chars().take(200).collect(),
+        function: logged_function(entry.function.unwrap_or_default()),
         protocol: entry.protocol.name().into(),
         remote_ip: entry.client.to_string(),
         outcome: outcome.into(),
         duration_micros: u64::try_from(entry.started.elapsed().as_micros()).unwrap_or(u64::MAX),
     }))
+}
+
+/// The function as the call log names it: the catalogue's name, or what the client sent, cut
+/// to 200 characters.
+fn logged_function(sent: &str) -> std::borrow::Cow<'static, str> {
+    match crate::domain::function_catalogue::find(sent) {
+        Some(f) => f.name.into(),
+        None => sent.chars().take(200).collect::<String>().into(),
+    }
 }
 
 fn note_access(app: &AppState, t: &crate::domain::Token, now: i64) {

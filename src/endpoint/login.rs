@@ -72,7 +72,7 @@ pub async fn token_php(
         tokio::task::spawn_blocking(move || issue(&app2, &snapshot, &mut params, client)).await
     };
     let now = crate::store::now();
-    let log = |outcome: &str| {
+    let log = |outcome: &'static str| {
         app.activity.send(Event::Call(CallLog {
             time: now,
             token: None,
