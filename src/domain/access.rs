@@ -18,6 +18,7 @@ use super::types::{
     UserId,
 };
 use std::fmt;
+use std::sync::Arc;
 
 /// What the decision reads. The store implements it over any transaction (the endpoint's
 /// shared read snapshots included). Errors are the implementation's storage errors.
@@ -25,11 +26,12 @@ pub trait AccessData {
     type Error;
     fn settings(&self) -> Result<Settings, Self::Error>;
     fn token_by_hash(&self, hash: &TokenHash) -> Result<Option<Token>, Self::Error>;
-    fn user(&self, id: UserId) -> Result<Option<User>, Self::Error>;
+    /// Shared, so that a source may hand out the same decoded account to every request.
+    fn user(&self, id: UserId) -> Result<Option<Arc<User>>, Self::Error>;
     /// Only live (not deleted) accounts have a username to find.
     fn user_by_username(&self, username: &str) -> Result<Option<User>, Self::Error>;
     fn has_capability(&self, user: UserId, capability: &str) -> Result<bool, Self::Error>;
-    fn service(&self, id: ServiceId) -> Result<Option<Service>, Self::Error>;
+    fn service(&self, id: ServiceId) -> Result<Option<Arc<Service>>, Self::Error>;
     fn service_by_shortname(&self, shortname: &str) -> Result<Option<Service>, Self::Error>;
     fn service_has_function(&self, service: ServiceId, function: &str) -> Result<bool, Self::Error>;
     /// Every service that lists the function, enabled or not.
@@ -69,8 +71,8 @@ pub struct AccessRequest<'a> {
 /// A call that may proceed: who, through which service, with which token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
-    pub user: User,
-    pub service: Service,
+    pub user: Arc<User>,
+    pub service: Arc<Service>,
     pub token: Option<Token>,
     pub function: String,
 }
@@ -430,7 +432,7 @@ pub fn decide<D: AccessData>(
 /// Who calls, once the credentials and the account passed (Moodle's `authenticate_user`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
-    pub user: User,
+    pub user: Arc<User>,
     pub token: Option<Token>,
 }
 
@@ -485,7 +487,7 @@ pub fn authenticate<D: AccessData>(
             }
             let user = data.user_by_username(username)?;
             match user {
-                Some(u) if !u.password_hash.is_empty() && check_password(&u, password) => (u, None),
+                Some(u) if !u.password_hash.is_empty() && check_password(&u, password) => (Arc::new(u), None),
                 _ => return Ok(Err(Denial::WrongUsernamePassword { username: username.to_string() })),
             }
         }
@@ -539,7 +541,7 @@ pub fn callable_functions<D: AccessData>(
 fn authorise_function<D: AccessData>(
     data: &D,
     req: &AccessRequest<'_>,
-    user: User,
+    user: Arc<User>,
     token: Option<Token>,
 ) -> Result<Decision, D::Error> {
     let name = match req.function {
@@ -549,15 +551,15 @@ fn authorise_function<D: AccessData>(
     if function_catalogue::find(name).is_none() {
         return Ok(Err(Denial::UnknownFunction { name: name.to_string() }));
     }
-    let candidates = match &token {
+    let candidates: Vec<Arc<Service>> = match &token {
         Some(t) => data.service(t.service)?.into_iter().collect(),
-        None => data.services_with_function(name)?,
+        None => data.services_with_function(name)?.into_iter().map(Arc::new).collect(),
     };
     let mut refusals = Vec::new();
     for service in candidates {
         match service_refusal(data, &service, &user, name, req)? {
             None => return Ok(Ok(Grant { user, service, token, function: name.to_string() })),
-            Some(why) => refusals.push((service, why)),
+            Some(why) => refusals.push((Service::clone(&service), why)),
         }
     }
     Ok(Err(Denial::FunctionNotAllowed { name: name.to_string(), refusals }))

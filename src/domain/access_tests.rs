@@ -6,6 +6,7 @@ use super::secret::hash_token;
 use super::types::*;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::convert::Infallible;
+use std::sync::Arc;
 
 const NOW: UnixTime = 1_800_000_000;
 const TOKEN: &str = "05d26cbd3d5da4fb831f50abd3ae7900";
@@ -30,8 +31,8 @@ impl AccessData for Memory {
     fn token_by_hash(&self, hash: &TokenHash) -> Result<Option<Token>, Infallible> {
         Ok(self.tokens.get(hash).cloned())
     }
-    fn user(&self, id: UserId) -> Result<Option<User>, Infallible> {
-        Ok(self.users.get(&id).cloned())
+    fn user(&self, id: UserId) -> Result<Option<Arc<User>>, Infallible> {
+        Ok(self.users.get(&id).cloned().map(Arc::new))
     }
     fn user_by_username(&self, username: &str) -> Result<Option<User>, Infallible> {
         Ok(self.users.values().find(|u| u.username == username && !u.deleted).cloned())
@@ -39,8 +40,8 @@ impl AccessData for Memory {
     fn has_capability(&self, user: UserId, capability: &str) -> Result<bool, Infallible> {
         Ok(self.caps.contains(&(user, capability.to_string())))
     }
-    fn service(&self, id: ServiceId) -> Result<Option<Service>, Infallible> {
-        Ok(self.services.get(&id).cloned())
+    fn service(&self, id: ServiceId) -> Result<Option<Arc<Service>>, Infallible> {
+        Ok(self.services.get(&id).cloned().map(Arc::new))
     }
     fn service_by_shortname(&self, shortname: &str) -> Result<Option<Service>, Infallible> {
         Ok(self.services.values().find(|s| s.shortname == shortname).cloned())

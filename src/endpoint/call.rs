@@ -387,7 +387,7 @@ fn run(
         store,
         view: &snapshot.view,
         user: &grant.user,
-        service: grant.token.as_ref().map(|_| &grant.service),
+        service: grant.token.as_ref().map(|_| &*grant.service),
         token: grant.token.as_ref(),
         settings: &snapshot.settings,
         now,

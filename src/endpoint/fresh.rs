@@ -83,7 +83,7 @@ impl AccessData for Snapshot {
     fn token_by_hash(&self, hash: &TokenHash) -> Result<Option<Token>, StoreError> {
         self.configured.records.token_by_hash(&self.view, hash)
     }
-    fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+    fn user(&self, id: UserId) -> Result<Option<Arc<User>>, StoreError> {
         self.configured.records.user(&self.view, id)
     }
     fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
@@ -98,8 +98,8 @@ impl AccessData for Snapshot {
             roles.by_role.get(&r).is_some_and(|caps| caps.contains(capability))
         })
     }
-    fn service(&self, id: ServiceId) -> Result<Option<Service>, StoreError> {
-        Queries::service(&self.view, id)
+    fn service(&self, id: ServiceId) -> Result<Option<Arc<Service>>, StoreError> {
+        self.configured.records.service(&self.view, id)
     }
     fn service_by_shortname(&self, shortname: &str) -> Result<Option<Service>, StoreError> {
         Queries::service_by_shortname(&self.view, shortname)

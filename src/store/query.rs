@@ -593,8 +593,8 @@ impl<V: View> AccessData for V {
     fn token_by_hash(&self, hash: &TokenHash) -> Result<Option<Token>, StoreError> {
         Queries::token_by_hash(self, hash)
     }
-    fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        Queries::user(self, id)
+    fn user(&self, id: UserId) -> Result<Option<std::sync::Arc<User>>, StoreError> {
+        Ok(Queries::user(self, id)?.map(std::sync::Arc::new))
     }
     fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
         Queries::user_by_username(self, username)
@@ -602,8 +602,8 @@ impl<V: View> AccessData for V {
     fn has_capability(&self, user: UserId, capability: &str) -> Result<bool, StoreError> {
         self.user_has_capability(user, capability)
     }
-    fn service(&self, id: ServiceId) -> Result<Option<Service>, StoreError> {
-        Queries::service(self, id)
+    fn service(&self, id: ServiceId) -> Result<Option<std::sync::Arc<Service>>, StoreError> {
+        Ok(Queries::service(self, id)?.map(std::sync::Arc::new))
     }
     fn service_by_shortname(&self, shortname: &str) -> Result<Option<Service>, StoreError> {
         Queries::service_by_shortname(self, shortname)

@@ -3,8 +3,9 @@
 //!
 //! redb caches 4 KiB pages; a token record is about 100 bytes, so with tokens called at random
 //! most of each cached page is records nobody asked for, and a page cache of a few MiB misses
-//! half the time (a `pread` and a page copy per miss). This cache holds the encoded records
-//! themselves, up to a byte budget: 100 000 tokens take about 15 MiB.
+//! half the time (a `pread` and a page copy per miss). This cache holds the records
+//! themselves, up to a byte budget: tokens encoded (100 000 take about 15 MiB), accounts and
+//! services decoded and shared (fewer, and read whole by every call).
 //!
 //! Records change only by a write that moves the change count, except a token's last access,
 //! which the endpoint's own activity writes update without moving it: a cached token's
@@ -13,9 +14,9 @@
 use super::codec::decode;
 use super::tables::{ReadView, View};
 use super::{Queries, StoreError};
-use crate::domain::{RoleId, Token, TokenHash, User, UserId};
+use crate::domain::{RoleId, Service, ServiceId, Token, TokenHash, User, UserId};
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 /// What an entry costs beyond its key and value bytes: the map's slot and the allocation.
 const ENTRY_OVERHEAD: usize = 48;
@@ -31,7 +32,8 @@ struct Entries {
     /// Encoded token records; `None` is never stored (an unknown token is not remembered, so
     /// random tokens cannot fill the cache).
     tokens: HashMap<TokenHash, Box<[u8]>>,
-    users: HashMap<UserId, Box<[u8]>>,
+    users: HashMap<UserId, Arc<User>>,
+    services: HashMap<ServiceId, Arc<Service>>,
     user_roles: HashMap<UserId, Box<[RoleId]>>,
     bytes: usize,
 }
@@ -74,19 +76,38 @@ impl RecordCache {
     }
 
     /// [`Queries::user`]; `view` must be one this cache serves.
-    pub fn user(&self, view: &ReadView, id: UserId) -> Result<Option<User>, StoreError> {
-        if let Some(bytes) = self.read().users.get(&id) {
-            return decode(bytes, "user").map(Some);
+    pub fn user(&self, view: &ReadView, id: UserId) -> Result<Option<Arc<User>>, StoreError> {
+        if let Some(user) = self.read().users.get(&id) {
+            return Ok(Some(user.clone()));
         }
         let Some(stored) = view.users()?.get(id)? else {
             return Ok(None);
         };
-        let bytes: Box<[u8]> = stored.value().into();
-        let user = decode(&bytes, "user")?;
-        self.insert(8 + bytes.len(), |e| {
-            e.users.insert(id, bytes);
+        let user: Arc<User> = Arc::new(decode(stored.value(), "user")?);
+        // Decoded: the record's text plus the struct and an allocation per field.
+        let size = stored.value().len() + std::mem::size_of::<User>() + 8 * 16;
+        let shared = user.clone();
+        self.insert(size, |e| {
+            e.users.insert(id, shared);
         });
         Ok(Some(user))
+    }
+
+    /// [`Queries::service`]; `view` must be one this cache serves.
+    pub fn service(&self, view: &ReadView, id: ServiceId) -> Result<Option<Arc<Service>>, StoreError> {
+        if let Some(service) = self.read().services.get(&id) {
+            return Ok(Some(service.clone()));
+        }
+        let Some(service) = Queries::service(view, id)? else {
+            return Ok(None);
+        };
+        let service = Arc::new(service);
+        let size = std::mem::size_of::<Service>() + service.name.len() + service.shortname.len() + 4 * 16;
+        let shared = service.clone();
+        self.insert(size, |e| {
+            e.services.insert(id, shared);
+        });
+        Ok(Some(service))
     }
 
     /// Whether `user` is assigned a role for which `held` is true ([`Queries::assigned_role_ids`]).
@@ -157,7 +178,10 @@ mod tests {
         for _ in 0..2 {
             // The second round is answered from the cache.
             assert_eq!(cache.token_by_hash(&view, &hash).unwrap(), view.token_by_hash(&hash).unwrap());
-            assert_eq!(cache.user(&view, user.id).unwrap(), view.user(user.id).unwrap());
+            assert_eq!(cache.user(&view, user.id).unwrap().as_deref(), view.user(user.id).unwrap().as_ref());
+            let service = issued.token.service;
+            assert_eq!(cache.service(&view, service).unwrap().as_deref(), view.service(service).unwrap().as_ref());
+            assert_eq!(cache.service(&view, 9_999).unwrap(), None);
             let assigned = view.assigned_role_ids(user.id).unwrap();
             assert_eq!(assigned.len(), 1);
             assert!(cache.any_assigned_role(&view, user.id, |r| r == assigned[0]).unwrap());
