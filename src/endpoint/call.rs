@@ -391,6 +391,7 @@ fn run(
         token: grant.token.as_ref(),
         settings: &snapshot.settings,
         now,
+        records: Some(snapshot.records()),
     };
     functions::call(def, &ctx, args)
 }

@@ -57,6 +57,11 @@ struct RoleTable {
 }
 
 impl Snapshot {
+    /// The records cached for this snapshot's change count.
+    pub fn records(&self) -> &RecordCache {
+        &self.configured.records
+    }
+
     fn role_table(&self) -> Result<&RoleTable, StoreError> {
         let roles = &self.configured.roles;
         if let Some(t) = roles.get() {

@@ -10,10 +10,11 @@ pub mod value;
 
 use crate::domain::access::{INVALID_PARAMETER_EXCEPTION, MOODLE_EXCEPTION, MoodleException};
 use crate::domain::function_catalogue::{self, FunctionInfo};
-use crate::domain::{Service, Settings, Token, UnixTime, User, capabilities};
+use crate::domain::{Service, ServiceId, Settings, Token, UnixTime, User, capabilities};
 use crate::ops::{OpError, Ops};
-use crate::store::{Queries, ReadView, Store, StoreError};
+use crate::store::{Queries, ReadView, RecordCache, Store, StoreError};
 use schema::{Schema, clean_return, validate};
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::OnceLock;
 use value::Value;
@@ -35,9 +36,22 @@ pub struct CallContext<'a> {
     pub token: Option<&'a Token>,
     pub settings: &'a Settings,
     pub now: UnixTime,
+    /// The endpoint's cache of records for `view`, when it has one.
+    pub records: Option<&'a RecordCache>,
 }
 
 impl CallContext<'_> {
+    /// A service's function names (catalogued ones as the catalogue's constants), from the
+    /// record cache when there is one.
+    pub fn service_function_names(&self, service: ServiceId) -> Result<Arc<[Cow<'static, str>]>, MoodleException> {
+        match self.records {
+            Some(r) => r.service_function_names(self.view, service).map_err(internal),
+            None => {
+                Ok(self.view.service_function_names(service).map_err(internal)?.into_iter().map(Cow::Owned).collect())
+            }
+        }
+    }
+
     /// Ops acting as this web-service user.
     pub fn ops(&self) -> Ops {
         Ops::new(self.store.clone(), format!("ws:{}", self.user.username))

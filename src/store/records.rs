@@ -15,6 +15,7 @@ use super::codec::decode;
 use super::tables::{ReadView, View};
 use super::{Queries, StoreError};
 use crate::domain::{RoleId, Service, ServiceId, Token, TokenHash, User, UserId};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
@@ -34,6 +35,7 @@ struct Entries {
     tokens: HashMap<TokenHash, Box<[u8]>>,
     users: HashMap<UserId, Arc<User>>,
     services: HashMap<ServiceId, Arc<Service>>,
+    service_functions: HashMap<ServiceId, Arc<[Cow<'static, str>]>>,
     user_roles: HashMap<UserId, Box<[RoleId]>>,
     bytes: usize,
 }
@@ -110,6 +112,29 @@ impl RecordCache {
         Ok(Some(service))
     }
 
+    /// [`Queries::service_function_names`], catalogued names as the catalogue's constants;
+    /// `view` must be one this cache serves.
+    pub fn service_function_names(
+        &self,
+        view: &ReadView,
+        service: ServiceId,
+    ) -> Result<Arc<[Cow<'static, str>]>, StoreError> {
+        if let Some(names) = self.read().service_functions.get(&service) {
+            return Ok(names.clone());
+        }
+        let names: Arc<[Cow<'static, str>]> = view
+            .service_function_names(service)?
+            .into_iter()
+            .map(|n| crate::domain::function_catalogue::find(&n).map_or(Cow::Owned(n), |f| Cow::Borrowed(f.name)))
+            .collect();
+        let size = 8 + names.iter().map(|n| 24 + n.len()).sum::<usize>();
+        let shared = names.clone();
+        self.insert(size, |e| {
+            e.service_functions.insert(service, shared);
+        });
+        Ok(names)
+    }
+
     /// Whether `user` is assigned a role for which `held` is true ([`Queries::assigned_role_ids`]).
     pub fn any_assigned_role(
         &self,
@@ -182,6 +207,10 @@ mod tests {
             let service = issued.token.service;
             assert_eq!(cache.service(&view, service).unwrap().as_deref(), view.service(service).unwrap().as_ref());
             assert_eq!(cache.service(&view, 9_999).unwrap(), None);
+            let names: Vec<String> =
+                cache.service_function_names(&view, service).unwrap().iter().map(|n| n.to_string()).collect();
+            assert_eq!(names, view.service_function_names(service).unwrap());
+            assert!(!names.is_empty());
             let assigned = view.assigned_role_ids(user.id).unwrap();
             assert_eq!(assigned.len(), 1);
             assert!(cache.any_assigned_role(&view, user.id, |r| r == assigned[0]).unwrap());

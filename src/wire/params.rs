@@ -37,6 +37,14 @@ pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Result<V
         if n >= MAX_PARAMS {
             return Err(ParamError::TooMany);
         }
+        if !key.is_empty() && !key.contains(['[', ' ', '.']) {
+            // A plain name, the usual case: set as it is, with no path to build.
+            match root.iter_mut().find(|(k, _)| *k == key) {
+                Some(slot) => slot.1 = Value::str(value),
+                None => root.push((key.into(), Value::str(value))),
+            }
+            continue;
+        }
         let Some(path) = key_path(&key)? else { continue };
         insert(&mut root, &path, Value::str(value));
     }
@@ -131,7 +139,10 @@ fn insert(map: &mut Vec<(Text, Value)>, path: &[Option<String>], value: Value) {
 /// Removes and returns a top-level string parameter.
 pub fn take(map: &mut Vec<(Text, Value)>, name: &str) -> Option<String> {
     let pos = map.iter().position(|(k, _)| k == name)?;
-    Some(map.remove(pos).1.php_string())
+    Some(match map.remove(pos).1 {
+        Value::Str(s) => s.into_owned(),
+        other => other.php_string(),
+    })
 }
 
 #[cfg(test)]
