@@ -17,6 +17,7 @@ use super::types::{
     AuthPlugin, AuthorisedUser, Protocol, Service, ServiceId, Settings, Token, TokenHash, TokenId, UnixTime, User,
     UserId,
 };
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -24,7 +25,9 @@ use std::sync::Arc;
 /// shared read snapshots included). Errors are the implementation's storage errors.
 pub trait AccessData {
     type Error;
-    fn settings(&self) -> Result<Settings, Self::Error>;
+    /// Borrowed where the source keeps them decoded (the endpoint's snapshot), so that a call
+    /// copies none of them.
+    fn settings(&self) -> Result<Cow<'_, Settings>, Self::Error>;
     fn token_by_hash(&self, hash: &TokenHash) -> Result<Option<Token>, Self::Error>;
     /// Shared, so that a source may hand out the same decoded account to every request.
     fn user(&self, id: UserId) -> Result<Option<Arc<User>>, Self::Error>;
@@ -494,24 +497,24 @@ pub fn authenticate<D: AccessData>(
     };
 
     // User state (§3.1 C), in Moodle's order.
-    let username = user.username.clone();
+    let username = || user.username.clone();
     if settings.maintenance && !data.has_capability(user.id, capabilities::MAINTENANCE_ACCESS)? {
         return Ok(Err(Denial::Maintenance));
     }
     if user.deleted {
-        return Ok(Err(Denial::UserDeleted { username }));
+        return Ok(Err(Denial::UserDeleted { username: username() }));
     }
     if !user.confirmed {
-        return Ok(Err(Denial::UserUnconfirmed { username }));
+        return Ok(Err(Denial::UserUnconfirmed { username: username() }));
     }
     if user.suspended {
-        return Ok(Err(Denial::UserSuspended { username }));
+        return Ok(Err(Denial::UserSuspended { username: username() }));
     }
     if user.auth == super::types::AuthMethod::Nologin {
-        return Ok(Err(Denial::UserNologin { username }));
+        return Ok(Err(Denial::UserNologin { username: username() }));
     }
     if !data.has_capability(user.id, req.protocol.capability())? {
-        return Ok(Err(Denial::MissingProtocolCapability { username, protocol: req.protocol }));
+        return Ok(Err(Denial::MissingProtocolCapability { username: username(), protocol: req.protocol }));
     }
     Ok(Ok(Caller { user, token }))
 }

@@ -25,8 +25,8 @@ struct Memory {
 
 impl AccessData for Memory {
     type Error = Infallible;
-    fn settings(&self) -> Result<Settings, Infallible> {
-        Ok(self.settings.clone())
+    fn settings(&self) -> Result<std::borrow::Cow<'_, Settings>, Infallible> {
+        Ok(std::borrow::Cow::Borrowed(&self.settings))
     }
     fn token_by_hash(&self, hash: &TokenHash) -> Result<Option<Token>, Infallible> {
         Ok(self.tokens.get(hash).cloned())

@@ -18,6 +18,7 @@
 use crate::domain::access::AccessData;
 use crate::domain::{AuthorisedUser, RoleId, Service, ServiceId, Settings, Token, TokenHash, User, UserId};
 use crate::store::{Queries, ReadView, RecordCache, Store, StoreError};
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -82,8 +83,8 @@ impl Snapshot {
 /// The access decision reads a snapshot through its caches; everything else is the view's.
 impl AccessData for Snapshot {
     type Error = StoreError;
-    fn settings(&self) -> Result<Settings, StoreError> {
-        Ok(self.settings.clone())
+    fn settings(&self) -> Result<Cow<'_, Settings>, StoreError> {
+        Ok(Cow::Borrowed(&self.settings))
     }
     fn token_by_hash(&self, hash: &TokenHash) -> Result<Option<Token>, StoreError> {
         self.configured.records.token_by_hash(&self.view, hash)
@@ -110,7 +111,7 @@ impl AccessData for Snapshot {
         Queries::service_by_shortname(&self.view, shortname)
     }
     fn service_has_function(&self, service: ServiceId, function: &str) -> Result<bool, StoreError> {
-        AccessData::service_has_function(&self.view, service, function)
+        Ok(self.configured.records.service_function_names(&self.view, service)?.iter().any(|n| n == function))
     }
     fn services_with_function(&self, function: &str) -> Result<Vec<Service>, StoreError> {
         AccessData::services_with_function(&self.view, function)
@@ -343,5 +344,32 @@ mod tests {
         assert!(snap.has_capability(a, "webservice/rest:use").unwrap());
         assert!(!snap.has_capability(b, "webservice/rest:use").unwrap());
         assert!(snap.has_capability(b, "moodle/site:maintenanceaccess").unwrap());
+    }
+
+    #[tokio::test]
+    async fn the_snapshot_answers_service_functions_as_the_store_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(&dir.path().join("s.redb")).unwrap());
+        let ops = Ops::new(store.clone(), "t");
+        let svc = ops
+            .create_service(crate::ops::NewService { name: "S".into(), shortname: "s".into(), ..Default::default() })
+            .unwrap()
+            .id;
+        ops.set_service_functions("s", &["core_user_get_users".into()], true).unwrap();
+        let fresh = Fresh::new(store).unwrap();
+        let snap = fresh.get().await.unwrap();
+        let mobile = Queries::service_by_shortname(&snap.view, crate::domain::MOBILE_SERVICE).unwrap().unwrap().id;
+        for service in [svc, mobile, 999] {
+            for f in ["core_user_get_users", "core_webservice_get_site_info", "core_user_get", "", "nope"] {
+                assert_eq!(
+                    snap.service_has_function(service, f).unwrap(),
+                    AccessData::service_has_function(&snap.view, service, f).unwrap(),
+                    "service {service}, {f:?}"
+                );
+            }
+        }
+        assert!(snap.service_has_function(svc, "core_user_get_users").unwrap());
+        assert!(!snap.service_has_function(svc, "core_webservice_get_site_info").unwrap());
+        assert!(snap.service_has_function(mobile, "core_webservice_get_site_info").unwrap());
     }
 }

@@ -587,8 +587,8 @@ fn sort_token_rows(rows: &mut [TokenRow], sort: TokenSort, descending: bool) {
 /// The access decision reads the store through the same queries.
 impl<V: View> AccessData for V {
     type Error = StoreError;
-    fn settings(&self) -> Result<Settings, StoreError> {
-        Queries::settings(self)
+    fn settings(&self) -> Result<std::borrow::Cow<'_, Settings>, StoreError> {
+        Queries::settings(self).map(std::borrow::Cow::Owned)
     }
     fn token_by_hash(&self, hash: &TokenHash) -> Result<Option<Token>, StoreError> {
         Queries::token_by_hash(self, hash)
