@@ -86,7 +86,7 @@ impl Activity {
         if let Err(TrySendError::Full(_)) = self.tx.try_send(e) {
             let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if n.is_power_of_two() {
-                tracing::warn!(dropped = n, "activity queue full: log rows dropped");
+                tracing::warn!(dropped = n, "activity queue full: call-log rows or last-access updates dropped");
             }
         }
     }

@@ -12,15 +12,16 @@
 //! shared with every request that arrives meanwhile. The check is a 320-byte comparison, no
 //! system call. This rests on redb 4.6's file format (the header's place and size) and on
 //! begin_read reading the header from the file; tests/live.rs checks it with two real
-//! processes. Where the header cannot be mapped, every request waits for a snapshot begun after
-//! it arrived, which is always correct and only slower.
+//! processes. The mapped file is the one the store has open (its own descriptor), not whatever
+//! the path names: a file swapped in under the same name cannot freeze the check. Where the
+//! header cannot be mapped, every request waits for a snapshot begun after it arrived, which is
+//! always correct and only slower.
 
 use crate::domain::access::AccessData;
 use crate::domain::{AuthorisedUser, RoleId, Service, ServiceId, Settings, Token, TokenHash, User, UserId};
 use crate::store::{Queries, ReadView, RecordCache, Store, StoreError};
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use tokio::sync::watch;
@@ -132,7 +133,7 @@ pub struct Fresh {
 
 impl Fresh {
     pub fn new(store: Arc<Store>) -> Result<Fresh, StoreError> {
-        let header = HeaderView::new(store.path());
+        let header = HeaderView::new(store.file());
         if header.is_none() {
             tracing::warn!("the database header cannot be mapped: every request takes its own read snapshot");
         }
@@ -162,24 +163,13 @@ impl Fresh {
                 }
             }
             if !self.refreshing.swap(true, Ordering::AcqRel) {
-                let result = {
-                    // Cleared even if `take` panics, so that others can refresh.
-                    let _clear = ClearOnDrop(&self.refreshing);
-                    let previous = self.latest.borrow().configured.clone();
-                    take(&self.store, self.header.as_ref(), &self.refreshes, Some(previous))
-                };
-                return match result {
-                    Ok(snapshot) => {
-                        let snapshot = Arc::new(snapshot);
-                        self.latest.send_replace(snapshot.clone());
-                        Ok(snapshot)
-                    }
-                    Err(e) => {
-                        // Wake the waiters so that one of them tries again.
-                        self.latest.send_modify(|_| {});
-                        Err(e)
-                    }
-                };
+                // Held until the new snapshot is published, so refreshes publish in the order
+                // they began and a slow one never replaces a newer snapshot.
+                let _turn = RefreshTurn(self);
+                let previous = self.latest.borrow().configured.clone();
+                let snapshot = Arc::new(take(&self.store, self.header.as_ref(), &self.refreshes, Some(previous))?);
+                self.latest.send_replace(snapshot.clone());
+                return Ok(snapshot);
             }
             if rx.changed().await.is_err() {
                 return Err(StoreError::Corrupt("snapshot channel closed".into()));
@@ -188,11 +178,15 @@ impl Fresh {
     }
 }
 
-struct ClearOnDrop<'a>(&'a AtomicBool);
+/// The one refresh in progress. Ending it, however it ends (a new snapshot, a store error, a
+/// panic in `take`), lets another request refresh and wakes the waiters to look again: after
+/// an error one of them tries anew.
+struct RefreshTurn<'a>(&'a Fresh);
 
-impl Drop for ClearOnDrop<'_> {
+impl Drop for RefreshTurn<'_> {
     fn drop(&mut self) {
-        self.0.store(false, Ordering::Release);
+        self.0.refreshing.store(false, Ordering::Release);
+        self.0.latest.send_modify(|_| {});
     }
 }
 
@@ -225,15 +219,14 @@ struct HeaderView {
 }
 
 impl HeaderView {
-    fn new(path: &Path) -> Option<HeaderView> {
-        let file = std::fs::File::open(path).ok()?;
+    fn new(file: &std::fs::File) -> Option<HeaderView> {
         if file.metadata().ok()?.len() < HEADER_BYTES as u64 {
             return None;
         }
         // SAFETY: the mapping is read-only, and only read with volatile loads, since other
         // processes write the file while it is mapped. redb never shortens the file below its
         // header (another program truncating the file would make the reads fault).
-        let map = unsafe { memmap2::MmapOptions::new().len(HEADER_BYTES).map(&file) }.ok()?;
+        let map = unsafe { memmap2::MmapOptions::new().len(HEADER_BYTES).map(file) }.ok()?;
         Some(HeaderView { map })
     }
 
@@ -293,7 +286,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("h.redb");
         let ours = Store::open(&path).unwrap();
-        let header = HeaderView::new(&path).expect("the header maps");
+        let header = HeaderView::new(ours.file()).expect("the header maps");
         let theirs = Ops::new(Arc::new(Store::open(&path).unwrap()), "other");
         let mut seen = HashSet::from([header.read()]);
         for round in 0..10 {
@@ -304,10 +297,28 @@ mod tests {
         }
     }
 
+    /// The header is read from the file the store has open: a file moved in under the same
+    /// name (a restore script, say) must not freeze the check on the newcomer's header.
+    #[tokio::test]
+    async fn a_file_swapped_in_under_the_path_does_not_hide_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.redb");
+        let store = Arc::new(Store::open(&path).unwrap());
+        let other = dir.path().join("other.redb");
+        drop(Store::open(&other).unwrap());
+        std::fs::rename(&other, &path).unwrap();
+        let fresh = Fresh::new(store.clone()).unwrap();
+        let ops = Ops::new(store, "t");
+        for on in [true, false, true] {
+            ops.set_maintenance(on).unwrap();
+            assert_eq!(fresh.get().await.unwrap().settings.maintenance, on);
+        }
+    }
+
     #[tokio::test]
     async fn another_process_commit_is_seen() {
         // A second handle on the file stands for another process: its commits reach us only
-        // through the file (and the watch), not through shared memory.
+        // through the file, not through shared memory.
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.redb");
         let ours = Arc::new(Store::open(&path).unwrap());

@@ -53,6 +53,8 @@ from_redb!(redb::TransactionError, redb::TableError, redb::StorageError, redb::C
 pub struct Store {
     db: Database,
     path: PathBuf,
+    /// A second descriptor of the file redb has open (not of whatever the path names later).
+    file: std::fs::File,
 }
 
 impl Store {
@@ -82,14 +84,25 @@ impl Store {
             return Err(fail("it is a directory".into()));
         }
 
-        let db = open_redb(path, cache_bytes).map_err(fail)?;
-        let store = Store { db, path: path.to_path_buf() };
+        // Opened here and handed to redb, so that `file` is the very file redb uses even if the
+        // path is renamed or replaced meanwhile.
+        let file = OpenOptions::new().read(true).write(true).open(path).map_err(|e| fail(io_cause(&e)))?;
+        let own = file.try_clone().map_err(|e| fail(io_cause(&e)))?;
+        let db = open_redb(file, cache_bytes).map_err(fail)?;
+        let store = Store { db, path: path.to_path_buf(), file: own };
         schema::prepare(&store)?;
         Ok(store)
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The database file as this store has it open, for reading its header directly (the
+    /// endpoint's freshness check). redb's locks belong to its own descriptor's open file
+    /// description, which this one shares, so using or closing it leaves them alone.
+    pub fn file(&self) -> &std::fs::File {
+        &self.file
     }
 
     /// A read transaction: a consistent view that sees every commit made before it began, by
@@ -151,10 +164,13 @@ impl Store {
     }
 }
 
-fn open_redb(path: &Path, cache_bytes: usize) -> Result<Database, String> {
+fn open_redb(file: std::fs::File, cache_bytes: usize) -> Result<Database, String> {
     // A damaged file can trip redb's internal assertions in debug builds; report it, never panic.
-    let opened = std::panic::catch_unwind(|| {
-        Builder::new().set_concurrency_mode(ConcurrencyMode::MultiWriter).set_cache_size(cache_bytes).create(path)
+    let opened = std::panic::catch_unwind(move || {
+        Builder::new()
+            .set_concurrency_mode(ConcurrencyMode::MultiWriter)
+            .set_cache_size(cache_bytes)
+            .create_with_backend(redb::backends::FileBackend::new(file)?)
     });
     match opened {
         Ok(Ok(db)) => Ok(db),

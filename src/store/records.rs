@@ -71,9 +71,7 @@ impl RecordCache {
         };
         let bytes: Box<[u8]> = stored.value().into();
         let token = decode(&bytes, "token")?;
-        self.insert(32 + bytes.len(), |e| {
-            e.tokens.insert(*hash, bytes);
-        });
+        self.insert(32 + bytes.len(), |e| e.tokens.insert(*hash, bytes).is_none());
         Ok(Some(token))
     }
 
@@ -89,9 +87,7 @@ impl RecordCache {
         // Decoded: the record's text plus the struct and an allocation per field.
         let size = stored.value().len() + std::mem::size_of::<User>() + 8 * 16;
         let shared = user.clone();
-        self.insert(size, |e| {
-            e.users.insert(id, shared);
-        });
+        self.insert(size, |e| e.users.insert(id, shared).is_none());
         Ok(Some(user))
     }
 
@@ -106,9 +102,7 @@ impl RecordCache {
         let service = Arc::new(service);
         let size = std::mem::size_of::<Service>() + service.name.len() + service.shortname.len() + 4 * 16;
         let shared = service.clone();
-        self.insert(size, |e| {
-            e.services.insert(id, shared);
-        });
+        self.insert(size, |e| e.services.insert(id, shared).is_none());
         Ok(Some(service))
     }
 
@@ -129,9 +123,7 @@ impl RecordCache {
             .collect();
         let size = 8 + names.iter().map(|n| 24 + n.len()).sum::<usize>();
         let shared = names.clone();
-        self.insert(size, |e| {
-            e.service_functions.insert(service, shared);
-        });
+        self.insert(size, |e| e.service_functions.insert(service, shared).is_none());
         Ok(names)
     }
 
@@ -147,9 +139,7 @@ impl RecordCache {
         }
         let roles: Box<[RoleId]> = view.assigned_role_ids(user)?.into();
         let any = roles.iter().any(|r| held(*r));
-        self.insert(8 + 8 * roles.len(), |e| {
-            e.user_roles.insert(user, roles);
-        });
+        self.insert(8 + 8 * roles.len(), |e| e.user_roles.insert(user, roles).is_none());
         Ok(any)
     }
 
@@ -158,11 +148,12 @@ impl RecordCache {
     }
 
     /// Adds an entry of `size` bytes if the budget allows; a full cache only stops growing.
-    fn insert(&self, size: usize, add: impl FnOnce(&mut Entries)) {
+    /// `add` says whether the entry is new: two requests that missed the same key at once
+    /// store the same record, counted once.
+    fn insert(&self, size: usize, add: impl FnOnce(&mut Entries) -> bool) {
         let mut e = self.entries.write().unwrap_or_else(|p| p.into_inner());
         let size = size + ENTRY_OVERHEAD;
-        if e.bytes + size <= self.budget {
-            add(&mut e);
+        if e.bytes + size <= self.budget && add(&mut e) {
             e.bytes += size;
         }
     }
@@ -227,6 +218,20 @@ mod tests {
         assert!(cache.serves(&store.read().unwrap()).unwrap());
         ops.revoke_token(token_id).unwrap();
         assert!(!cache.serves(&store.read().unwrap()).unwrap());
+    }
+
+    #[test]
+    fn a_record_stored_twice_is_counted_once() {
+        let (_dir, store, ops) = setup();
+        let id = ops.create_user(NewUser::named("bo", AuthMethod::Webservice)).unwrap().id;
+        let view = store.read().unwrap();
+        let cache = RecordCache::new(&view, 1 << 20).unwrap();
+        let user = Arc::new(view.user(id).unwrap().unwrap());
+        // What two requests that missed the same key at once both do.
+        for _ in 0..2 {
+            cache.insert(100, |e| e.users.insert(id, user.clone()).is_none());
+        }
+        assert_eq!(cache.bytes(), 100 + ENTRY_OVERHEAD);
     }
 
     #[test]

@@ -63,11 +63,12 @@ fn json_float(f: f64) -> String {
     }
 }
 
-/// Whether PHP's `json_encode` writes a byte as it is: printable ASCII but `"`, `\` and `/`.
+/// Whether PHP's `json_encode` writes a byte as it is: ASCII from space to DEL (0x7f, which
+/// PHP leaves raw) but `"`, `\` and `/`.
 const PLAIN: [bool; 256] = {
     let mut t = [false; 256];
     let mut b = 0x20;
-    while b <= 0x7e {
+    while b <= 0x7f {
         t[b] = !matches!(b as u8, b'"' | b'\\' | b'/');
         b += 1;
     }
@@ -219,7 +220,11 @@ mod tests {
         );
         assert_eq!(json_float(1e20), "1.0e+20");
         assert_eq!(json(&Value::str("core\\exception\\moodle_exception")), r#""core\\exception\\moodle_exception""#);
-        assert_eq!(json(&Value::str("\u{1}a\u{7f}\u{1f}~\r\t\u{8}\u{c}é")), r#""\u0001a\u007f\u001f~\r\t\b\f\u00e9""#);
+        // As `php -r 'echo json_encode("\x01a\x7f\x1f~\r\t\x08\x0c\xc3\xa9\xe2\x80\xa8");'`.
+        assert_eq!(
+            json(&Value::str("\u{1}a\u{7f}\u{1f}~\r\t\u{8}\u{c}é\u{2028}")),
+            "\"\\u0001a\u{7f}\\u001f~\\r\\t\\b\\f\\u00e9\\u2028\""
+        );
         assert_eq!(json(&Value::Int(i64::MIN)), "-9223372036854775808");
     }
 
