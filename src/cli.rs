@@ -763,6 +763,11 @@ fn yes(b: bool) -> &'static str {
     if b { "yes" } else { "no" }
 }
 
+/// "1 token", "2 tokens".
+fn count_tokens(n: usize) -> String {
+    if n == 1 { "1 token".into() } else { format!("{n} tokens") }
+}
+
 fn token(ops: &Ops, c: TokenCmd, out: Out<'_>) -> Result<(), CliError> {
     match c {
         TokenCmd::Create { user, service, name, ip, valid_until: until } => {
@@ -788,10 +793,10 @@ fn token(ops: &Ops, c: TokenCmd, out: Out<'_>) -> Result<(), CliError> {
                 writeln!(out, "revoked token #{id} \"{}\"", t.name)?;
             } else if let Some(user) = user {
                 let n = ops.revoke_user_tokens(&user)?;
-                writeln!(out, "revoked {n} tokens of {user}")?;
+                writeln!(out, "revoked {} of {user}", count_tokens(n))?;
             } else if let Some(service) = service {
                 let n = ops.revoke_service_tokens(&service)?;
-                writeln!(out, "revoked {n} tokens of service {service}")?;
+                writeln!(out, "revoked {} of service {service}", count_tokens(n))?;
             }
         }
     }

@@ -171,7 +171,7 @@ fn revoke_by_id_user_and_service() {
     assert_eq!(site.ok(&["token", "revoke", "1"]), "revoked token #1 \"ci\"\n");
     assert_eq!(site.ok(&["token", "revoke", "--user", "wsuser"]), "revoked 2 tokens of wsuser\n");
     site.ok(&["token", "create", "--user", "wsuser", "--service", "testsvc"]);
-    assert_eq!(site.ok(&["token", "revoke", "--service", "testsvc"]), "revoked 1 tokens of service testsvc\n");
+    assert_eq!(site.ok(&["token", "revoke", "--service", "testsvc"]), "revoked 1 token of service testsvc\n");
     assert_eq!(site.json(&["token", "list", "--json"]), serde_json::json!([]));
     assert_eq!(site.fails(&["token", "revoke", "99"]), "wsconsole: no token #99");
     let audit = site.json(&["audit", "--json"]);
