@@ -12,14 +12,13 @@
 //! shared with every request that arrives meanwhile. The check is a 320-byte comparison, no
 //! system call. This rests on redb 4.6's file format (the header's place and size) and on
 //! begin_read reading the header from the file; tests/live.rs checks it with two real
-//! processes. The mapped file is the one the store has open (its own descriptor), not whatever
-//! the path names: a file swapped in under the same name cannot freeze the check. Where the
-//! header cannot be mapped, every request waits for a snapshot begun after it arrived, which is
+//! processes. The store maps the file it has open, not whatever the path names: a file swapped
+//! in under the same name cannot freeze the check. Where the header cannot be mapped, every request waits for a snapshot begun after it arrived, which is
 //! always correct and only slower.
 
 use crate::domain::access::AccessData;
 use crate::domain::{AuthorisedUser, RoleId, Service, ServiceId, Settings, Token, TokenHash, User, UserId};
-use crate::store::{Queries, ReadView, RecordCache, Store, StoreError};
+use crate::store::{Header, HeaderView, Queries, ReadView, RecordCache, Store, StoreError};
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -133,7 +132,7 @@ pub struct Fresh {
 
 impl Fresh {
     pub fn new(store: Arc<Store>) -> Result<Fresh, StoreError> {
-        let header = HeaderView::new(store.file());
+        let header = store.header_view();
         if header.is_none() {
             tracing::warn!("the database header cannot be mapped: every request takes its own read snapshot");
         }
@@ -208,37 +207,6 @@ fn take(
     Ok(Snapshot { view, settings, header, refresh, configured })
 }
 
-/// The part of redb's file header that every commit rewrites: 64 bytes of database header and
-/// two commit slots of 128 bytes (redb 4.6's `DB_HEADER_SIZE`).
-const HEADER_BYTES: usize = 320;
-type Header = [u64; HEADER_BYTES / 8];
-
-/// The database file's header, mapped read-only.
-struct HeaderView {
-    map: memmap2::Mmap,
-}
-
-impl HeaderView {
-    fn new(file: &std::fs::File) -> Option<HeaderView> {
-        if file.metadata().ok()?.len() < HEADER_BYTES as u64 {
-            return None;
-        }
-        // SAFETY: the mapping is read-only, and only read with volatile loads, since other
-        // processes write the file while it is mapped. redb never shortens the file below its
-        // header (another program truncating the file would make the reads fault).
-        let map = unsafe { memmap2::MmapOptions::new().len(HEADER_BYTES).map(file) }.ok()?;
-        Some(HeaderView { map })
-    }
-
-    /// The header as it is now; a write in progress may show partly, which only reads as a
-    /// change.
-    fn read(&self) -> Header {
-        let words = self.map.as_ptr().cast::<u64>();
-        // SAFETY: the mapping is page-aligned and HEADER_BYTES long.
-        std::array::from_fn(|i| unsafe { std::ptr::read_volatile(words.add(i)) })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,24 +244,6 @@ mod tests {
         let b = fresh.get().await.unwrap();
         if fresh.header.is_some() {
             assert!(Arc::ptr_eq(&a, &b), "no write, no new transaction");
-        }
-    }
-
-    /// What the freshness check rests on: every commit, by any handle, rewrites the mapped
-    /// part of the header, and never back to an earlier state.
-    #[test]
-    fn every_commit_changes_the_mapped_header() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("h.redb");
-        let ours = Store::open(&path).unwrap();
-        let header = HeaderView::new(ours.file()).expect("the header maps");
-        let theirs = Ops::new(Arc::new(Store::open(&path).unwrap()), "other");
-        let mut seen = HashSet::from([header.read()]);
-        for round in 0..10 {
-            theirs.set_maintenance(round % 2 == 0).unwrap();
-            assert!(seen.insert(header.read()), "a configuring commit, round {round}");
-            ours.write_activity(|t| t.prune_calls_before(0, 1)).unwrap();
-            assert!(seen.insert(header.read()), "an activity commit, round {round}");
         }
     }
 

@@ -3,12 +3,14 @@
 
 pub mod bulk;
 mod codec;
+mod header;
 mod query;
 mod records;
 mod schema;
 pub mod tables;
 mod write;
 
+pub use header::{Header, HeaderView};
 pub use query::*;
 pub use records::RecordCache;
 pub use schema::SCHEMA_VERSION;
@@ -53,7 +55,8 @@ from_redb!(redb::TransactionError, redb::TableError, redb::StorageError, redb::C
 pub struct Store {
     db: Database,
     path: PathBuf,
-    /// A second descriptor of the file redb has open (not of whatever the path names later).
+    /// A second descriptor of the file redb has open (not of whatever the path names later),
+    /// for [`Store::header_view`].
     file: std::fs::File,
 }
 
@@ -75,18 +78,20 @@ impl Store {
         {
             return Err(fail(format!("directory {} does not exist", dir.display())));
         }
-        match OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
-            Ok(_) => {}
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(fail(io_cause(&e))),
-        }
         if path.is_dir() {
             return Err(fail("it is a directory".into()));
         }
 
-        // Opened here and handed to redb, so that `file` is the very file redb uses even if the
-        // path is renamed or replaced meanwhile.
-        let file = OpenOptions::new().read(true).write(true).open(path).map_err(|e| fail(io_cause(&e)))?;
+        // Opened here (created 0600 if missing) and handed to redb, so that `file` is the very
+        // file redb uses even if the path is renamed or replaced meanwhile.
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| fail(io_cause(&e)))?;
         let own = file.try_clone().map_err(|e| fail(io_cause(&e)))?;
         let db = open_redb(file, cache_bytes).map_err(fail)?;
         let store = Store { db, path: path.to_path_buf(), file: own };
@@ -98,11 +103,12 @@ impl Store {
         &self.path
     }
 
-    /// The database file as this store has it open, for reading its header directly (the
-    /// endpoint's freshness check). redb's locks belong to its own descriptor's open file
-    /// description, which this one shares, so using or closing it leaves them alone.
-    pub fn file(&self) -> &std::fs::File {
-        &self.file
+    /// The header of the file this store has open, mapped read-only: it changes with every
+    /// commit by any process (the endpoint's freshness check). `None` where it cannot be
+    /// mapped. redb's locks belong to its own descriptor's open file description, which the
+    /// store's second descriptor shares, so mapping it leaves them alone.
+    pub fn header_view(&self) -> Option<HeaderView> {
+        HeaderView::new(&self.file)
     }
 
     /// A read transaction: a consistent view that sees every commit made before it began, by
