@@ -463,16 +463,21 @@ fn settings(ops: &Ops, c: SettingsCmd, out: Out<'_>) -> Result<(), CliError> {
                 return print_json(out, &Value::Object(map));
             }
             for (name, value) in values {
-                writeln!(out, "{name} = {value}")?;
+                writeln!(out, "{name} = {value}{}", setting_note(name))?;
             }
         }
         SettingsCmd::Set { name, value } => {
             let s = ops.set_setting(&name, &value)?;
             let now = config::show(&s).into_iter().find(|(n, _)| *n == name).map(|(_, v)| v).unwrap_or_default();
-            writeln!(out, "{name} = {now}")?;
+            writeln!(out, "{name} = {now}{}", setting_note(&name))?;
         }
     }
     Ok(())
+}
+
+/// What a setting's value leaves unsaid: `auth` lists only the optional plugins.
+fn setting_note(name: &str) -> &'static str {
+    if name == "auth" { "  (manual and nologin: always enabled)" } else { "" }
 }
 
 /// Reads a password: from a no-echo prompt (twice) on a terminal, else the first line of stdin.

@@ -135,8 +135,15 @@ fn settings_show_and_set() {
     let s = site.json(&["settings", "show", "--json"]);
     assert_eq!(s["enablewebservices"], "0");
     assert_eq!(s["tokenduration"], "7257600");
-    assert_eq!(site.ok(&["settings", "set", "auth", "manual,webservice"]), "auth = manual,webservice\n");
-    assert!(site.ok(&["settings", "show"]).contains("auth = manual,webservice"));
+    // Manual accounts are always enabled, as in Moodle: the list keeps only optional plugins.
+    assert!(site.ok(&["settings", "show"]).contains("auth =   (manual and nologin: always enabled)\n"));
+    assert_eq!(
+        site.ok(&["settings", "set", "auth", "manual,webservice"]),
+        "auth = webservice  (manual and nologin: always enabled)\n"
+    );
+    assert_eq!(site.json(&["settings", "show", "--json"])["auth"], "webservice");
+    let e = site.fails(&["settings", "set", "auth", "ldap"]);
+    assert!(e.contains("unknown \"ldap\" (known: webservice; manual and nologin are always on)"), "{e}");
     let e = site.fails(&["settings", "set", "webserviceprotocols", "rest,graphql"]);
     assert!(e.starts_with("wsconsole: webserviceprotocols: unknown \"graphql\""), "{e}");
 }

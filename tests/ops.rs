@@ -211,8 +211,13 @@ fn services_follow_moodles_rules() {
         .set_service_functions("svc", &["core_webservice_get_site_info".into(), "core_user_get_users".into()], true)
         .unwrap();
     assert_eq!(fns.len(), 2);
-    let unknown = ops.set_service_functions("svc", &["core_course_get_courses".into()], true).unwrap_err();
-    assert!(unknown.to_string().contains("unknown function"));
+    let unimplemented = ops.set_service_functions("svc", &["core_course_get_courses".into()], true).unwrap_err();
+    assert!(
+        unimplemented.to_string().contains("a Moodle function this endpoint does not implement"),
+        "{unimplemented}"
+    );
+    let unknown = ops.set_service_functions("svc", &["core_no_such_fn".into()], true).unwrap_err();
+    assert!(unknown.to_string().contains("unknown function \"core_no_such_fn\": no Moodle 4.5 function"), "{unknown}");
     ops.set_service_functions("svc", &["core_user_get_users".into()], false).unwrap();
     assert_eq!(ops.store().read().unwrap().service_function_names(2).unwrap(), vec!["core_webservice_get_site_info"]);
 }

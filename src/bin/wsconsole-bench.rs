@@ -407,7 +407,6 @@ fn endpoint_database(args: &[String], dir: &Path) -> (PathBuf, Vec<String>, u64)
     ops.set_protocol(Protocol::Rest, true).unwrap();
     ops.set_protocol(Protocol::Xmlrpc, true).unwrap();
     ops.set_protocol(Protocol::Soap, true).unwrap();
-    ops.set_auth_plugin(wsconsole::domain::AuthPlugin::Manual, true).unwrap();
     // Every user may call REST, XML-RPC and SOAP and create tokens, through the implicit role.
     ops.set_role_capabilities(
         "user",

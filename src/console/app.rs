@@ -314,7 +314,7 @@ impl App {
             Screen::Overview => d.flows.iter().map(|f| f.steps.len()).sum(),
             Screen::Features => 2,
             Screen::Protocols => Protocol::ALL.len() + 1,
-            Screen::Authentication => AuthPlugin::ALL.len(),
+            Screen::Authentication => AuthPlugin::OPTIONAL.len(),
             Screen::Users => {
                 self.ensure_users();
                 self.users.total
@@ -653,7 +653,7 @@ impl App {
                 Some(p) => self.ops.set_protocol(*p, !s.protocols.contains(p)).map(|_| p.label()),
                 None => self.ops.set_documentation(!s.ws_documentation).map(|_| "Web services documentation"),
             },
-            Screen::Authentication => match AuthPlugin::ALL.get(sel) {
+            Screen::Authentication => match AuthPlugin::OPTIONAL.get(sel) {
                 Some(p) => self.ops.set_auth_plugin(*p, !s.auth_enabled(*p)).map(|_| p.label()),
                 None => return,
             },

@@ -251,21 +251,34 @@ fn overview(f: &mut Frame, app: &mut App, area: Rect) {
 }
 
 fn toggles(f: &mut Frame, app: &App, area: Rect, title: &str, rows: Vec<(String, bool, String)>, foot: String) {
+    toggles_after(f, app, area, title, Vec::new(), rows, foot);
+}
+
+/// Switchable rows under `fixed` ones: settings that are always on, shown without a switch.
+fn toggles_after(
+    f: &mut Frame,
+    app: &App,
+    area: Rect,
+    title: &str,
+    fixed: Vec<(String, String)>,
+    rows: Vec<(String, bool, String)>,
+    foot: String,
+) {
     let t = app.theme;
     let sel = app.selected();
-    let mut lines: Vec<Line> = rows
+    let mut lines: Vec<Line> = fixed
         .into_iter()
-        .enumerate()
-        .flat_map(|(i, (label, on, note))| {
-            let mut notes = note.lines().map(str::to_string).collect::<Vec<_>>().into_iter();
-            let line = Line::from(vec![
-                Span::raw(format!(" {} {label:<34}", yes_no(on))),
-                Span::styled(notes.next().unwrap_or_default(), if on { t.good() } else { t.dim() }),
-            ]);
-            let first = if i == sel { line.style(t.selected()) } else { line };
-            std::iter::once(first).chain(notes.map(move |n| Line::from(Span::styled(format!("{:7}{n}", ""), t.dim()))))
-        })
+        .map(|(label, note)| Line::from(vec![Span::raw(format!("   {label:<34}")), Span::styled(note, t.good())]))
         .collect();
+    lines.extend(rows.into_iter().enumerate().flat_map(|(i, (label, on, note))| {
+        let mut notes = note.lines().map(str::to_string).collect::<Vec<_>>().into_iter();
+        let line = Line::from(vec![
+            Span::raw(format!(" {} {label:<34}", yes_no(on))),
+            Span::styled(notes.next().unwrap_or_default(), if on { t.good() } else { t.dim() }),
+        ]);
+        let first = if i == sel { line.style(t.selected()) } else { line };
+        std::iter::once(first).chain(notes.map(move |n| Line::from(Span::styled(format!("{:7}{n}", ""), t.dim()))))
+    }));
     lines.push(Line::raw(""));
     for l in foot.lines() {
         lines.push(Line::from(Span::styled(l.to_string(), t.dim())));
@@ -299,25 +312,29 @@ fn protocols(f: &mut Frame, app: &mut App, area: Rect) {
         })
         .collect();
     rows.push(("Web services documentation".into(), s.ws_documentation, "enablewsdocumentation".into()));
-    let foot = "Users call a protocol only while it is enabled here and they hold its capability.\n\
-                REST and XML-RPC are served by this version; SOAP and AMF are switched but not served yet."
-        .to_string();
+    let foot = "Users call a protocol only while it is enabled here and they hold its capability.".to_string();
     toggles(f, app, area, "Manage protocols", rows, foot);
 }
 
 fn authentication(f: &mut Frame, app: &mut App, area: Rect) {
     let s = &data(app).settings;
-    let rows = AuthPlugin::ALL
+    // As Moodle's page: Manual accounts and No login have no switch, they are always on.
+    let fixed = vec![
+        (AuthPlugin::Manual.label().to_string(), "always enabled: accounts with a password; login/token.php".into()),
+        ("No login".to_string(), "always enabled: accounts that may not log in".into()),
+    ];
+    let rows = AuthPlugin::OPTIONAL
         .iter()
         .map(|p| {
             let note = match p {
-                AuthPlugin::Manual => "accounts with a password; login/token.php",
+                AuthPlugin::Manual => "",
                 AuthPlugin::Webservice => "username/password calls (simpleserver.php)",
             };
             (p.label().to_string(), s.auth_enabled(*p), note.to_string())
         })
         .collect();
-    toggles(f, app, area, "Manage authentication", rows, "Space switches the selected plugin.".into());
+    let foot = "Space switches the selected plugin (settings set auth webservice).".to_string();
+    toggles_after(f, app, area, "Manage authentication", fixed, rows, foot);
 }
 
 fn users(f: &mut Frame, app: &mut App, area: Rect) {

@@ -133,6 +133,11 @@ pub enum Denial {
     UnknownFunction {
         name: String,
     },
+    /// A function Moodle has that this endpoint does not implement: no service can list it,
+    /// so Moodle's answer is the one for a function outside the caller's service.
+    FunctionNotImplemented {
+        name: String,
+    },
     /// No candidate service grants the function; one entry per candidate (none when no
     /// service lists it, for username/password calls).
     FunctionNotAllowed {
@@ -236,7 +241,13 @@ impl Denial {
     /// Whether the refusal concerns the function rather than the caller: SOAP's server
     /// answers these as PHP's "Procedure not present", not as Moodle's error.
     pub fn is_function_refusal(&self) -> bool {
-        matches!(self, Denial::MissingFunctionName | Denial::UnknownFunction { .. } | Denial::FunctionNotAllowed { .. })
+        matches!(
+            self,
+            Denial::MissingFunctionName
+                | Denial::UnknownFunction { .. }
+                | Denial::FunctionNotImplemented { .. }
+                | Denial::FunctionNotAllowed { .. }
+        )
     }
 
     /// Whether the call's token had been accepted (found, unexpired, IP allowed) before this
@@ -312,7 +323,9 @@ impl Denial {
             .with_debuginfo(format!(
                 "SELECT * FROM {{external_functions}} WHERE name = ?\n[array (\n  0 => '{name}',\n)]"
             )),
-            FunctionNotAllowed { name, .. } => MoodleException::access(function_not_allowed_debuginfo(name)),
+            FunctionNotAllowed { name, .. } | FunctionNotImplemented { name } => {
+                MoodleException::access(function_not_allowed_debuginfo(name))
+            }
         })
     }
 
@@ -351,6 +364,9 @@ impl Denial {
             ),
             MissingFunctionName => "The call names no function (wsfunction).".into(),
             UnknownFunction { name } => format!("There is no function called \"{name}\"."),
+            FunctionNotImplemented { name } => format!(
+                "{name}() is a Moodle function this endpoint does not implement, so no service can list it (Moodle's answer for a function outside the service is sent)."
+            ),
             FunctionNotAllowed { name, refusals } => match refusals.as_slice() {
                 [] => format!("No external service contains {name}()."),
                 [(service, why)] => format!("Service \"{}\" does not allow {name}(): {}.", service.name, why.explain()),
@@ -371,6 +387,7 @@ impl Denial {
             ProtocolDisabled(_) => Place::ManageProtocols,
             AuthPluginDisabled => Place::ManageAuthentication,
             MissingUsername | MissingPassword | MissingFunctionName | UnknownFunction { .. } => Place::TestClient,
+            FunctionNotImplemented { .. } => Place::ServiceFunctions,
             WrongUsernamePassword { .. }
             | UserDeleted { .. }
             | UserUnconfirmed { .. }
@@ -552,7 +569,11 @@ fn authorise_function<D: AccessData>(
         _ => return Ok(Err(Denial::MissingFunctionName)),
     };
     if function_catalogue::find(name).is_none() {
-        return Ok(Err(Denial::UnknownFunction { name: name.to_string() }));
+        let name = name.to_string();
+        if super::moodle_functions::exists(&name) {
+            return Ok(Err(Denial::FunctionNotImplemented { name }));
+        }
+        return Ok(Err(Denial::UnknownFunction { name }));
     }
     let candidates: Vec<Arc<Service>> = match &token {
         Some(t) => data.service(t.service)?.into_iter().collect(),

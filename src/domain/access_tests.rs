@@ -104,7 +104,7 @@ fn site() -> Memory {
     let mut m = Memory::default();
     m.settings.enable_web_services = true;
     m.settings.protocols = BTreeSet::from([Protocol::Rest]);
-    m.settings.auth_plugins = BTreeSet::from([AuthPlugin::Manual, AuthPlugin::Webservice]);
+    m.settings.auth_plugins = BTreeSet::from([AuthPlugin::Webservice]);
     m.users.insert(3, user(3, "wsuser"));
     m.caps.insert((3, "webservice/rest:use".into()));
     m.services.insert(2, service(2, true));
@@ -545,9 +545,10 @@ mod login {
         let mut m = site();
         assert_eq!(run(&m, &req("wsuser", "wrong", "svc2")), Err(LoginDenial::InvalidLogin));
         assert_eq!(run(&m, &req("nobody", "right", "svc2")), Err(LoginDenial::InvalidLogin));
-        m.settings.auth_plugins.remove(&AuthPlugin::Manual);
-        assert_eq!(run(&m, &req("wsuser", "right", "svc2")), Err(LoginDenial::InvalidLogin), "manual plugin off");
-        m.settings.auth_plugins.insert(AuthPlugin::Manual);
+        // Manual accounts log in with no plugin enabled at all, as in Moodle (t2_tokenphp_*).
+        m.settings.auth_plugins.clear();
+        assert!(run(&m, &req("wsuser", "right", "svc2")).is_ok(), "manual is always on");
+        m.settings.auth_plugins.insert(AuthPlugin::Webservice);
         m.users.get_mut(&3).unwrap().auth = AuthMethod::Webservice;
         assert_eq!(
             run(&m, &req("wsuser", "right", "svc2")),

@@ -15,7 +15,10 @@ pub struct ConfigName {
 pub const NAMES: &[ConfigName] = &[
     ConfigName { name: "enablewebservices", help: "Enable web services (Advanced features): 1 or 0" },
     ConfigName { name: "webserviceprotocols", help: "Enabled protocols, comma-separated: rest, soap, xmlrpc, amf" },
-    ConfigName { name: "auth", help: "Enabled authentication plugins, comma-separated: manual, webservice" },
+    ConfigName {
+        name: "auth",
+        help: "Optional authentication plugins to enable, comma-separated: webservice (manual and nologin are always enabled, as in Moodle; naming them changes nothing)",
+    },
     ConfigName { name: "enablewsdocumentation", help: "Web services documentation: 1 or 0" },
     ConfigName { name: "sitename", help: "Site name, as core_webservice_get_site_info reports it" },
     ConfigName { name: "siteurl", help: "Where clients reach the endpoint (Moodle's wwwroot), http:// or https://" },
@@ -68,7 +71,7 @@ pub fn apply(s: &mut Settings, name: &str, value: &str) -> Result<(), FieldError
         "webserviceprotocols" => {
             s.protocols = list("webserviceprotocols", value, Protocol::parse, "rest, soap, xmlrpc, amf")?
         }
-        "auth" => s.auth_plugins = list("auth", value, AuthPlugin::parse, "manual, webservice")?,
+        "auth" => s.auth_plugins = auth_plugins(value)?,
         "enablewsdocumentation" => s.ws_documentation = bool_value("enablewsdocumentation", value)?,
         "sitename" => s.site_name = text("sitename", value, 255, true)?,
         "siteurl" => s.site_url = site_url(value)?,
@@ -96,6 +99,18 @@ pub fn apply(s: &mut Settings, name: &str, value: &str) -> Result<(), FieldError
         }
     }
     Ok(())
+}
+
+/// The `auth` list: the optional plugins to enable. `manual` and `nologin` are accepted, as in
+/// a list copied from Moodle's `$CFG->auth`, and change nothing: they are always on.
+fn auth_plugins(v: &str) -> Result<BTreeSet<AuthPlugin>, FieldError> {
+    let parse = |name: &str| match name {
+        "nologin" => Some(AuthPlugin::Manual),
+        other => AuthPlugin::parse(other),
+    };
+    let mut set = list("auth", v, parse, "webservice; manual and nologin are always on")?;
+    set.retain(|p| !p.always_on());
+    Ok(set)
 }
 
 fn debug(v: &str) -> Result<u32, FieldError> {
@@ -126,7 +141,7 @@ pub fn show(s: &Settings) -> Vec<(&'static str, String)> {
     vec![
         ("enablewebservices", b(s.enable_web_services)),
         ("webserviceprotocols", joined(s.protocols.iter().map(|p| p.name()).collect())),
-        ("auth", joined(s.auth_plugins.iter().map(|p| p.name()).collect())),
+        ("auth", joined(s.auth_plugins.iter().filter(|p| !p.always_on()).map(|p| p.name()).collect())),
         ("enablewsdocumentation", b(s.ws_documentation)),
         ("sitename", s.site_name.clone()),
         ("siteurl", s.site_url.clone()),
@@ -165,6 +180,13 @@ mod tests {
         assert!(s.enable_web_services && s.debugging());
         assert_eq!(s.protocols, BTreeSet::from([Protocol::Rest, Protocol::Soap]));
         assert_eq!(s.auth_plugins, BTreeSet::from([AuthPlugin::Webservice]));
+        // Manual and nologin are always on: naming them is accepted and stores nothing.
+        apply(&mut s, "auth", "manual,nologin,webservice").unwrap();
+        assert_eq!(s.auth_plugins, BTreeSet::from([AuthPlugin::Webservice]));
+        apply(&mut s, "auth", "manual").unwrap();
+        assert!(s.auth_plugins.is_empty() && s.auth_enabled(AuthPlugin::Manual));
+        assert!(!s.auth_enabled(AuthPlugin::Webservice));
+        apply(&mut s, "auth", "webservice").unwrap();
         assert_eq!(s.token_duration, 7_257_600);
         assert_eq!(s.site_url, "https://ws.example.com");
 

@@ -131,6 +131,7 @@ pub fn decide_login<D: AccessData>(
         return Ok(Err(LoginDenial::InvalidLogin));
     };
     let plugin_on = match user.auth {
+        // Always on, as in Moodle (get_enabled_auth_plugins).
         AuthMethod::Manual => settings.auth_enabled(AuthPlugin::Manual),
         // auth_webservice refuses every normal login; nologin refuses everything.
         AuthMethod::Webservice | AuthMethod::Nologin => false,

@@ -7,6 +7,7 @@ pub mod config;
 pub mod function_catalogue;
 pub mod iprestriction;
 pub mod login;
+pub mod moodle_functions;
 pub mod secret;
 pub mod time;
 pub mod types;

@@ -1,7 +1,9 @@
-//! Tokens and passwords as values: token format and hashing, password verification.
-//! Generating them needs the OS's random source, which lives in `ops::secrets`.
+//! Tokens and passwords as values: token format and hashing, password verification, and the
+//! secrets derived from the site key. Generating them needs the OS's random source, which
+//! lives in `ops::secrets`; the key itself is read by `store::keyfile`.
 
-use super::types::TokenHash;
+use super::types::{Token, TokenHash, UserId};
+use hmac::{KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
 /// Moodle's token format: 32 lowercase hex characters.
@@ -29,6 +31,58 @@ pub fn clean_token(raw: &str) -> Option<std::borrow::Cow<'_, str>> {
 
 pub fn is_token_format(token: &str) -> bool {
     token.len() == TOKEN_LEN && token.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// The site key: 32 random bytes kept in a 0600 file beside the database (DESIGN.md §3), never
+/// in it. Secrets that must be shown again (a user's private access key, a self-issued token
+/// handed back on the next login) are derived from it and from what the database stores, so
+/// that the database file alone never reveals a usable secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SiteKey([u8; SiteKey::LEN]);
+
+impl SiteKey {
+    pub const LEN: usize = 32;
+
+    pub fn from_bytes(bytes: [u8; SiteKey::LEN]) -> SiteKey {
+        SiteKey(bytes)
+    }
+
+    /// HMAC-SHA256 of `purpose` and `parts`, each length-prefixed so that no two inputs share
+    /// a message.
+    fn derive(&self, purpose: &str, parts: &[&[u8]]) -> [u8; 32] {
+        let mut mac = hmac::Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes a key of any length");
+        for part in std::iter::once(purpose.as_bytes()).chain(parts.iter().copied()) {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().into()
+    }
+
+    /// Site info's `userprivateaccesskey` (Moodle's per-user `core_files` key): 32 hex
+    /// characters, the same on every call for the same user, different between users.
+    pub fn user_private_access_key(&self, user: UserId) -> String {
+        hex::encode(&self.derive("userprivateaccesskey", &[&user.to_be_bytes()])[..TOKEN_LEN / 2])
+    }
+
+    /// The value of a token issued by login/token.php, from fields its row keeps for its whole
+    /// life (id, owner, service, creation time): login/token.php can hand it back while it is
+    /// valid, as Moodle does, though only its hash is stored.
+    pub fn login_token(&self, token: &Token) -> String {
+        let parts: [&[u8]; 4] = [
+            &token.id.to_be_bytes(),
+            &token.user.to_be_bytes(),
+            &token.service.to_be_bytes(),
+            &token.created.to_be_bytes(),
+        ];
+        hex::encode(&self.derive("logintoken", &parts)[..TOKEN_LEN / 2])
+    }
+}
+
+impl std::fmt::Debug for SiteKey {
+    /// Never prints the key.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SiteKey(..)")
+    }
 }
 
 /// Checks a password against an argon2 PHC string. Costs ~20 ms of CPU by design.
@@ -113,6 +167,39 @@ mod tests {
         assert!(dummy_hash().contains("m=7168,t=5,p=1"), "{}", dummy_hash());
         assert!(verify_password(dummy_hash(), "not a password"));
         assert!(!verify_password(dummy_hash(), "anything"));
+    }
+
+    fn login_token(id: u64, user: u64, created: i64) -> Token {
+        Token {
+            id,
+            name: String::new(),
+            user,
+            service: 1,
+            ip_restriction: String::new(),
+            valid_until: None,
+            created,
+            creator: String::new(),
+            last_access: None,
+            origin: crate::domain::TokenOrigin::Login,
+        }
+    }
+
+    #[test]
+    fn derived_secrets_are_token_shaped_stable_and_distinct() {
+        let key = SiteKey::from_bytes([7; 32]);
+        let other_key = SiteKey::from_bytes([8; 32]);
+        let a = key.user_private_access_key(3);
+        assert!(is_token_format(&a), "{a}");
+        assert_eq!(a, key.user_private_access_key(3), "stable for a user");
+        assert_ne!(a, key.user_private_access_key(4), "different between users");
+        assert_ne!(a, other_key.user_private_access_key(3), "different under another key");
+        let t = key.login_token(&login_token(3, 3, 100));
+        assert!(is_token_format(&t), "{t}");
+        assert_eq!(t, key.login_token(&login_token(3, 3, 100)));
+        assert_ne!(t, a, "a token is never a user's access key, even with the same numbers");
+        assert_ne!(t, key.login_token(&login_token(4, 3, 100)));
+        assert_ne!(t, key.login_token(&login_token(3, 3, 101)));
+        assert_eq!(format!("{key:?}"), "SiteKey(..)");
     }
 
     #[test]

@@ -69,7 +69,9 @@ impl fmt::Display for Protocol {
     }
 }
 
-/// Authentication plugins that can be switched on in "Manage authentication".
+/// Authentication plugins of "Manage authentication". As in Moodle, Manual accounts (and No
+/// login) are always enabled, whatever the `auth` setting says; only the others are switched.
+/// `Manual` stays a variant because databases written before it was always on may store it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum AuthPlugin {
     Manual,
@@ -91,6 +93,14 @@ impl AuthPlugin {
             AuthPlugin::Manual => "Manual accounts",
             AuthPlugin::Webservice => "Web services authentication",
         }
+    }
+
+    /// The plugins the `auth` setting switches.
+    pub const OPTIONAL: [AuthPlugin; 1] = [AuthPlugin::Webservice];
+
+    /// Moodle's `get_enabled_auth_plugins()` always puts manual (and nologin) first.
+    pub fn always_on(self) -> bool {
+        self == AuthPlugin::Manual
     }
 
     pub fn parse(name: &str) -> Option<AuthPlugin> {
@@ -143,7 +153,7 @@ pub struct Settings {
     pub enable_web_services: bool,
     /// `webserviceprotocols`
     pub protocols: BTreeSet<Protocol>,
-    /// `auth`: the enabled authentication plugins.
+    /// `auth`: the enabled optional authentication plugins (manual is always on).
     pub auth_plugins: BTreeSet<AuthPlugin>,
     /// `enablewsdocumentation`
     pub ws_documentation: bool,
@@ -190,7 +200,7 @@ impl Default for Settings {
 
 impl Settings {
     pub fn auth_enabled(&self, p: AuthPlugin) -> bool {
-        self.auth_plugins.contains(&p)
+        p.always_on() || self.auth_plugins.contains(&p)
     }
 
     /// Whether errors carry `debuginfo` (Moodle's `debugging()`, debug ≥ NORMAL).

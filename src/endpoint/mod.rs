@@ -137,6 +137,8 @@ impl Running {
 }
 
 pub fn app(store: Arc<Store>, config: Config) -> Result<(AppState, Running), crate::store::StoreError> {
+    // Site info and login/token.php need the site key: an unsafe key file stops the start.
+    store.site_key()?;
     let fresh = fresh::Fresh::new(store.clone())?;
     let (activity, writer) = activity::Activity::start(store.clone());
     // One core fewer than the machine has (at least one): a login flood never takes them all.

@@ -104,6 +104,8 @@ pub fn returns() -> Schema {
 
 pub fn run(ctx: &CallContext<'_>, _params: &Value) -> Result<Value, MoodleException> {
     let u = ctx.user;
+    // Moodle's `get_user_key('core_files', userid)`: clients read it without a default.
+    let private_key = ctx.store.site_key().map_err(super::internal)?.user_private_access_key(u.id);
     let site_url = ctx.settings.site_url.clone();
     let picture = format!("{site_url}/theme/image.php/boost/core/1/u/f1");
     let mut out = vec![
@@ -158,6 +160,7 @@ pub fn run(ctx: &CallContext<'_>, _params: &Value) -> Result<Value, MoodleExcept
         ("userquota", Value::Int(0)),
         ("usermaxuploadfilesize", Value::Int(0)),
         ("userhomepage", Value::Int(0)),
+        ("userprivateaccesskey", Value::str(private_key)),
         ("siteid", Value::Int(1)),
         ("sitecalendartype", Value::str("gregorian")),
         ("usercalendartype", Value::str("gregorian")),

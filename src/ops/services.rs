@@ -144,7 +144,14 @@ impl Ops {
     pub fn set_service_functions(&self, shortname: &str, functions: &[String], add: bool) -> OpResult<Vec<String>> {
         for f in functions {
             if function_catalogue::find(f).is_none() {
-                return Err(FieldError::new("function", format!("unknown function \"{f}\"")).into());
+                let why = if crate::domain::moodle_functions::exists(f) {
+                    format!(
+                        "{f} is a Moodle function this endpoint does not implement (wsconsole catalogue lists those it does)"
+                    )
+                } else {
+                    format!("unknown function \"{f}\": no Moodle 4.5 function has that name")
+                };
+                return Err(FieldError::new("function", why).into());
             }
         }
         self.apply(if add { "add functions" } else { "remove functions" }, |t, _| {

@@ -44,7 +44,15 @@ impl Ops {
         })
     }
 
+    /// Switches an optional plugin. Manual accounts are always on: switching them on changes
+    /// nothing, switching them off is refused.
     pub fn set_auth_plugin(&self, p: AuthPlugin, on: bool) -> OpResult<Settings> {
+        if p.always_on() {
+            if on {
+                return Ok(Queries::settings(&self.store().read()?)?);
+            }
+            return Err(super::OpError::Conflict(format!("{} are always enabled, as in Moodle", p.label())));
+        }
         self.change(if on { "enable auth plugin" } else { "disable auth plugin" }, p.name().into(), |s| {
             if on {
                 s.auth_plugins.insert(p);

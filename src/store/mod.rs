@@ -4,6 +4,7 @@
 pub mod bulk;
 mod codec;
 mod header;
+pub mod keyfile;
 mod query;
 mod records;
 mod schema;
@@ -40,6 +41,9 @@ pub enum StoreError {
         "database {path} has schema version {found}, newer than this wsconsole understands ({supported}): use a newer wsconsole"
     )]
     SchemaTooNew { path: String, found: u64, supported: u64 },
+    /// The key file beside the database is missing and cannot be made, or is unsafe.
+    #[error("{0}")]
+    Key(String),
     #[error("database is damaged: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]
@@ -58,6 +62,8 @@ pub struct Store {
     /// A second descriptor of the file redb has open (not of whatever the path names later),
     /// for [`Store::header_view`].
     file: std::fs::File,
+    /// The site key, read from the key file on first need.
+    key: std::sync::OnceLock<crate::domain::secret::SiteKey>,
 }
 
 impl Store {
@@ -94,7 +100,7 @@ impl Store {
             .map_err(|e| fail(io_cause(&e)))?;
         let own = file.try_clone().map_err(|e| fail(io_cause(&e)))?;
         let db = open_redb(file, cache_bytes).map_err(fail)?;
-        let store = Store { db, path: path.to_path_buf(), file: own };
+        let store = Store { db, path: path.to_path_buf(), file: own, key: std::sync::OnceLock::new() };
         schema::prepare(&store)?;
         Ok(store)
     }
@@ -109,6 +115,19 @@ impl Store {
     /// store's second descriptor shares, so mapping it leaves them alone.
     pub fn header_view(&self) -> Option<HeaderView> {
         HeaderView::new(&self.file)
+    }
+
+    /// The site key from the key file beside the database (`keyfile`), created on first need.
+    /// A refusal is not remembered: fixing the file's mode and asking again works.
+    pub fn site_key(&self) -> Result<&crate::domain::secret::SiteKey, StoreError> {
+        if let Some(k) = self.key.get() {
+            return Ok(k);
+        }
+        use std::os::unix::fs::MetadataExt;
+        let owner =
+            self.file.metadata().map_err(|e| StoreError::Key(format!("cannot read the database's owner: {e}")))?.uid();
+        let key = keyfile::load_or_create(&keyfile::path_for(&self.path), owner).map_err(StoreError::Key)?;
+        Ok(self.key.get_or_init(|| key))
     }
 
     /// A read transaction: a consistent view that sees every commit made before it began, by

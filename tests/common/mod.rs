@@ -133,7 +133,6 @@ pub fn fixture_site(ops: &Ops) {
     ops.set_protocol(Protocol::Rest, true).unwrap();
     ops.set_protocol(Protocol::Soap, true).unwrap();
     ops.set_protocol(Protocol::Xmlrpc, true).unwrap();
-    ops.set_auth_plugin(wsconsole::domain::AuthPlugin::Manual, true).unwrap();
     ops.set_auth_plugin(wsconsole::domain::AuthPlugin::Webservice, true).unwrap();
     ops.set_setting("sitename", "Oracle Site").unwrap();
     let user = |name: &str, auth, pw: &str, first: &str, last: &str| {
