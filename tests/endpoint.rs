@@ -293,17 +293,29 @@ fn token_php_matches_moodle() {
     assert_eq!(v["privatetoken"], serde_json::Value::Null);
     assert_eq!(r.header("content-type"), Some("application/json; charset=utf-8"));
     assert_eq!(r.header("expires"), Some("Mon, 20 Aug 1969 09:23:00 GMT"));
-    // The issued token works, and each login issues a new one (tokens are stored hashed).
+    // Difference: Moodle hands back the administrator's token $T (the recording); an
+    // administrator's token is shown once here, so the login gets a token of its own.
     let t = v["token"].as_str().unwrap();
+    assert_ne!(t, T);
     let info = get(&server.url(&format!(
         "/webservice/rest/server.php?wstoken={t}&wsfunction=core_webservice_get_site_info&moodlewsrestformat=json"
     )));
     assert_eq!(info.json()["username"], "wsuser");
+    // Logging in again, by GET or with the username in capitals, hands back the same token.
     let again = replay(&server, &fixture("tokenphp_success_testsvc_get"), None).json();
-    assert_ne!(again["token"], v["token"]);
-    assert!(replay(&server, &fixture("tokenphp_username_case"), None).json()["token"].is_string());
-    let mobile = replay(&server, &fixture("tokenphp_success_mobile_first"), None).json();
-    assert!(mobile["token"].is_string(), "{mobile}");
+    assert_eq!(again["token"], v["token"]);
+    assert_eq!(replay(&server, &fixture("tokenphp_username_case"), None).json()["token"], v["token"]);
+    // The mobile service: a first token, then the same one again, as recorded.
+    let first = replay(&server, &fixture("tokenphp_success_mobile_first"), None);
+    let again = replay(&server, &fixture("tokenphp_success_mobile_again"), None);
+    assert!(first.json()["token"].is_string(), "{}", first.body);
+    assert_eq!(again.body, first.body);
+    assert_ne!(first.json()["token"], v["token"], "one token per service");
+    // The database keeps only hashes: no issued value is in the file.
+    let file = std::fs::read(server.db()).unwrap();
+    for value in [t, first.json()["token"].as_str().unwrap()] {
+        assert!(!file.windows(32).any(|w| w == value.as_bytes()), "a token value in the database");
+    }
 
     server.ops.authorise_user("testsvc", "wsuser", "10.0.0.1", None).unwrap();
     assert_like(&server, "tokenphp_authuser_ip_restricted", None);
@@ -337,11 +349,19 @@ fn token_php_matches_moodle() {
 fn login_tokens_beyond_the_limit_revoke_the_oldest() {
     let server = Server::start(fixture_site);
     server.ops.set_setting("tokenmaxperuserservice", "2").unwrap();
-    let login =
-        || replay(&server, &fixture("tokenphp_success_testsvc"), None).json()["token"].as_str().unwrap().to_string();
+    // A login gets a new token only once its previous one expired: tokens of one second.
+    server.ops.set_setting("tokenduration", "1").unwrap();
+    let login = || {
+        let t =
+            replay(&server, &fixture("tokenphp_success_testsvc"), None).json()["token"].as_str().unwrap().to_string();
+        std::thread::sleep(std::time::Duration::from_millis(2100));
+        t
+    };
     let first = login();
     let second = login();
+    server.ops.set_setting("tokenduration", "12w").unwrap();
     let third = login();
+    assert!(first != second && second != third);
     let works = |t: &str| {
         get(&server.url(&format!(
             "/webservice/rest/server.php?wstoken={t}&wsfunction=core_webservice_get_site_info&moodlewsrestformat=json"
@@ -350,8 +370,12 @@ fn login_tokens_beyond_the_limit_revoke_the_oldest() {
         .get("username")
         .is_some()
     };
-    assert!(!works(&first), "the oldest went");
-    assert!(works(&second) && works(&third));
+    assert!(!works(&second), "expired");
+    assert!(works(&third));
+    let stored =
+        |t: &str| server.store.read().unwrap().token_by_hash(&wsconsole::domain::secret::hash_token(t)).unwrap();
+    assert!(stored(&first).is_none(), "the oldest was revoked");
+    assert!(stored(&second).is_some(), "an expired token is kept, listed as expired");
     assert!(works(T), "an admin-created token is not counted");
     let v = server.store.read().unwrap();
     let t =

@@ -5,7 +5,8 @@
 use super::access::{AccessData, PasswordCheck, Place};
 use super::capabilities;
 use super::iprestriction::{ClientAddr, IpRestriction};
-use super::types::{AuthMethod, AuthPlugin, MOBILE_SERVICE, Service, UnixTime, User};
+use super::secret::{SiteKey, hash_token};
+use super::types::{AuthMethod, AuthPlugin, MOBILE_SERVICE, Service, Token, TokenHash, TokenOrigin, UnixTime, User};
 
 #[derive(Clone, Copy)]
 pub struct LoginRequest<'a> {
@@ -174,4 +175,75 @@ pub fn decide_login<D: AccessData>(
         return Ok(Err(LoginDenial::CannotCreateToken { shortname: service.shortname }));
     }
     Ok(Ok(LoginGrant { user, service }))
+}
+
+/// The token login/token.php hands back instead of a new one (Moodle's
+/// `generate_token_for_current_user`, step 4): of the user's tokens for the service, the most
+/// recent that is valid now, admits the caller's address and was issued by login/token.php, so
+/// that its value can be derived again from the site key (the database keeps only its hash).
+/// Tokens an administrator created are never handed out again: they are shown once.
+pub fn reusable_token(
+    key: &SiteKey,
+    tokens: impl IntoIterator<Item = (TokenHash, Token)>,
+    service: super::types::ServiceId,
+    remote: ClientAddr,
+    now: UnixTime,
+) -> Option<(Token, String)> {
+    tokens
+        .into_iter()
+        .filter(|(_, t)| {
+            t.service == service
+                && t.origin == TokenOrigin::Login
+                && t.valid_until.is_none_or(|v| v > now)
+                && (t.ip_restriction.trim().is_empty()
+                    || IpRestriction::parse_lenient(&t.ip_restriction).matches(remote))
+        })
+        .filter_map(|(hash, t)| {
+            let value = key.login_token(&t);
+            // A token issued before values were derived has a random value: it cannot be shown.
+            (hash_token(&value) == hash).then_some((t, value))
+        })
+        .max_by_key(|(t, _)| (t.created, t.id))
+}
+
+#[cfg(test)]
+mod reuse_tests {
+    use super::*;
+
+    fn token(id: u64, service: u64, created: i64, valid_until: Option<i64>, origin: TokenOrigin) -> Token {
+        Token {
+            id,
+            name: format!("t{id}"),
+            user: 3,
+            service,
+            ip_restriction: String::new(),
+            valid_until,
+            created,
+            creator: "ws:wsuser".into(),
+            last_access: None,
+            origin,
+        }
+    }
+
+    #[test]
+    fn the_most_recent_valid_derivable_login_token_of_the_service() {
+        let key = SiteKey::from_bytes([1; 32]);
+        let derived = |t: Token| (hash_token(&key.login_token(&t)), t);
+        let remote = ClientAddr::parse("127.0.0.1").unwrap();
+        let older = derived(token(1, 2, 100, Some(1000), TokenOrigin::Login));
+        let newer = derived(token(2, 2, 200, Some(1000), TokenOrigin::Login));
+        let expired = derived(token(3, 2, 300, Some(500), TokenOrigin::Login));
+        let other_service = derived(token(4, 9, 400, Some(1000), TokenOrigin::Login));
+        let admin = derived(token(5, 2, 500, None, TokenOrigin::Admin));
+        let random = (hash_token("0123456789abcdef0123456789abcdef"), token(6, 2, 600, None, TokenOrigin::Login));
+        let mut ip_bound = token(7, 2, 700, None, TokenOrigin::Login);
+        ip_bound.ip_restriction = "10.0.0.0/8".into();
+        let ip_bound = derived(ip_bound);
+        let all = vec![older, newer.clone(), expired, other_service, admin, random, ip_bound];
+        let (t, value) = reusable_token(&key, all.clone(), 2, remote, 600).unwrap();
+        assert_eq!(t.id, 2);
+        assert_eq!(hash_token(&value), newer.0);
+        assert!(reusable_token(&key, all.clone(), 2, remote, 1000).is_none(), "all expired by then");
+        assert!(reusable_token(&SiteKey::from_bytes([2; 32]), all, 2, remote, 600).is_none(), "another key");
+    }
 }

@@ -1,14 +1,16 @@
-//! `/login/token.php` (moodle-ws-reference.md §5.3) with our token policy: every successful
-//! login issues a new token (tokens are stored hashed, so an old one cannot be handed back).
+//! `/login/token.php` (moodle-ws-reference.md §5.3): a user who logs in again gets the valid
+//! token login/token.php issued before, as from Moodle; its value is derived again from the
+//! site key, since only its hash is stored (`domain::login::reusable_token`).
 
 use super::activity::Event;
 use super::params::request_params;
 use super::{AppState, bad_request, ip_of, too_many, unavailable};
 use crate::domain::CallLog;
-use crate::domain::login::{LoginDenial, LoginRequest, decide_login};
+use crate::domain::login::{LoginDenial, LoginRequest, decide_login, reusable_token};
 use crate::domain::secret::verify_password;
 use crate::functions::value::{Text, Value};
 use crate::ops::Ops;
+use crate::store::Queries;
 use crate::wire::params::take;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
@@ -150,10 +152,26 @@ fn issue(
         crate::domain::secret::waste_a_password_check(&password);
     }
     let grant = decision.map_err(|d| fail(d.errorcode(), d.message()))?;
+    let key = app.store.site_key().map_err(internal)?;
+    let view = &snapshot.view;
+    let mut own = Vec::new();
+    for id in view.token_ids_of_user(grant.user.id).map_err(internal)? {
+        if let (Some(hash), Some(token)) =
+            (view.token_hash_by_id(id).map_err(internal)?, view.token_by_id(id).map_err(internal)?)
+        {
+            own.push((hash, token));
+        }
+    }
+    if let Some((token, value)) = reusable_token(key, own, grant.service.id, client, req.now) {
+        // Handed back without a write; Moodle sets its last access now.
+        app.activity.note_access(token.id, token.last_access, req.now);
+        return Ok(Value::map([("token", Value::str(value)), ("privatetoken", Value::Null)]));
+    }
     let settings = &snapshot.settings;
     let ops = Ops::new(app.store.clone(), format!("ws:{}", grant.user.username));
     let created = ops
         .issue_login_token(
+            key,
             grant.user.id,
             grant.service.id,
             settings.token_duration,

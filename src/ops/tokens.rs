@@ -2,7 +2,7 @@
 
 use super::secrets;
 use super::{OpError, OpResult, Ops, not_found};
-use crate::domain::secret::hash_token;
+use crate::domain::secret::{SiteKey, hash_token};
 use crate::domain::validate::{self, FieldError};
 use crate::domain::{AuthMethod, ServiceId, Token, TokenOrigin, UnixTime, UserId, iprestriction};
 use crate::store::Queries;
@@ -104,20 +104,21 @@ impl Ops {
         Ok(CreatedToken { value, token })
     }
 
-    /// login/token.php's token (DESIGN.md §4): a new token per successful login, valid for the
-    /// token duration; self-issued tokens of this user and service beyond `limit` are revoked,
-    /// oldest first. Committed (durably) before it returns.
+    /// login/token.php's new token (DESIGN.md §4), when it has none to hand back
+    /// (`domain::login::reusable_token`): valid for the token duration, its value derived from
+    /// the site key and the row's id, owner, service and creation time, so that the next login
+    /// can hand it back though only its hash is stored. Self-issued tokens of this user and
+    /// service beyond `limit` are revoked, oldest first. Committed (durably) before it returns.
     pub fn issue_login_token(
         &self,
+        key: &SiteKey,
         user: UserId,
         service: ServiceId,
         duration: i64,
         limit: u32,
     ) -> OpResult<CreatedToken> {
-        let value = secrets::new_token();
-        let hash = hash_token(&value);
         let name = secrets::token_name();
-        let token = self.apply("issue login token", |t, now| {
+        let (token, value) = self.apply("issue login token", |t, now| {
             // The login was checked on a snapshot: the user or service may have gone since.
             let user_ok = Queries::user(t, user)?.is_some_and(|u| !u.deleted && !u.suspended);
             let service_ok = Queries::service(t, service)?.is_some_and(|s| s.enabled);
@@ -150,9 +151,17 @@ impl Ops {
                 last_access: Some(now),
                 origin: TokenOrigin::Login,
             };
+            let value = key.login_token(&token);
+            let hash = hash_token(&value);
+            if Queries::token_by_hash(t, &hash)?.is_some() {
+                return Err(OpError::Refused {
+                    code: "tokengenerationfailed",
+                    message: "Cannot generate a new token.".into(),
+                });
+            }
             t.put_token(&hash, &token)?;
             let summary = format!("#{} \"{}\", {excess} older revoked", token.id, token.name);
-            Ok((token.clone(), format!("#{}", token.id), summary))
+            Ok(((token.clone(), value), format!("#{}", token.id), summary))
         })?;
         Ok(CreatedToken { value, token })
     }
