@@ -27,6 +27,14 @@ pub fn format_time(t: UnixTime) -> String {
     }
 }
 
+/// An HTTP date (RFC 9110 IMF-fixdate), as PHP's `gmdate('D, d M Y H:i:s') . ' GMT'` writes it.
+pub fn http_date(t: UnixTime) -> String {
+    match Timestamp::from_second(t) {
+        Ok(ts) => ts.strftime("%a, %d %b %Y %H:%M:%S GMT").to_string(),
+        Err(_) => "Thu, 01 Jan 1970 00:00:00 GMT".into(),
+    }
+}
+
 /// The same time in a given zone, for screens that show local time.
 pub fn format_time_in(t: UnixTime, tz: &TimeZone) -> String {
     match Timestamp::from_second(t) {
@@ -66,6 +74,12 @@ pub fn parse_duration(text: &str) -> Result<i64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http_dates_are_imf_fixdate() {
+        assert_eq!(http_date(1_796_403_824), "Fri, 04 Dec 2026 17:03:44 GMT");
+        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+    }
 
     #[test]
     fn a_formatted_day_reads_back_as_its_midnight() {

@@ -30,13 +30,8 @@ fn fail(code: &'static str, message: impl Into<String>) -> Failure {
 
 fn headers() -> HeaderMap {
     let mut h = HeaderMap::new();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    super::ajax::no_cache_ajax_headers(&mut h);
     h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store, no-cache, must-revalidate"));
-    h.append(header::CACHE_CONTROL, HeaderValue::from_static("post-check=0, pre-check=0"));
-    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    h.insert(header::EXPIRES, HeaderValue::from_static("Mon, 20 Aug 1969 09:23:00 GMT"));
-    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("none"));
     h
 }
 
@@ -99,13 +94,9 @@ pub async fn token_php(
                 app.throttle.failed(ip_of(client));
             }
             log(f.code);
-            json(&Value::map([
-                ("error", Value::str(f.message)),
-                ("errorcode", Value::str(f.code)),
-                ("stacktrace", Value::Null),
-                ("debuginfo", Value::Null),
-                ("reproductionlink", Value::Null),
-            ]))
+            let mut r = super::ajax::fatal_error(f.code, f.message);
+            r.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+            r
         }
         Err(e) => unavailable(e),
     }
