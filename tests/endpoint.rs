@@ -186,8 +186,10 @@ fn successes_have_moodles_shape_and_headers() {
             .collect::<Vec<_>>()
     };
     let theirs = fixture("rest_get_users_by_field_xml").body;
-    // Moodle's wsuser has preferences (name/value pairs); ours has none.
-    let theirs: Vec<String> = names(&theirs).into_iter().filter(|k| k != "name" && k != "value").collect();
+    // Difference: Moodle lists wsuser's four preferences (name/value pairs); ours has none.
+    let all = names(&theirs);
+    let theirs: Vec<String> = all.iter().filter(|k| *k != "name" && *k != "value").cloned().collect();
+    assert_eq!(all.len(), theirs.len() + 8);
     assert_eq!(names(&ours.body), theirs);
     assert_like(&server, "rest_get_users_by_field_nomatch_json", None);
     assert_like(&server, "rest_get_users_by_field_nomatch_xml", None);

@@ -22,6 +22,7 @@ pub const USER_CREATE: &str = "moodle/user:create";
 pub const USER_UPDATE: &str = "moodle/user:update";
 pub const USER_DELETE: &str = "moodle/user:delete";
 pub const ROLE_ASSIGN: &str = "moodle/role:assign";
+pub const VIEW_FULL_NAMES: &str = "moodle/site:viewfullnames";
 
 pub const CATALOGUE: &[Capability] = &[
     Capability { name: REST_USE, description: "Use REST protocol" },
@@ -38,6 +39,7 @@ pub const CATALOGUE: &[Capability] = &[
     Capability { name: USER_UPDATE, description: "Update user profiles" },
     Capability { name: USER_DELETE, description: "Delete users" },
     Capability { name: ROLE_ASSIGN, description: "Assign roles to users" },
+    Capability { name: VIEW_FULL_NAMES, description: "Always see full names of users" },
 ];
 
 pub fn find(name: &str) -> Option<&'static Capability> {

@@ -29,35 +29,32 @@ pub async fn service<const NOLOGIN: bool>(State(app): State<AppState>, uri: Uri,
     // service-nologin.php defines ALLOW_GET_PARAMETERS: `args` in the query, else the body.
     let from_query = if NOLOGIN { Query::of(&uri).get("args").filter(|a| !a.is_empty()) } else { None };
     let raw: &[u8] = from_query.as_deref().map_or(&body, str::as_bytes);
-    let requests = match parse_requests(raw) {
-        Ok(r) => r,
-        Err(why) => {
-            return fatal_error(
-                "codingerror",
-                format!("Coding error detected, it must be fixed by a programmer: Invalid json in request: {why}"),
-            );
-        }
-    };
-    if requests.len() > MAX_CALLS {
-        return fatal_error(
-            "codingerror",
-            format!(
-                "Coding error detected, it must be fixed by a programmer: more than {MAX_CALLS} calls in one request"
-            ),
-        );
-    }
     let snapshot = match app.fresh.get().await {
         Ok(s) => s,
         Err(e) => return unavailable(e),
     };
     let settings = &snapshot.settings;
+    let coding_error = |why: String| {
+        fatal_error("codingerror", format!("Coding error detected, it must be fixed by a programmer: {why}"), settings)
+    };
+    let requests = match parse_requests(raw) {
+        Ok(r) => r,
+        Err(why) => return coding_error(format!("Invalid json in request: {why}")),
+    };
+    if requests.len() > MAX_CALLS {
+        return coding_error(format!("more than {MAX_CALLS} calls in one request"));
+    }
     let mut answers: Vec<(i64, Value)> = Vec::new();
     for request in &requests {
         let method = clean_alphanumext(request.get("methodname").and_then(|m| m.as_str()).unwrap_or(""));
         let index = request.get("index").map_or(0, php_int);
         // external_function_info() throws before call_external_function's try block.
         if !moodle_functions::exists(&method) {
-            return fatal_error("invalidrecord", "Can't find data record in database table external_functions.");
+            return fatal_error(
+                "invalidrecord",
+                "Can't find data record in database table external_functions.",
+                settings,
+            );
         }
         let answer = if method == PUBLIC_CONFIG {
             let mobile_on = settings.enable_web_services
@@ -141,13 +138,16 @@ fn service_not_available(s: &Settings) -> Value {
 
 /// What `default_exception_handler` prints for an AJAX script (moodle-ws-reference.md §5.4),
 /// with its no-cache headers: login/token.php's errors and the AJAX scripts' top-level ones.
-pub(super) fn fatal_error(code: &'static str, message: impl Into<String>) -> Response {
+/// With developer debugging, Moodle adds the error code and a link to the site; it also adds
+/// PHP's stack trace, which this endpoint has none of.
+pub(super) fn fatal_error(code: &'static str, message: impl Into<String>, settings: &Settings) -> Response {
+    let developer = settings.debug >= crate::domain::debug_level::DEVELOPER;
     let body = Value::map([
         ("error", Value::str(message.into())),
         ("errorcode", Value::str(code)),
         ("stacktrace", Value::Null),
-        ("debuginfo", Value::Null),
-        ("reproductionlink", Value::Null),
+        ("debuginfo", if developer { Value::str(format!("\nError code: {code}")) } else { Value::Null }),
+        ("reproductionlink", if developer { Value::str(format!("{}/", settings.site_url)) } else { Value::Null }),
     ]);
     let mut h = HeaderMap::new();
     no_cache_ajax_headers(&mut h);

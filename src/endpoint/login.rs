@@ -94,7 +94,7 @@ pub async fn token_php(
                 app.throttle.failed(ip_of(client));
             }
             log(f.code);
-            let mut r = super::ajax::fatal_error(f.code, f.message);
+            let mut r = super::ajax::fatal_error(f.code, f.message, &snapshot.settings);
             r.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
             r
         }

@@ -88,18 +88,32 @@ fn user_description() -> Schema {
     )
 }
 
-/// A user as the caller may see them: everyone sees id, names and pictures; e-mail and
-/// account state need `moodle/user:viewalldetails`, or being the user.
-fn describe(ctx: &CallContext<'_>, u: &User, all_details: bool) -> Value {
+/// What the caller may see of other users (Moodle's `user_get_user_details`).
+#[derive(Clone, Copy)]
+struct Sight {
+    /// `moodle/user:viewalldetails`: usernames, e-mail and account state of everyone.
+    all_details: bool,
+    /// `moodle/site:viewfullnames`: first and last names, of everyone, the caller included.
+    full_names: bool,
+}
+
+/// A user as the caller may see them: everyone sees id, full name and pictures; the username,
+/// e-mail and account state need `moodle/user:viewalldetails` or being the user; first and
+/// last names need `moodle/site:viewfullnames`, even for oneself (recorded: Moodle leaves them
+/// out of the caller's own record).
+fn describe(ctx: &CallContext<'_>, u: &User, sight: Sight) -> Value {
     let site = &ctx.settings.site_url;
-    let mut out = vec![
-        ("id", Value::Int(i64::try_from(u.id).unwrap_or(i64::MAX))),
-        ("username", Value::str(u.username.to_owned())),
-        ("firstname", Value::str(u.firstname.to_owned())),
-        ("lastname", Value::str(u.lastname.to_owned())),
-        ("fullname", Value::str(u.fullname())),
-    ];
-    if all_details || u.id == ctx.user.id {
+    let own = u.id == ctx.user.id;
+    let mut out = vec![("id", Value::Int(i64::try_from(u.id).unwrap_or(i64::MAX)))];
+    if own || sight.all_details {
+        out.push(("username", Value::str(u.username.to_owned())));
+    }
+    if sight.full_names {
+        out.push(("firstname", Value::str(u.firstname.to_owned())));
+        out.push(("lastname", Value::str(u.lastname.to_owned())));
+    }
+    out.push(("fullname", Value::str(u.fullname())));
+    if sight.all_details || own {
         out.extend([
             ("email", Value::str(u.email.to_owned())),
             ("department", Value::str("")),
@@ -124,8 +138,11 @@ fn describe(ctx: &CallContext<'_>, u: &User, all_details: bool) -> Value {
 /// Users the caller may list: themselves always, others with `moodle/user:viewdetails`.
 fn visible(ctx: &CallContext<'_>, users: Vec<User>) -> Result<Vec<Value>, MoodleException> {
     let others = ctx.has_capability(cap::USER_VIEW_DETAILS)?;
-    let all = ctx.has_capability(cap::USER_VIEW_ALL_DETAILS)?;
-    Ok(users.iter().filter(|u| others || u.id == ctx.user.id).map(|u| describe(ctx, u, all)).collect())
+    let sight = Sight {
+        all_details: ctx.has_capability(cap::USER_VIEW_ALL_DETAILS)?,
+        full_names: ctx.has_capability(cap::VIEW_FULL_NAMES)?,
+    };
+    Ok(users.iter().filter(|u| others || u.id == ctx.user.id).map(|u| describe(ctx, u, sight)).collect())
 }
 
 fn user_by_id(ctx: &CallContext<'_>, id: i64) -> Result<Option<User>, MoodleException> {
