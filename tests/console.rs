@@ -389,3 +389,74 @@ fn the_documentation_shows_each_protocols_form() {
     c.key(KeyCode::Down);
     assert!(c.screen(80, 24).contains("Documentation (PgDn for more)"), "another function starts at its top");
 }
+
+#[test]
+fn the_site_name_and_url_are_edited_on_advanced_features() {
+    let mut c = Console::new(false, false);
+    c.keys("2e").tab(1);
+    for _ in 0..40 {
+        c.key(KeyCode::Backspace);
+    }
+    // A bad address is refused beside its field, and what was typed stays.
+    c.keys("ftp://x").enter();
+    let s = c.screen(80, 24);
+    assert!(s.contains("is not an http:// or https:// URL"), "{s}");
+    assert!(s.contains("ftp://x"), "{s}");
+    assert_eq!(c.settings().site_url, "http://127.0.0.1:8080");
+    for _ in 0..7 {
+        c.key(KeyCode::Backspace);
+    }
+    c.keys("https://ws.example.com/").enter();
+    assert_eq!(c.settings().site_url, "https://ws.example.com");
+    assert!(c.screen(80, 24).contains("site URL https://ws.example.com"), "{}", c.screen(80, 24));
+}
+
+#[test]
+fn manual_accounts_are_always_enabled_without_a_switch() {
+    let mut c = Console::new(false, false);
+    c.keys("4");
+    let s = c.screen(80, 24);
+    assert!(s.contains("Manual accounts") && s.contains("always enabled"), "{s}");
+    // Space switches the one optional plugin, web services authentication.
+    c.key(KeyCode::Char(' '));
+    let settings = c.settings();
+    assert!(settings.auth_enabled(wsconsole::domain::AuthPlugin::Webservice));
+    assert!(settings.auth_enabled(wsconsole::domain::AuthPlugin::Manual));
+}
+
+#[test]
+fn the_overview_shows_the_endpoints_site_url_warning() {
+    let mut c = Console::new(false, false);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listen = listener.local_addr().unwrap();
+    let warning = c.start_endpoint_once(listener);
+    assert!(warning.as_deref().is_some_and(|w| w.contains("does not point at this endpoint")), "{warning:?}");
+    c.ctrl('r');
+    let s = c.screen(80, 24);
+    assert!(s.contains(&format!("⚠ siteurl does not lead to the endpoint on {listen}")), "{s}");
+    let s = c.keys("2").screen(160, 48);
+    assert!(s.contains("warned at its start"), "{s}");
+    // Fixed in the console: the Overview says the warning is from before the change.
+    c.keys("e").tab(1);
+    for _ in 0..40 {
+        c.key(KeyCode::Backspace);
+    }
+    c.keys(&format!("http://{listen}")).enter().keys("1");
+    assert!(c.screen(80, 24).contains("⚠ siteurl (changed since) does not lead"), "{}", c.screen(80, 24));
+}
+
+impl Console {
+    /// Starts the endpoint on `listener` over this console's database and stops it once its
+    /// start is recorded; returns the warning it gave.
+    fn start_endpoint_once(&mut self, listener: std::net::TcpListener) -> Option<String> {
+        listener.set_nonblocking(true).unwrap();
+        let store = self.store.clone();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            // The server stops at once: its start has been checked and recorded by then.
+            wsconsole::endpoint::serve(store, listener, Default::default(), async {}).await.unwrap();
+        });
+        self.store.read().unwrap().endpoint_start().unwrap().and_then(|e| e.warning)
+    }
+}

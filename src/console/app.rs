@@ -28,6 +28,8 @@ const TOKEN_DAYS: i64 = 30;
 /// What a form is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Purpose {
+    /// Site name and site URL (Advanced features).
+    Site,
     NewUser,
     EditUser(String),
     NewRole,
@@ -773,6 +775,15 @@ impl App {
 
     fn edit_item(&mut self) {
         match self.screen {
+            Screen::Features => {
+                let Some(d) = &self.data else { return };
+                let s = &d.settings;
+                let form = Form::new("Site", Purpose::Site)
+                    .text("sitename", "Site name", &s.site_name)
+                    .text("siteurl", "Site URL", &s.site_url)
+                    .note("siteurl", "where clients reach the endpoint, http:// or https:// (Moodle's wwwroot)");
+                self.overlay = Some(Overlay::Form(Box::new(form)));
+            }
             Screen::Users => {
                 let Some(u) = self.selected_user() else { return };
                 let form =
@@ -1092,6 +1103,12 @@ impl App {
                     f.error = IpRestriction::parse(&value).err().map(|e| e.to_string());
                 }
             }
+            "siteurl" => {
+                if let Some(f) = form.field_mut(key) {
+                    let mut scratch = crate::domain::Settings::default();
+                    f.error = crate::domain::config::apply(&mut scratch, key, &value).err().map(|e| e.message);
+                }
+            }
             "validuntil" => {
                 if let Some(f) = form.field_mut(key) {
                     f.error = if value.is_empty() { None } else { parse_day(&value).err() };
@@ -1120,6 +1137,10 @@ impl App {
         form.clear_errors();
         let purpose = form.purpose.clone();
         let result: Result<String, OpError> = match &purpose {
+            Purpose::Site => self
+                .ops
+                .set_settings(&[("sitename", &form.value("sitename")), ("siteurl", &form.value("siteurl"))])
+                .map(|s| format!("site URL {} saved", s.site_url)),
             Purpose::NewUser => {
                 let auth = AuthMethod::parse(&form.chosen("auth")).unwrap_or(AuthMethod::Webservice);
                 let password = Some(form.raw("password")).filter(|p| !p.is_empty());

@@ -25,6 +25,8 @@ pub struct Data {
     pub tokens: TokenIndex,
     pub calls: Vec<CallRow>,
     pub audit: Vec<AuditEntry>,
+    /// What the endpoint found at its last start (its site URL check).
+    pub endpoint: Option<crate::domain::site_url::EndpointStart>,
 }
 
 pub struct RoleRow {
@@ -88,7 +90,8 @@ impl Data {
         let tokens = TokenIndex::load(&v, &services, &facts.users)?;
         drop(facts);
         let (calls, audit) = load_logs(&v)?;
-        Ok(Data { change_count, settings, flows, roles, services, tokens, calls, audit })
+        let endpoint = v.endpoint_start()?;
+        Ok(Data { change_count, settings, flows, roles, services, tokens, calls, audit, endpoint })
     }
 
     pub fn service(&self, shortname: &str) -> Option<&ServiceRow> {

@@ -135,7 +135,7 @@ pub static BINDINGS: &[Binding] = &[
         true,
         true,
     ),
-    b(&[k('e')], A::Edit, "edit", On(&[S::Users, S::Roles, S::Services, S::AuthorisedUsers]), true, true),
+    b(&[k('e')], A::Edit, "edit", On(&[S::Users, S::Roles, S::Services, S::AuthorisedUsers, S::Features]), true, true),
     b(&[code(KeyCode::Enter)], A::Edit, "edit", On(&[S::Users, S::Roles, S::AuthorisedUsers]), true, false),
     b(&[k('d'), code(KeyCode::Delete)], A::Delete, "revoke the token (asks first)", On(&[S::Tokens]), true, true),
     b(

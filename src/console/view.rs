@@ -215,6 +215,10 @@ fn overview(f: &mut Frame, app: &mut App, area: Rect) {
     let mut index = 0;
     let mut selected_line = 0;
     let mut detail = String::new();
+    if let Some(warning) = endpoint_warning(d) {
+        lines.push(Line::from(Span::styled(warning, t.bad())));
+        lines.push(Line::raw(""));
+    }
     for flow in &d.flows {
         lines.push(Line::from(Span::styled(flow.title, t.title())));
         for step in &flow.steps {
@@ -248,6 +252,14 @@ fn overview(f: &mut Frame, app: &mut App, area: Rect) {
         list,
     );
     f.render_widget(Paragraph::new(detail).wrap(Wrap { trim: true }).block(block("This step", &t)), info);
+}
+
+/// One line when the endpoint warned at its start that the site URL does not lead to it.
+fn endpoint_warning(d: &Data) -> Option<String> {
+    let e = d.endpoint.as_ref()?;
+    e.warning.as_ref()?;
+    let since = if e.site_url == d.settings.site_url { "" } else { " (changed since)" };
+    Some(format!("⚠ siteurl{since} does not lead to the endpoint on {}: 2 Advanced features", e.listen))
 }
 
 fn toggles(f: &mut Frame, app: &App, area: Rect, title: &str, rows: Vec<(String, bool, String)>, foot: String) {
@@ -287,18 +299,28 @@ fn toggles_after(
 }
 
 fn features(f: &mut Frame, app: &mut App, area: Rect) {
-    let s = &data(app).settings;
+    let d = data(app);
+    let s = &d.settings;
     let rows = vec![
         ("Enable web services".into(), s.enable_web_services, "enablewebservices".into()),
         ("Maintenance mode".into(), s.maintenance, "maintenance_enabled".into()),
     ];
-    let foot = format!(
-        "Space switches the selected setting. Other settings: wsconsole settings set NAME VALUE\nsite URL {} · token duration {} days · debug {} · log lifetime {} days",
+    let mut foot = format!(
+        "Space switches the selected setting; e edits the site name and URL.\nSite name {} · site URL {}\ntoken duration {} days · debug {} · log lifetime {} days (wsconsole settings set NAME VALUE)",
+        s.site_name,
         s.site_url,
         s.token_duration / 86_400,
         s.debug,
         s.log_lifetime_days
     );
+    if let Some(e) = &d.endpoint {
+        let when = crate::domain::time::format_time_in(e.started, &jiff::tz::TimeZone::system());
+        match &e.warning {
+            Some(w) => foot.push_str(&format!("\n\n⚠ The endpoint on {} warned at its start ({when}): {w}", e.listen)),
+            None => foot
+                .push_str(&format!("\n\nThe endpoint on {} (started {when}) is where the site URL leads.", e.listen)),
+        }
+    }
     toggles(f, app, area, "Advanced features", rows, foot);
 }
 

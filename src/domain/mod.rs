@@ -9,6 +9,7 @@ pub mod iprestriction;
 pub mod login;
 pub mod moodle_functions;
 pub mod secret;
+pub mod site_url;
 pub mod time;
 pub mod types;
 pub mod validate;

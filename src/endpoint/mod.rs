@@ -11,6 +11,7 @@ mod login;
 mod params;
 mod rest;
 mod soap;
+mod start;
 mod throttle;
 mod xmlrpc;
 
@@ -205,7 +206,8 @@ pub async fn serve(
     config: Config,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let (state, running) = app(store, config).map_err(std::io::Error::other)?;
+    let (state, running) = app(store.clone(), config).map_err(std::io::Error::other)?;
+    start::check_site_url(&store, listener.local_addr()?).await;
     let service = tower::ServiceExt::map_request(router(state), collapse_leading_slashes);
     axum::serve(
         listener,

@@ -19,6 +19,24 @@ impl Ops {
         })
     }
 
+    /// Sets several settings in one transaction: all of them, or none when one is refused.
+    pub fn set_settings(&self, changes: &[(&str, &str)]) -> OpResult<Settings> {
+        self.apply_all(|t, _, audit| {
+            let mut s = Queries::settings(t)?;
+            for (name, value) in changes {
+                let before = config::show(&s).into_iter().find(|(n, _)| n == name).map(|(_, v)| v);
+                config::apply(&mut s, name, value)?;
+                let after = config::show(&s).into_iter().find(|(n, _)| n == name).map(|(_, v)| v);
+                if before != after {
+                    let summary = format!("{} → {}", before.unwrap_or_default(), after.unwrap_or_default());
+                    audit.push(("settings set", (*name).to_string(), summary));
+                }
+            }
+            t.put_settings(&s)?;
+            Ok(s)
+        })
+    }
+
     fn change(&self, operation: &'static str, target: String, f: impl FnOnce(&mut Settings)) -> OpResult<Settings> {
         self.apply(operation, |t, _| {
             let mut s = Queries::settings(t)?;

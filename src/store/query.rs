@@ -125,6 +125,11 @@ pub trait Queries: View {
         Ok(get_record(self.config()?, "settings", "settings")?.unwrap_or_default())
     }
 
+    /// What the endpoint recorded at its last start, if one ever ran on this database.
+    fn endpoint_start(&self) -> Result<Option<crate::domain::site_url::EndpointStart>, StoreError> {
+        get_record(self.config()?, "endpoint", "endpoint start")
+    }
+
     fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
         get_record(self.users()?, id, "user")
     }

@@ -61,6 +61,12 @@ impl WriteTables<'_> {
         Ok(())
     }
 
+    /// What the endpoint recorded at its last start (beside the settings, no schema change).
+    pub fn put_endpoint_start(&mut self, e: &crate::domain::site_url::EndpointStart) -> Result<(), StoreError> {
+        self.config.insert("endpoint", encode(e).as_slice())?;
+        Ok(())
+    }
+
     /// Writes a user; `old` is its previous state, so the username index follows renames and
     /// deletion.
     pub fn put_user(&mut self, u: &User, old: Option<&User>) -> Result<(), StoreError> {
