@@ -9,17 +9,6 @@ use wsconsole::domain::{AuthPlugin, Protocol};
 use wsconsole::ops::ServiceEdit;
 use wsconsole::store::Queries;
 
-/// Same status, content type and body as the recording (4.5 class names).
-fn assert_like(server: &Server, name: &str, token: Option<&str>) {
-    let f = fixture(name);
-    let r = replay(server, &f, token);
-    assert_eq!(r.status, f.meta["status"].as_u64().unwrap() as u16, "{name}: status");
-    if r.status == 200 {
-        assert_eq!(r.header("content-type"), f.meta["content_type"].as_str(), "{name}: content type");
-    }
-    assert_eq!(r.body, as_45(&f.body), "{name}: body");
-}
-
 #[test]
 fn rest_errors_match_moodle_byte_for_byte() {
     let server = Server::start(fixture_site);

@@ -110,8 +110,29 @@ fn hostile_requests_get_a_moodle_error_or_a_4xx() {
         case(
             "ajax garbage",
             request("POST", "/lib/ajax/service.php", &[("Content-Type", "application/json")], b"{not json"),
-            &[400],
-            None,
+            &[200],
+            Some("codingerror"),
+        ),
+        case(
+            "ajax too deep",
+            request("GET", &format!("/lib/ajax/service-nologin.php?args={}", "%5B".repeat(10_000)), &[], b""),
+            &[200],
+            Some("codingerror"),
+        ),
+        case(
+            "ajax too many calls",
+            request(
+                "POST",
+                "/lib/ajax/service-nologin.php",
+                &[("Content-Type", "application/json")],
+                format!(
+                    "[{}]",
+                    vec![r#"{"index":0,"methodname":"tool_mobile_get_public_config","args":{}}"#; 51].join(",")
+                )
+                .as_bytes(),
+            ),
+            &[200],
+            Some("more than 50 calls in one request"),
         ),
         case("not HTTP", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03".to_vec(), &[0, 400], None),
     ];

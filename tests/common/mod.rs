@@ -288,6 +288,17 @@ pub fn replay(server: &Server, f: &Fixture, token: Option<&str>) -> Reply {
     }
 }
 
+/// Same status, content type and body as the recording (4.5 class names).
+pub fn assert_like(server: &Server, name: &str, token: Option<&str>) {
+    let f = fixture(name);
+    let r = replay(server, &f, token);
+    assert_eq!(r.status, f.meta["status"].as_u64().unwrap() as u16, "{name}: status");
+    if r.status == 200 {
+        assert_eq!(r.header("content-type"), f.meta["content_type"].as_str(), "{name}: content type");
+    }
+    assert_eq!(r.body, as_45(&f.body), "{name}: body");
+}
+
 /// `wsconsole serve` as its own process on an ephemeral port.
 pub struct Endpoint {
     pub child: Child,
