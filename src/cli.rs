@@ -384,6 +384,8 @@ fn serve(store: Arc<Store>, listen: std::net::SocketAddr, config: crate::endpoin
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
+    // An unsafe key file stops the start before anything listens.
+    store.site_key()?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(listen)

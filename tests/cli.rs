@@ -362,3 +362,15 @@ fn read_only_is_for_the_console_and_refused_with_a_subcommand() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--read-only applies to the console"));
     assert!(!Path::new(&dir.path().join("wsconsole.redb")).exists(), "nothing opened, nothing written");
 }
+
+#[test]
+fn serve_refuses_a_key_file_others_may_read_before_it_listens() {
+    let site = Site::new();
+    site.ok(&["settings", "show"]);
+    let key = site.db.with_file_name("ws.redb.key");
+    std::fs::write(&key, [7u8; 32]).unwrap();
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let e = site.fails(&["serve", "--listen", "127.0.0.1:0"]);
+    assert!(e.contains("refusing key file") && e.contains("(mode 644); run chmod 600"), "{e}");
+    assert_eq!(std::fs::read(&key).unwrap(), [7u8; 32], "the key file is left as it was");
+}

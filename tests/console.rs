@@ -416,7 +416,8 @@ fn manual_accounts_are_always_enabled_without_a_switch() {
     let mut c = Console::new(false, false);
     c.keys("4");
     let s = c.screen(80, 24);
-    assert!(s.contains("Manual accounts") && s.contains("always enabled"), "{s}");
+    assert!(s.contains("Manual accounts                   always on"), "{s}");
+    assert!(s.contains("No login                          always on"), "{s}");
     // Space switches the one optional plugin, web services authentication.
     c.key(KeyCode::Char(' '));
     let settings = c.settings();

@@ -342,15 +342,15 @@ fn authentication(f: &mut Frame, app: &mut App, area: Rect) {
     let s = &data(app).settings;
     // As Moodle's page: Manual accounts and No login have no switch, they are always on.
     let fixed = vec![
-        (AuthPlugin::Manual.label().to_string(), "always enabled: accounts with a password; login/token.php".into()),
-        ("No login".to_string(), "always enabled: accounts that may not log in".into()),
+        (AuthPlugin::Manual.label().to_string(), "always on · password accounts, token.php".into()),
+        ("No login".to_string(), "always on · accounts that may not log in".into()),
     ];
     let rows = AuthPlugin::OPTIONAL
         .iter()
         .map(|p| {
             let note = match p {
                 AuthPlugin::Manual => "",
-                AuthPlugin::Webservice => "username/password calls (simpleserver.php)",
+                AuthPlugin::Webservice => "username/password calls (simpleserver)",
             };
             (p.label().to_string(), s.auth_enabled(*p), note.to_string())
         })
