@@ -174,6 +174,11 @@ mod tests {
         apply(&mut s, "enablewebservices", "1").unwrap();
         apply(&mut s, "webserviceprotocols", "rest, soap").unwrap();
         apply(&mut s, "auth", "webservice").unwrap();
+        // A database written when manual was a switch may hold it: it keeps working, unlisted.
+        let mut older = s.clone();
+        older.auth_plugins.insert(AuthPlugin::Manual);
+        assert_eq!(show(&older).iter().find(|(n, _)| *n == "auth").unwrap().1, "webservice");
+        assert!(older.auth_enabled(AuthPlugin::Manual));
         apply(&mut s, "tokenduration", "12w").unwrap();
         apply(&mut s, "debug", "developer").unwrap();
         apply(&mut s, "siteurl", "https://ws.example.com/").unwrap();
