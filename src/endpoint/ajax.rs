@@ -56,19 +56,21 @@ pub async fn service<const NOLOGIN: bool>(State(app): State<AppState>, uri: Uri,
                 settings,
             );
         }
-        let answer = if method == PUBLIC_CONFIG {
-            let mobile_on = settings.enable_web_services
-                && snapshot.view.service_by_shortname(MOBILE_SERVICE).ok().flatten().is_some_and(|m| m.enabled);
-            Value::map([("error", Value::Bool(false)), ("data", public_config(settings, mobile_on))])
-        } else {
-            Value::map([("error", Value::Bool(true)), ("exception", service_not_available(settings))])
-        };
-        let failed = method != PUBLIC_CONFIG;
-        answers.push((index, answer));
-        if failed {
+        if method != PUBLIC_CONFIG {
+            answers.push((
+                index,
+                Value::map([("error", Value::Bool(true)), ("exception", service_not_available(settings))]),
+            ));
             // Moodle does not process the requests after a failed one.
             break;
         }
+        let mobile = match snapshot.view.service_by_shortname(MOBILE_SERVICE) {
+            Ok(m) => m,
+            Err(e) => return unavailable(e),
+        };
+        let mobile_on = settings.enable_web_services && mobile.is_some_and(|m| m.enabled);
+        answers
+            .push((index, Value::map([("error", Value::Bool(false)), ("data", public_config(settings, mobile_on))])));
     }
     let mut resp = (StatusCode::OK, crate::wire::encode::json(&php_array(answers))).into_response();
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
