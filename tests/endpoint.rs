@@ -488,6 +488,8 @@ fn forwarded_for_is_believed_only_from_trusted_proxies() {
     // The last address that is not a trusted proxy counts; a forged first entry does not.
     assert_eq!(via("10.1.2.3, 192.0.2.9")["errorcode"], "accessexception");
     assert_eq!(via("192.0.2.9, 10.1.2.3, 127.0.0.1")["username"], "wsuser");
+    // Leading zeros are no address: the header is not believed, the proxy's own address counts.
+    assert_eq!(via("010.001.002.003")["errorcode"], "accessexception");
 }
 
 #[test]

@@ -80,8 +80,9 @@ impl App {
             headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(",");
         // From the right: skip our own proxies; the first other entry is the client. An entry
         // that does not parse ends the search (anything left of it is the client's to forge).
+        // Parsed strictly: `010.001.002.003` is no address (readers disagree on leading zeros).
         for entry in forwarded.split(',').rev() {
-            match ClientAddr::parse(entry.trim()) {
+            match entry.trim().parse::<IpAddr>().ok().map(ClientAddr::from) {
                 Some(a) if proxies.matches(a) => continue,
                 Some(a) => return a,
                 None => return peer_addr,
