@@ -4,7 +4,7 @@
 //! `<response URI>/onResult` or `/onStatus`; the format is `crate::wire::amf`'s.
 
 use super::call::{self, CallRequest, Outcome};
-use super::{AppState, bad_request, too_many, unavailable};
+use super::{AppState, bad_request, busy, too_many, unavailable};
 use crate::domain::Protocol;
 use crate::functions;
 use crate::wire::amf::{self, amf0};
@@ -66,6 +66,7 @@ pub async fn server<const SIMPLE: bool>(
             // Moodle's server.php dies: an empty 200.
             (Outcome::SwitchedOff, _) => return super::died(StatusCode::OK),
             (Outcome::TooMany(wait), _) => return too_many(wait),
+            (Outcome::Busy, _) => return busy(),
             (Outcome::Unavailable(e), _) => return unavailable(e),
             (Outcome::Failed(e), None) => (reply_to(amf::ON_STATUS), amf::fault(&e, answer.debugging)),
             (Outcome::Failed(e), Some(flex)) => (reply_to(amf::ON_STATUS), amf::flex_error(flex, &e, answer.debugging)),

@@ -43,6 +43,8 @@ pub enum Outcome {
     TooMany(u64),
     /// The database failed; the client did nothing wrong.
     Unavailable(String),
+    /// The password checks' queue is full: try again in a second.
+    Busy,
     /// Refused or failed, with Moodle's exception.
     Failed(MoodleException),
     /// The function ran; `None` for a void function.
@@ -210,6 +212,8 @@ async fn authorise<T: Send + 'static>(
     let refused = |outcome, stage| Answer { outcome, debugging, stage };
 
     let mut token_hash = None;
+    // A wrong password, already counted against the address by its admission.
+    let mut password_failed = false;
     // The snapshot the decision was taken on, which the call then runs on.
     let mut decided_on = snapshot.clone();
     let decision = match req.creds {
@@ -233,8 +237,10 @@ async fn authorise<T: Send + 'static>(
             if !checked && !matches!(cheap, Ok(Err(Denial::WrongUsernamePassword { .. }))) {
                 cheap
             } else {
-                let Ok(_slot) = app.password_slots.acquire().await else {
-                    return Err(answer(Outcome::Unavailable("shutting down".into())));
+                let (admission, _slot) = match app.password_gate(ip_of(client)).await {
+                    Ok(pass) => pass,
+                    Err(super::GateRefusal::TooMany(wait)) => return Err(answer(Outcome::TooMany(wait))),
+                    Err(super::GateRefusal::Busy) => return Err(answer(Outcome::Busy)),
                 };
                 // Waiting for a slot can take a while under a flood: decide on what holds now.
                 let snap = app.fresh.get().await.map_err(|e| answer(Outcome::Unavailable(e.to_string())))?;
@@ -248,6 +254,11 @@ async fn authorise<T: Send + 'static>(
                 })
                 .await;
                 let (d, snap) = decided.map_err(|e| answer(Outcome::Unavailable(e.to_string())))?;
+                if matches!(d, Ok(Err(Denial::WrongUsernamePassword { .. }))) {
+                    // Counted while the check still holds its admission: no burst sees a gap.
+                    admission.failed();
+                    password_failed = true;
+                }
                 decided_on = snap;
                 d
             }
@@ -258,7 +269,7 @@ async fn authorise<T: Send + 'static>(
         Ok(value) => Ok(Authorised { value, snapshot: decided_on, debugging, client, now }),
         Err(denial) if denial.is_switched_off() => Err(refused(Outcome::SwitchedOff, Stage::Caller)),
         Err(denial) => {
-            if matches!(denial, Denial::InvalidToken | Denial::WrongUsernamePassword { .. }) {
+            if matches!(denial, Denial::InvalidToken | Denial::WrongUsernamePassword { .. }) && !password_failed {
                 // Valid tokens from the same address keep working; only failures are refused.
                 if let Some(wait) = app.throttle.check(ip_of(client)) {
                     return Err(refused(Outcome::TooMany(wait), Stage::Caller));

@@ -55,12 +55,13 @@ pub async fn token_php(
         Err(e) => return unavailable(e),
     };
     let client = app.client(peer, &request_headers, &snapshot.settings.trusted_proxies);
-    if let Some(wait) = app.throttle.check(ip_of(client)) {
-        return too_many(wait);
-    }
     let app2 = app.clone();
+    let (admission, slot) = match app.password_gate(ip_of(client)).await {
+        Ok(pass) => pass,
+        Err(super::GateRefusal::TooMany(wait)) => return too_many(wait),
+        Err(super::GateRefusal::Busy) => return super::busy(),
+    };
     let outcome = {
-        let Ok(_slot) = app.password_slots.acquire().await else { return unavailable("shutting down") };
         // Waiting for a slot can take a while under a flood: decide on what holds now.
         let snapshot = match app.fresh.get().await {
             Ok(s) => s,
@@ -68,6 +69,7 @@ pub async fn token_php(
         };
         tokio::task::spawn_blocking(move || issue(&app2, &snapshot, &mut params, client)).await
     };
+    drop(slot);
     let now = crate::store::now();
     let log = |outcome: &'static str| {
         app.activity.send(Event::Call(CallLog {
@@ -91,7 +93,7 @@ pub async fn token_php(
         }
         Ok(Err(f)) => {
             if f.code == "invalidlogin" {
-                app.throttle.failed(ip_of(client));
+                admission.failed();
             }
             log(f.code);
             let mut r = super::ajax::fatal_error(f.code, f.message, &snapshot.settings);

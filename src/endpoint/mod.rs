@@ -9,6 +9,7 @@ mod call;
 mod fresh;
 mod login;
 mod params;
+mod password_pool;
 mod rest;
 mod soap;
 mod start;
@@ -25,7 +26,6 @@ use axum::routing::{any, get};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Semaphore;
 
 pub use activity::LAST_ACCESS_EVERY;
 pub use throttle::LIMIT as DEFAULT_FAILURE_LIMIT;
@@ -57,8 +57,9 @@ pub struct App {
     fresh: fresh::Fresh,
     activity: activity::Activity,
     throttle: throttle::Throttle,
-    /// Bounds concurrent argon2 verifications, so a login flood cannot take every core.
-    password_slots: Semaphore,
+    /// Bounds concurrent argon2 verifications, so a login flood cannot take every core, and
+    /// serves waiting ones in turn by address.
+    passwords: password_pool::PasswordPool,
     request_timeout: Duration,
 }
 
@@ -89,6 +90,40 @@ impl App {
             }
         }
         peer_addr
+    }
+}
+
+/// Password checks that may wait for the pool, in all and per client address: at ~20 ms a
+/// check on one core, a full queue is about five seconds of work.
+const PASSWORD_QUEUE: usize = 256;
+const PASSWORD_QUEUE_PER_ADDRESS: usize = 8;
+
+/// Why a password check may not run now.
+pub(crate) enum GateRefusal {
+    /// The address failed too often, or has as many checks in flight as it may fail: 429.
+    TooMany(u64),
+    /// The queue is full: 503, try again in a second.
+    Busy,
+}
+
+impl App {
+    /// The one gate before every password check (login/token.php and each simpleserver): the
+    /// throttle admits the check (failures and checks in flight within the limit), the pool
+    /// gives it a slot in its address's turn, and the throttle is asked again, since other
+    /// checks of the address may have failed meanwhile. Both are held until the check is done.
+    async fn password_gate(
+        &self,
+        ip: IpAddr,
+    ) -> Result<(throttle::Admission<'_>, password_pool::Slot<'_>), GateRefusal> {
+        let admission = self.throttle.admit(ip).map_err(GateRefusal::TooMany)?;
+        let slot = self.passwords.enter(ip).await.map_err(|full| match full {
+            password_pool::Full::Queue => GateRefusal::Busy,
+            password_pool::Full::Address => GateRefusal::TooMany(1),
+        })?;
+        if let Some(wait) = self.throttle.check(ip) {
+            return Err(GateRefusal::TooMany(wait));
+        }
+        Ok((admission, slot))
     }
 }
 
@@ -150,7 +185,7 @@ pub fn app(store: Arc<Store>, config: Config) -> Result<(AppState, Running), cra
         fresh,
         activity,
         throttle: throttle::Throttle::new(config.failure_limit),
-        password_slots: Semaphore::new(slots),
+        passwords: password_pool::PasswordPool::new(slots, PASSWORD_QUEUE, PASSWORD_QUEUE_PER_ADDRESS),
         request_timeout: config.request_timeout,
     };
     Ok((Arc::new(app), Running { writer }))
@@ -258,6 +293,12 @@ fn unavailable(e: impl std::fmt::Display) -> Response {
 
 fn too_many(retry_after: u64) -> Response {
     (StatusCode::TOO_MANY_REQUESTS, [("retry-after", retry_after.to_string())], "Too many failed attempts; try later\n")
+        .into_response()
+}
+
+/// The password checks' queue is full: nothing is wrong with the request.
+fn busy() -> Response {
+    (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "1")], "Busy: too many password checks waiting; try again\n")
         .into_response()
 }
 

@@ -3,7 +3,7 @@
 
 use super::call::{self, CallRequest, Creds, Outcome};
 use super::params;
-use super::{AppState, bad_request, too_many, unavailable};
+use super::{AppState, bad_request, busy, too_many, unavailable};
 use crate::domain::Protocol;
 use crate::domain::access::MoodleException;
 use crate::functions;
@@ -72,6 +72,7 @@ async fn serve(app: AppState, peer: SocketAddr, headers: HeaderMap, uri: Uri, bo
         // server.php answers 403, simpleserver.php just dies (200), both with no body.
         Outcome::SwitchedOff => super::died(if mode == Mode::Token { StatusCode::FORBIDDEN } else { StatusCode::OK }),
         Outcome::TooMany(wait) => too_many(wait),
+        Outcome::Busy => busy(),
         Outcome::Unavailable(e) => unavailable(e),
         Outcome::Failed(e) => error(format, &e, answer.debugging),
         Outcome::Done { value, def } => success(format, value.as_ref(), def.returns.as_ref()),

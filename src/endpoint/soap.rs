@@ -8,7 +8,7 @@
 //! Deliberate difference: a part left out of a call is treated as not sent (PHP refuses it).
 
 use super::call::{self, CallRequest, Creds, Outcome, Stage};
-use super::{AppState, Query, no_cache_headers, too_many, unavailable};
+use super::{AppState, Query, busy, no_cache_headers, too_many, unavailable};
 use crate::domain::Protocol;
 use crate::domain::access::MoodleException;
 use crate::functions::value::Value;
@@ -140,6 +140,7 @@ fn refusal(answer: call::Answer, function: &str) -> Response {
         // Moodle's server.php dies: an empty 200.
         Outcome::SwitchedOff => super::died(StatusCode::OK),
         Outcome::TooMany(wait) => too_many(wait),
+        Outcome::Busy => busy(),
         Outcome::Unavailable(e) => unavailable(e),
         Outcome::Done { .. } => php_fault("SOAP-ENV:Client", "Bad Request"),
         Outcome::Failed(e) => match answer.stage {

@@ -1,6 +1,8 @@
 //! Refuses clients that keep failing authentication (wrong passwords, bad tokens): after
 //! `LIMIT` failures from one IP within `WINDOW`, that IP's password attempts, and its failing
-//! token attempts, get HTTP 429 with Retry-After until the window ends. Valid tokens from the
+//! token attempts, get HTTP 429 with Retry-After until the window ends. Password checks in
+//! flight count too ([`Throttle::admit`]): a burst sent at once gets no more checks than the
+//! limit. Valid tokens from the
 //! same address (a NAT, a proxy) keep working, and other addresses are unaffected. Memory is
 //! bounded by pruning old windows.
 
@@ -17,43 +19,121 @@ const MAX_TRACKED: usize = 100_000;
 pub struct Throttle {
     /// 0 turns the throttle off.
     limit: u32,
-    failures: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+    entries: Mutex<HashMap<IpAddr, Entry>>,
+}
+
+/// One address's window: failures counted in it, and password checks admitted and not done.
+#[derive(Clone, Copy)]
+struct Entry {
+    start: Instant,
+    failures: u32,
+    in_flight: u32,
+}
+
+impl Entry {
+    fn new() -> Entry {
+        Entry { start: Instant::now(), failures: 0, in_flight: 0 }
+    }
+
+    /// Seconds until the window ends, at least 1.
+    fn wait(&self) -> u64 {
+        WINDOW.saturating_sub(self.start.elapsed()).as_secs().max(1)
+    }
+}
+
+/// A password check admitted for an address. It counts as in flight until dropped, so that
+/// the failures counted and the checks in flight never pass the limit together, however many
+/// requests arrive at once.
+pub struct Admission<'a> {
+    throttle: &'a Throttle,
+    ip: IpAddr,
+    counted: bool,
+}
+
+impl Admission<'_> {
+    /// The check failed: it counts as a failure of its address.
+    pub fn failed(&self) {
+        self.throttle.failed(self.ip);
+    }
+}
+
+impl Drop for Admission<'_> {
+    fn drop(&mut self) {
+        if self.counted
+            && let Some(e) = self.throttle.lock().get_mut(&key(self.ip))
+        {
+            e.in_flight = e.in_flight.saturating_sub(1);
+        }
+    }
 }
 
 impl Throttle {
     pub fn new(limit: u32) -> Throttle {
-        Throttle { limit, failures: Mutex::new(HashMap::new()) }
+        Throttle { limit, entries: Mutex::new(HashMap::new()) }
     }
 
-    /// `Some(seconds to wait)` when this IP is refused now.
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, Entry>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `Some(seconds to wait)` when this IP's failures reached the limit in this window.
     pub fn check(&self, ip: IpAddr) -> Option<u64> {
         if self.limit == 0 {
             return None;
         }
-        let map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let (start, count) = *map.get(&key(ip))?;
-        let elapsed = start.elapsed();
-        (count >= self.limit && elapsed < WINDOW).then(|| (WINDOW - elapsed).as_secs().max(1))
+        let map = self.lock();
+        let e = map.get(&key(ip))?;
+        (e.failures >= self.limit && e.start.elapsed() < WINDOW).then(|| e.wait())
+    }
+
+    /// Admits one password check from `ip`, or says how long to wait: refused once the
+    /// failures counted and the checks in flight reach the limit.
+    pub fn admit(&self, ip: IpAddr) -> Result<Admission<'_>, u64> {
+        if self.limit == 0 {
+            return Ok(Admission { throttle: self, ip, counted: false });
+        }
+        let mut map = self.lock();
+        Self::bound(&mut map);
+        let e = map.entry(key(ip)).or_insert_with(Entry::new);
+        if e.start.elapsed() >= WINDOW {
+            *e = Entry { in_flight: e.in_flight, ..Entry::new() };
+        }
+        if e.failures + e.in_flight >= self.limit {
+            // Checks still in flight may all succeed: try again soon, not after the window.
+            return Err(if e.failures >= self.limit { e.wait() } else { 1 });
+        }
+        e.in_flight += 1;
+        Ok(Admission { throttle: self, ip, counted: true })
     }
 
     pub fn failed(&self, ip: IpAddr) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if self.limit == 0 {
+            return;
+        }
+        let mut map = self.lock();
+        Self::bound(&mut map);
+        let e = map.entry(key(ip)).or_insert_with(Entry::new);
+        if e.start.elapsed() >= WINDOW {
+            *e = Entry { in_flight: e.in_flight, ..Entry::new() };
+        }
+        e.failures += 1;
+    }
+
+    /// Keeps the map bounded: windows that ended go first; if it is still full of recent
+    /// entries, a tenth of those with no check in flight is forgotten, so that this pass runs
+    /// once per that many new addresses, not on every request.
+    fn bound(map: &mut HashMap<IpAddr, Entry>) {
+        if map.len() < MAX_TRACKED {
+            return;
+        }
+        map.retain(|_, e| e.in_flight > 0 || e.start.elapsed() < WINDOW);
         if map.len() >= MAX_TRACKED {
-            map.retain(|_, (start, _)| start.elapsed() < WINDOW);
-            // Still full of recent entries: forget a tenth, so the map stays bounded and this
-            // pass runs once per that many new addresses, not on every failure.
-            if map.len() >= MAX_TRACKED {
-                let drop: Vec<IpAddr> = map.keys().take(MAX_TRACKED / 10).copied().collect();
-                for k in drop {
-                    map.remove(&k);
-                }
+            let idle: Vec<IpAddr> =
+                map.iter().filter(|(_, e)| e.in_flight == 0).map(|(k, _)| *k).take(MAX_TRACKED / 10).collect();
+            for k in idle {
+                map.remove(&k);
             }
         }
-        let entry = map.entry(key(ip)).or_insert((Instant::now(), 0));
-        if entry.0.elapsed() >= WINDOW {
-            *entry = (Instant::now(), 0);
-        }
-        entry.1 += 1;
     }
 }
 
@@ -94,5 +174,27 @@ mod tests {
             off.failed(a);
         }
         assert_eq!(off.check(a), None);
+    }
+
+    #[test]
+    fn checks_in_flight_count_against_the_limit() {
+        let t = Throttle::new(5);
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        // Five at once are admitted; the sixth is refused before any of them has failed.
+        let admitted: Vec<Admission<'_>> = (0..5).map(|_| t.admit(a).unwrap()).collect();
+        assert_eq!(t.admit(a).err(), Some(1), "in flight: try again soon");
+        assert!(t.admit("10.0.0.2".parse().unwrap()).is_ok(), "other addresses are not affected");
+        for adm in &admitted {
+            adm.failed();
+        }
+        drop(admitted);
+        let wait = t.admit(a).err().expect("five failures: refused for the window");
+        assert!((2..=60).contains(&wait), "{wait}");
+        // Successes free their place.
+        let u = Throttle::new(2);
+        for _ in 0..10 {
+            drop(u.admit(a).unwrap());
+        }
+        assert!(u.admit(a).is_ok());
     }
 }

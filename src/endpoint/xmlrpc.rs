@@ -5,7 +5,7 @@
 //! The format is `crate::wire::xmlrpc`'s; XML safety the shared reader's (`crate::wire::xml`).
 
 use super::call::{self, CallRequest, Outcome};
-use super::{AppState, too_many, unavailable};
+use super::{AppState, busy, too_many, unavailable};
 use crate::domain::Protocol;
 use crate::domain::access::MoodleException;
 use crate::functions;
@@ -42,6 +42,7 @@ pub async fn server<const SIMPLE: bool>(
         // Moodle's server.php dies: an empty 200.
         Outcome::SwitchedOff => super::died(StatusCode::OK),
         Outcome::TooMany(wait) => too_many(wait),
+        Outcome::Busy => busy(),
         Outcome::Unavailable(e) => unavailable(e),
         Outcome::Failed(e) => fault(&e, answer.debugging),
         Outcome::Done { value, .. } => respond(xmlrpc::method_response(value.as_ref())),
