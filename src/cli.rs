@@ -18,6 +18,10 @@ pub struct Cli {
     /// The database file, shared by the console, the CLI and the endpoint.
     #[arg(long, global = true, env = "WSCONSOLE_DB", default_value = store::DEFAULT_PATH)]
     pub db: PathBuf,
+    /// Accept a database file that its group may read and write, or that another member of its
+    /// group owns (a file others may use, or in a directory others may write, stays refused).
+    #[arg(long, global = true)]
+    pub allow_shared_file: bool,
     /// Open the console without any action that writes (viewing only).
     #[arg(long)]
     pub read_only: bool,
@@ -342,6 +346,7 @@ type Out<'a> = &'a mut dyn Write;
 
 /// Runs a parsed command against the database, printing to `out`.
 pub fn run(cli: Cli, out: Out<'_>) -> Result<(), CliError> {
+    let policy = store::file_check::FilePolicy { allow_shared: cli.allow_shared_file };
     if cli.read_only && cli.command.is_some() {
         return Err(CliError("--read-only applies to the console (wsconsole with no subcommand)".into()));
     }
@@ -352,9 +357,9 @@ pub fn run(cli: Cli, out: Out<'_>) -> Result<(), CliError> {
                 "the console needs a terminal; for scripts use the subcommands (wsconsole --help)".into(),
             ));
         }
-        return crate::console::run(&cli.db, cli.read_only).map_err(CliError);
+        return crate::console::run(&cli.db, policy, cli.read_only).map_err(CliError);
     };
-    let store = Arc::new(Store::open(&cli.db)?);
+    let store = Arc::new(Store::open_with(&cli.db, store::CACHE_BYTES, policy)?);
     let ops = Ops::as_os_user(store.clone());
     match command {
         Command::Status { json } => status(&store, json, out),

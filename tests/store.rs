@@ -67,6 +67,7 @@ fn garbage_file_is_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ws.redb");
     std::fs::write(&path, vec![0x42u8; 64 * 1024]).unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let e = open_error(&path);
     assert!(e.contains("not a wsconsole database") || e.contains("damaged"), "{e}");
 }

@@ -36,8 +36,8 @@ pub const CACHE_BYTES: usize = 4 << 20;
 const IDLE_WAIT: Duration = Duration::from_millis(250);
 
 /// Runs the console until the administrator quits (or a signal says to).
-pub fn run(db: &Path, read_only: bool) -> Result<(), String> {
-    let store = Arc::new(Store::open_with_cache(db, CACHE_BYTES).map_err(|e| e.to_string())?);
+pub fn run(db: &Path, policy: crate::store::file_check::FilePolicy, read_only: bool) -> Result<(), String> {
+    let store = Arc::new(Store::open_with(db, CACHE_BYTES, policy).map_err(|e| e.to_string())?);
     let theme = theme::Theme::from_env();
     // NO_COLOR is honoured by the theme; crossterm's own handling would reset attributes.
     crossterm::style::force_color_output(true);

@@ -23,13 +23,15 @@ pub fn load_or_create(path: &Path, owner: u32) -> Result<SiteKey, String> {
         Err(e) if e.kind() == ErrorKind::NotFound => {}
         other => return other.map_err(|e| describe(path, &e)),
     }
-    create(path).map_err(|e| format!("cannot create key file {}: {}", path.display(), plain(&e)))?;
+    create(path, owner).map_err(|e| format!("cannot create key file {}: {}", path.display(), plain(&e)))?;
     read(path, owner).map_err(|e| describe(path, &e))
 }
 
 /// Writes a new key under a temporary name and links it into place, so that a process that
-/// races this one finds either no key or a whole one, and both end up with the same.
-fn create(path: &Path) -> std::io::Result<()> {
+/// races this one finds either no key or a whole one, and both end up with the same. It is
+/// given to the database's owner (root running `serve` on the service's database makes the
+/// service's key, not its own).
+fn create(path: &Path, owner: u32) -> std::io::Result<()> {
     let mut bytes = [0u8; SiteKey::LEN];
     rand::fill(&mut bytes);
     let mut suffix = [0u8; 8];
@@ -41,6 +43,9 @@ fn create(path: &Path) -> std::io::Result<()> {
     ));
     let result = (|| {
         let mut f = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+        if f.metadata()?.uid() != owner {
+            std::os::unix::fs::fchown(&f, Some(owner), None)?;
+        }
         f.write_all(&bytes)?;
         f.sync_all()?;
         match std::fs::hard_link(&tmp, path) {

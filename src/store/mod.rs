@@ -3,6 +3,7 @@
 
 pub mod bulk;
 mod codec;
+pub mod file_check;
 mod header;
 pub mod keyfile;
 mod query;
@@ -19,9 +20,7 @@ pub use tables::{ReadView, View, WriteTables};
 pub use write::ActivityTables;
 
 use redb::{Builder, ConcurrencyMode, Database, DatabaseError, ReadableDatabase};
-use std::fs::OpenOptions;
 use std::io::ErrorKind;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// The default database file, in the working directory.
@@ -30,7 +29,7 @@ pub const DEFAULT_PATH: &str = "wsconsole.redb";
 /// redb's page cache is 1 GiB by default; this bounds each process's share. Pages the cache
 /// misses come from the OS page cache: the endpoint benchmark served the same requests per
 /// second with 6 MiB as with 16 MiB or 256 MiB, and its peak RSS fell by 10 MiB.
-const CACHE_BYTES: usize = 6 * 1024 * 1024;
+pub const CACHE_BYTES: usize = 6 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -76,6 +75,12 @@ impl Store {
     /// As [`Store::open`], with a page cache of `cache_bytes`: the console reads whole tables
     /// into its own index once per change, so a large cache would only hold pages twice.
     pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Store, StoreError> {
+        Store::open_with(path, cache_bytes, file_check::FilePolicy::default())
+    }
+
+    /// As [`Store::open_with_cache`], with what the administrator allowed of the file
+    /// (`--allow-shared-file`).
+    pub fn open_with(path: &Path, cache_bytes: usize, policy: file_check::FilePolicy) -> Result<Store, StoreError> {
         let shown = path.display().to_string();
         let fail = |cause: String| StoreError::Open { path: shown.clone(), cause };
 
@@ -88,16 +93,10 @@ impl Store {
             return Err(fail("it is a directory".into()));
         }
 
-        // Opened here (created 0600 if missing) and handed to redb, so that `file` is the very
-        // file redb uses even if the path is renamed or replaced meanwhile.
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(path)
-            .map_err(|e| fail(io_cause(&e)))?;
+        // Opened here (created 0600 if missing, checked on its descriptor: `file_check`) and
+        // handed to redb, so that `file` is the very file redb uses even if the path is
+        // renamed or replaced meanwhile.
+        let file = file_check::open(path, policy).map_err(fail)?;
         let own = file.try_clone().map_err(|e| fail(io_cause(&e)))?;
         let db = open_redb(file, cache_bytes).map_err(fail)?;
         let store = Store { db, path: path.to_path_buf(), file: own, key: std::sync::OnceLock::new() };
