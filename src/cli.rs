@@ -73,6 +73,14 @@ pub enum Command {
         /// Seconds within which a request must be received and answered, or it gets HTTP 408.
         #[arg(long, default_value_t = crate::endpoint::REQUEST_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
         request_timeout: u64,
+        /// Open connections at most; beyond them accepting waits (lowered to fit the process's
+        /// open-file limit, whose soft value is raised to the hard one).
+        #[arg(long, default_value_t = crate::endpoint::MAX_CONNECTIONS as u64, value_parser = clap::value_parser!(u64).range(1..))]
+        max_connections: u64,
+        /// Seconds within which a request's head must arrive, on a new connection or the next
+        /// one on keep-alive, or the connection is closed (slow and idle clients).
+        #[arg(long, default_value_t = crate::endpoint::HEADER_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+        header_timeout: u64,
     },
     /// The capability and function catalogues.
     Catalogue {
@@ -370,10 +378,12 @@ pub fn run(cli: Cli, out: Out<'_>) -> Result<(), CliError> {
         Command::Token(c) => token(&ops, c, out),
         Command::Audit { filter, limit, json } => audit(&store, &filter, limit, json, out),
         Command::Catalogue { json } => catalogue(json, out),
-        Command::Serve { listen, failure_limit, request_timeout } => {
+        Command::Serve { listen, failure_limit, request_timeout, max_connections, header_timeout } => {
             let config = crate::endpoint::Config {
                 failure_limit,
                 request_timeout: std::time::Duration::from_secs(request_timeout),
+                max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
+                header_timeout: std::time::Duration::from_secs(header_timeout),
             };
             serve(store, listen, config)
         }

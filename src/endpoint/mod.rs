@@ -6,6 +6,7 @@ mod activity;
 mod ajax;
 mod amf;
 mod call;
+mod connections;
 mod fresh;
 mod login;
 mod params;
@@ -38,13 +39,28 @@ pub struct Config {
     /// A request not answered within this time (a body that never arrives, a stuck write)
     /// gets 408.
     pub request_timeout: Duration,
+    /// Open connections at most (lowered to fit the open-file limit).
+    pub max_connections: usize,
+    /// A request head (on a new connection, or the next one on keep-alive) must arrive within
+    /// this time, or the connection is closed.
+    pub header_timeout: Duration,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { failure_limit: throttle::LIMIT, request_timeout: REQUEST_TIMEOUT }
+        Config {
+            failure_limit: throttle::LIMIT,
+            request_timeout: REQUEST_TIMEOUT,
+            max_connections: MAX_CONNECTIONS,
+            header_timeout: HEADER_TIMEOUT,
+        }
     }
 }
+
+/// The default [`Config::max_connections`].
+pub const MAX_CONNECTIONS: usize = 4096;
+/// The default [`Config::header_timeout`].
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Request bodies above this get 413.
 pub const MAX_BODY: usize = 8 * 1024 * 1024;
@@ -245,12 +261,8 @@ pub async fn serve(
     let (state, running) = app(store.clone(), config).map_err(std::io::Error::other)?;
     start::check_site_url(&store, listener.local_addr()?).await;
     let service = tower::ServiceExt::map_request(router(state), collapse_leading_slashes);
-    axum::serve(
-        listener,
-        axum::ServiceExt::<Request<Body>>::into_make_service_with_connect_info::<SocketAddr>(service),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
+    let limits = connections::Limits { max_connections: config.max_connections, header_timeout: config.header_timeout };
+    connections::serve(listener, service, limits, shutdown).await;
     tokio::task::spawn_blocking(move || running.finish()).await.map_err(std::io::Error::other)?;
     Ok(())
 }
