@@ -81,6 +81,10 @@ pub enum Command {
         /// one on keep-alive, or the connection is closed (slow and idle clients).
         #[arg(long, default_value_t = crate::endpoint::HEADER_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
         header_timeout: u64,
+        /// MiB that request bodies and their decoding may hold at once; a request beyond it
+        /// gets HTTP 503 before its body is read.
+        #[arg(long, default_value_t = crate::endpoint::BODY_BUDGET >> 20, value_parser = clap::value_parser!(u64).range(8..))]
+        body_budget: u64,
     },
     /// The capability and function catalogues.
     Catalogue {
@@ -378,12 +382,13 @@ pub fn run(cli: Cli, out: Out<'_>) -> Result<(), CliError> {
         Command::Token(c) => token(&ops, c, out),
         Command::Audit { filter, limit, json } => audit(&store, &filter, limit, json, out),
         Command::Catalogue { json } => catalogue(json, out),
-        Command::Serve { listen, failure_limit, request_timeout, max_connections, header_timeout } => {
+        Command::Serve { listen, failure_limit, request_timeout, max_connections, header_timeout, body_budget } => {
             let config = crate::endpoint::Config {
                 failure_limit,
                 request_timeout: std::time::Duration::from_secs(request_timeout),
                 max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
                 header_timeout: std::time::Duration::from_secs(header_timeout),
+                body_budget: body_budget << 20,
             };
             serve(store, listen, config)
         }

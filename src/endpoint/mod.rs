@@ -5,6 +5,7 @@
 mod activity;
 mod ajax;
 mod amf;
+mod body_budget;
 mod call;
 mod connections;
 mod fresh;
@@ -44,6 +45,8 @@ pub struct Config {
     /// A request head (on a new connection, or the next one on keep-alive) must arrive within
     /// this time, or the connection is closed.
     pub header_timeout: Duration,
+    /// Bytes that request bodies (and their decoding) may hold at once; beyond, 503.
+    pub body_budget: u64,
 }
 
 impl Default for Config {
@@ -53,12 +56,15 @@ impl Default for Config {
             request_timeout: REQUEST_TIMEOUT,
             max_connections: MAX_CONNECTIONS,
             header_timeout: HEADER_TIMEOUT,
+            body_budget: BODY_BUDGET,
         }
     }
 }
 
 /// The default [`Config::max_connections`].
 pub const MAX_CONNECTIONS: usize = 4096;
+/// The default [`Config::body_budget`]: 256 MiB.
+pub const BODY_BUDGET: u64 = 256 << 20;
 /// The default [`Config::header_timeout`].
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -77,6 +83,7 @@ pub struct App {
     /// serves waiting ones in turn by address.
     passwords: password_pool::PasswordPool,
     request_timeout: Duration,
+    body_budget: Arc<body_budget::BodyBudget>,
 }
 
 pub type AppState = Arc<App>;
@@ -203,6 +210,7 @@ pub fn app(store: Arc<Store>, config: Config) -> Result<(AppState, Running), cra
         throttle: throttle::Throttle::new(config.failure_limit),
         passwords: password_pool::PasswordPool::new(slots, PASSWORD_QUEUE, PASSWORD_QUEUE_PER_ADDRESS),
         request_timeout: config.request_timeout,
+        body_budget: Arc::new(body_budget::BodyBudget::new(config.body_budget, MAX_BODY as u64)),
     };
     Ok((Arc::new(app), Running { writer }))
 }
@@ -231,6 +239,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { (StatusCode::NOT_FOUND, "Not found\n") })
         .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(state.body_budget.clone(), body_budget::reserve))
         .layer(timeout)
         .with_state(state)
 }

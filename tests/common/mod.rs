@@ -307,8 +307,15 @@ pub struct Endpoint {
 
 impl Endpoint {
     pub fn spawn(db: &std::path::Path) -> Endpoint {
+        Endpoint::spawn_with(db, &[])
+    }
+
+    /// As [`Endpoint::spawn`], with more `serve` options.
+    pub fn spawn_with(db: &std::path::Path, options: &[&str]) -> Endpoint {
         let mut child = Command::new(env!("CARGO_BIN_EXE_wsconsole"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(options)
+            .arg("--db")
             .arg(db)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
