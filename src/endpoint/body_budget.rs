@@ -5,10 +5,10 @@
 //! `Retry-After` at once, without its body being read. The share is given back when the answer
 //! is ready.
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use std::convert::Infallible;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 
@@ -16,7 +16,7 @@ use tokio::sync::Semaphore;
 const UNIT: u64 = 1024;
 
 pub struct BodyBudget {
-    kib: Semaphore,
+    kib: Arc<Semaphore>,
     total_kib: u32,
     max_body: u64,
 }
@@ -24,7 +24,7 @@ pub struct BodyBudget {
 impl BodyBudget {
     pub fn new(bytes: u64, max_body: u64) -> BodyBudget {
         let total_kib = u32::try_from(bytes.div_ceil(UNIT)).unwrap_or(u32::MAX).max(1);
-        BodyBudget { kib: Semaphore::new(total_kib as usize), total_kib, max_body }
+        BodyBudget { kib: Arc::new(Semaphore::new(total_kib as usize)), total_kib, max_body }
     }
 
     /// What a request reserves: XML-RPC, SOAP and AMF build a tree of values and texts from
@@ -47,22 +47,63 @@ impl BodyBudget {
 /// What decoding an XML or AMF body may hold beside the body itself, as a multiple of its size.
 const DECODE_FACTOR: u64 = 4;
 
-/// The middleware: reserve, run, give back.
-pub async fn reserve(State(budget): State<Arc<BodyBudget>>, req: Request, next: Next) -> Response {
-    let share = budget.share(&req);
-    if share == 0 {
-        return next.run(req).await;
+/// The budget as a layer of the router. Written by hand rather than with `from_fn`: a request
+/// without a body (most calls) goes straight to the inner service, with no boxing or clone.
+#[derive(Clone)]
+pub struct BudgetLayer(pub Arc<BodyBudget>);
+
+impl<S> tower::Layer<S> for BudgetLayer {
+    type Service = Budgeted<S>;
+
+    fn layer(&self, inner: S) -> Budgeted<S> {
+        Budgeted { inner, budget: self.0.clone() }
     }
-    let kib = u32::try_from(share.div_ceil(UNIT)).unwrap_or(u32::MAX).min(budget.total_kib);
-    let Ok(_held) = budget.kib.try_acquire_many(kib) else {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            [("retry-after", "1"), ("connection", "close")],
-            "Busy: too many large requests in flight; try again\n",
-        )
-            .into_response();
-    };
-    next.run(req).await
+}
+
+#[derive(Clone)]
+pub struct Budgeted<S> {
+    inner: S,
+    budget: Arc<BodyBudget>,
+}
+
+type Boxed = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response, Infallible>> + Send>>;
+
+impl<S> tower::Service<Request> for Budgeted<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = futures_util::future::Either<S::Future, Boxed>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        use futures_util::future::Either;
+        let share = self.budget.share(&req);
+        if share == 0 {
+            return Either::Left(self.inner.call(req));
+        }
+        let kib = u32::try_from(share.div_ceil(UNIT)).unwrap_or(u32::MAX).min(self.budget.total_kib);
+        let Ok(held) = self.budget.kib.clone().try_acquire_many_owned(kib) else {
+            let busy = (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [("retry-after", "1"), ("connection", "close")],
+                "Busy: too many large requests in flight; try again\n",
+            )
+                .into_response();
+            return Either::Right(Box::pin(std::future::ready(Ok(busy))));
+        };
+        let answer = self.inner.call(req);
+        Either::Right(Box::pin(async move {
+            let response = answer.await;
+            drop(held);
+            response
+        }))
+    }
 }
 
 #[cfg(test)]

@@ -239,7 +239,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { (StatusCode::NOT_FOUND, "Not found\n") })
         .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
-        .layer(axum::middleware::from_fn_with_state(state.body_budget.clone(), body_budget::reserve))
+        .layer(body_budget::BudgetLayer(state.body_budget.clone()))
         .layer(timeout)
         .with_state(state)
 }
