@@ -490,7 +490,7 @@ fn settings(ops: &Ops, c: SettingsCmd, out: Out<'_>) -> Result<(), CliError> {
         }
         SettingsCmd::Set { name, value } => {
             let s = ops.set_setting(&name, &value)?;
-            let now = config::show(&s).into_iter().find(|(n, _)| *n == name).map(|(_, v)| v).unwrap_or_default();
+            let now = config::value(&s, &name).unwrap_or_default();
             writeln!(out, "{name} = {now}{}", setting_note(&name))?;
         }
     }

@@ -154,6 +154,11 @@ pub fn show(s: &Settings) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// One setting's value as [`show`] writes it; `None` for a name that is not a setting.
+pub fn value(s: &Settings, name: &str) -> Option<String> {
+    show(s).into_iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

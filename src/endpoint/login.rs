@@ -146,15 +146,7 @@ fn issue(
     }
     let grant = decision.map_err(|d| fail(d.errorcode(), d.message()))?;
     let key = app.store.site_key().map_err(internal)?;
-    let view = &snapshot.view;
-    let mut own = Vec::new();
-    for id in view.token_ids_of_user(grant.user.id).map_err(internal)? {
-        if let (Some(hash), Some(token)) =
-            (view.token_hash_by_id(id).map_err(internal)?, view.token_by_id(id).map_err(internal)?)
-        {
-            own.push((hash, token));
-        }
-    }
+    let own = snapshot.view.tokens_of_user(grant.user.id).map_err(internal)?;
     if let Some((token, value)) = reusable_token(key, own, grant.service.id, client, req.now) {
         // Handed back without a write; Moodle sets its last access now.
         app.activity.note_access(token.id, token.last_access, req.now);

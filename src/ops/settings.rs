@@ -9,28 +9,19 @@ use crate::store::Queries;
 impl Ops {
     /// Sets one setting by its Moodle config name (`enablewebservices`, `webserviceprotocols`, …).
     pub fn set_setting(&self, name: &str, value: &str) -> OpResult<Settings> {
-        self.apply("settings set", |t, _| {
-            let mut s = Queries::settings(t)?;
-            let before = config::show(&s).into_iter().find(|(n, _)| *n == name).map(|(_, v)| v);
-            config::apply(&mut s, name, value)?;
-            t.put_settings(&s)?;
-            let after = config::show(&s).into_iter().find(|(n, _)| *n == name).map(|(_, v)| v).unwrap_or_default();
-            Ok((s, name.to_string(), format!("{} → {after}", before.unwrap_or_default())))
-        })
+        self.set_settings(&[(name, value)])
     }
 
     /// Sets several settings in one transaction: all of them, or none when one is refused.
+    /// Each is audited with its value before and after.
     pub fn set_settings(&self, changes: &[(&str, &str)]) -> OpResult<Settings> {
         self.apply_all(|t, _, audit| {
             let mut s = Queries::settings(t)?;
             for (name, value) in changes {
-                let before = config::show(&s).into_iter().find(|(n, _)| n == name).map(|(_, v)| v);
+                let before = config::value(&s, name).unwrap_or_default();
                 config::apply(&mut s, name, value)?;
-                let after = config::show(&s).into_iter().find(|(n, _)| n == name).map(|(_, v)| v);
-                if before != after {
-                    let summary = format!("{} → {}", before.unwrap_or_default(), after.unwrap_or_default());
-                    audit.push(("settings set", (*name).to_string(), summary));
-                }
+                let after = config::value(&s, name).unwrap_or_default();
+                audit.push(("settings set", (*name).to_string(), format!("{before} → {after}")));
             }
             t.put_settings(&s)?;
             Ok(s)

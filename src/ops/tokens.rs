@@ -125,15 +125,11 @@ impl Ops {
             if !user_ok || !service_ok {
                 return Err(OpError::Conflict("the user or the service changed during login".into()));
             }
-            let mut own: Vec<Token> = Vec::new();
-            for id in t.token_ids_of_user(user)? {
-                if let Some(tok) = Queries::token_by_id(t, id)?
-                    && tok.service == service
-                    && tok.origin == TokenOrigin::Login
-                {
-                    own.push(tok);
-                }
-            }
+            let mut own: Vec<Token> = Queries::tokens_of_user(t, user)?
+                .into_iter()
+                .map(|(_, tok)| tok)
+                .filter(|tok| tok.service == service && tok.origin == TokenOrigin::Login)
+                .collect();
             own.sort_by_key(|tok| (tok.created, tok.id));
             let excess = (own.len() + 1).saturating_sub(usize::try_from(limit.max(1)).unwrap_or(usize::MAX));
             for old in own.iter().take(excess) {

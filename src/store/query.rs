@@ -346,6 +346,19 @@ pub trait Queries: View {
         }
     }
 
+    /// Every token of a user, with its stored hash (login/token.php's reuse and its limit).
+    fn tokens_of_user(&self, user: UserId) -> Result<Vec<(TokenHash, Token)>, StoreError> {
+        let mut out = Vec::new();
+        for id in self.token_ids_of_user(user)? {
+            if let Some(hash) = self.token_hash_by_id(id)?
+                && let Some(token) = Queries::token_by_hash(self, &hash)?
+            {
+                out.push((hash, token));
+            }
+        }
+        Ok(out)
+    }
+
     fn token_ids_of_user(&self, user: UserId) -> Result<Vec<TokenId>, StoreError> {
         let mut out = Vec::new();
         for entry in self.tokens_by_user()?.range((user, 0)..=(user, u64::MAX))? {
