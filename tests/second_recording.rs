@@ -9,7 +9,7 @@ mod common;
 use common::*;
 use std::process::{Command, Stdio};
 use wsconsole::domain::{AuthMethod, Protocol};
-use wsconsole::ops::{NewService, NewUser, Ops};
+use wsconsole::ops::{NewUser, Ops};
 
 /// The recorded site's address: the site URL setting says the same, so links match.
 const WWWROOT: &str = "http://127.0.0.1:8081";
@@ -40,17 +40,7 @@ fn t2_site(ops: &Ops) {
         })
         .unwrap();
     }
-    ops.create_service(NewService {
-        name: "Test service".into(),
-        shortname: "testsvc".into(),
-        enabled: true,
-        restricted_users: true,
-        ..NewService::default()
-    })
-    .unwrap();
-    let functions = ["core_webservice_get_site_info", "core_user_get_users_by_field"].map(String::from);
-    ops.set_service_functions("testsvc", &functions, true).unwrap();
-    ops.authorise_user("testsvc", "wsuser", "", None).unwrap();
+    test_service(ops, &["core_webservice_get_site_info", "core_user_get_users_by_field"]);
     ops.create_role("wsclient", "WS client", &["moodle/webservice:createtoken".into()]).unwrap();
     ops.set_role_assignment("wsclient", "wsuser", true).unwrap();
 }

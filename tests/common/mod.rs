@@ -165,6 +165,22 @@ pub fn fixture_site(ops: &Ops) {
     ops.create_role("wsclient", "WS client", &caps).unwrap();
     ops.set_role_assignment("wsclient", "wsuser", true).unwrap();
     ops.set_role_assignment("wsclient", "wsonly", true).unwrap();
+    let svc = test_service(
+        ops,
+        &[
+            "core_webservice_get_site_info",
+            "core_user_get_users_by_field",
+            "core_user_get_users",
+            "core_user_create_users",
+        ],
+    );
+    ops.set_service_enabled("moodle_mobile_app", true).unwrap();
+    put_token(ops.store(), T, wsuser.id, svc.id, "", None);
+}
+
+/// The recorded sites' "Test service" (testsvc): enabled, authorised users only, with
+/// `functions`, wsuser authorised.
+pub fn test_service(ops: &Ops, functions: &[&str]) -> wsconsole::domain::Service {
     let svc = ops
         .create_service(NewService {
             name: "Test service".into(),
@@ -174,18 +190,10 @@ pub fn fixture_site(ops: &Ops) {
             ..NewService::default()
         })
         .unwrap();
-    let functions: Vec<String> = [
-        "core_webservice_get_site_info",
-        "core_user_get_users_by_field",
-        "core_user_get_users",
-        "core_user_create_users",
-    ]
-    .map(String::from)
-    .to_vec();
+    let functions: Vec<String> = functions.iter().map(|f| f.to_string()).collect();
     ops.set_service_functions("testsvc", &functions, true).unwrap();
     ops.authorise_user("testsvc", "wsuser", "", None).unwrap();
-    ops.set_service_enabled("moodle_mobile_app", true).unwrap();
-    put_token(ops.store(), T, wsuser.id, svc.id, "", None);
+    svc
 }
 
 /// Stores a token with a chosen value, as the fixtures' site had (ops only makes random ones).
