@@ -18,8 +18,9 @@ pub struct Cli {
     /// The database file, shared by the console, the CLI and the endpoint.
     #[arg(long, global = true, env = "WSCONSOLE_DB", default_value = store::DEFAULT_PATH)]
     pub db: PathBuf,
-    /// Accept a database file that its group may read and write, or that another member of its
-    /// group owns (a file others may use, or in a directory others may write, stays refused).
+    /// Accept a database file (and key file) that its group may read and write, or that another
+    /// user owns, in a directory its group may write or another user owns (a file others may
+    /// use, or in a directory others may write, stays refused).
     #[arg(long, global = true)]
     pub allow_shared_file: bool,
     /// Open the console without any action that writes (viewing only).

@@ -93,6 +93,38 @@ fn beyond_the_cap_a_connection_waits_for_one_to_close() {
     assert!(site_info(&server), "and the server goes on");
 }
 
+#[test]
+fn a_client_that_stops_reading_loses_its_connection() {
+    let config = wsconsole::endpoint::Config {
+        max_connections: 1,
+        request_timeout: Duration::from_secs(2),
+        ..Default::default()
+    };
+    let server = Server::start_with(config, fixture_site);
+    // Thousands of pipelined requests whose answers are never read: the server's writes stall
+    // once the socket buffers are full.
+    let mut stalled = TcpStream::connect(addr(&server)).unwrap();
+    let request = format!(
+        "GET /webservice/rest/server.php?wstoken={T}&wsfunction=core_webservice_get_site_info&moodlewsrestformat=json HTTP/1.1\r\nHost: x\r\n\r\n"
+    );
+    let pipelined = request.repeat(20_000);
+    let writer = {
+        let mut s = stalled.try_clone().unwrap();
+        std::thread::spawn(move || {
+            let _ = s.write_all(pipelined.as_bytes());
+        })
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    // The only connection allowed is held by a client that does not read: the next one is
+    // answered once the stalled write times out.
+    let started = Instant::now();
+    assert!(site_info(&server), "a normal client is answered");
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(15), "{waited:?}");
+    assert!(closed_within(&mut stalled, Duration::from_secs(10)), "the stalled connection was closed");
+    writer.join().unwrap();
+}
+
 /// The peak resident memory of a process, from /proc.
 fn peak_rss_mib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();

@@ -125,4 +125,46 @@ fn the_services_own_file_opens_for_its_owner_and_for_root() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("permission denied"));
+
+    // A directory another user owns: that user could swap the file under the service.
+    let foreign = parent.path().join("foreign");
+    std::fs::create_dir(&foreign).unwrap();
+    chmod(&foreign, 0o755);
+    std::os::unix::fs::chown(&foreign, Some(NOBODY - 1), Some(NOBODY - 1)).unwrap();
+    let theirs = foreign.join("ws.redb");
+    std::fs::copy(&db, &theirs).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(NOBODY), Some(NOBODY)).unwrap();
+    chmod(&theirs, 0o600);
+    let run_as_nobody = |extra: &[&str]| {
+        Command::new("setpriv")
+            .args([&format!("--reuid={NOBODY}"), &format!("--regid={NOBODY}"), "--clear-groups"])
+            .arg(&bin)
+            .args(extra)
+            .arg("--db")
+            .arg(&theirs)
+            .args(["settings", "show"])
+            .output()
+            .unwrap()
+    };
+    let out = run_as_nobody(&[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains(&format!("belongs to another user (uid {}, you are uid {NOBODY})", NOBODY - 1)), "{err}");
+    assert!(err.contains("--allow-shared-file"), "{err}");
+    let out = run_as_nobody(&["--allow-shared-file"]);
+    assert!(out.status.success(), "on purpose: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn a_directory_its_group_may_write_is_refused_unless_shared_on_purpose() {
+    let dir = tempfile::tempdir().unwrap();
+    chmod(dir.path(), 0o770);
+    let db = dir.path().join("ws.redb");
+    let (ok, err) = wsconsole(&db, &[]);
+    assert!(!ok, "refused");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("may be written by its group (mode 770)") && err.contains("chmod g-w"), "{err}");
+    assert!(!db.exists(), "nothing is created");
+    let (ok, err) = wsconsole(&db, &["--allow-shared-file"]);
+    assert!(ok, "{err}");
 }

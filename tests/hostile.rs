@@ -134,6 +134,17 @@ fn hostile_requests_get_a_moodle_error_or_a_4xx() {
             &[200],
             Some("more than 50 calls in one request"),
         ),
+        case(
+            "ajax request too large to parse",
+            request(
+                "POST",
+                "/lib/ajax/service.php",
+                &[("Content-Type", "application/json")],
+                format!("[{}]", vec!["[[[[1]]]]"; 20_000].join(",")).as_bytes(),
+            ),
+            &[413],
+            Some("Request too large: at most 65536 bytes"),
+        ),
         case("not HTTP", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03".to_vec(), &[0, 400], None),
     ];
     for Case { what, request, statuses, errorcode } in cases {

@@ -184,6 +184,7 @@ pub fn decide_login<D: AccessData>(
 /// Tokens an administrator created are never handed out again: they are shown once.
 pub fn reusable_token(
     key: &SiteKey,
+    user: super::types::UserId,
     tokens: impl IntoIterator<Item = (TokenHash, Token)>,
     service: super::types::ServiceId,
     remote: ClientAddr,
@@ -192,7 +193,8 @@ pub fn reusable_token(
     tokens
         .into_iter()
         .filter(|(_, t)| {
-            t.service == service
+            t.user == user
+                && t.service == service
                 && t.origin == TokenOrigin::Login
                 && t.valid_until.is_none_or(|v| v > now)
                 && (t.ip_restriction.trim().is_empty()
@@ -240,10 +242,11 @@ mod reuse_tests {
         ip_bound.ip_restriction = "10.0.0.0/8".into();
         let ip_bound = derived(ip_bound);
         let all = vec![older, newer.clone(), expired, other_service, admin, random, ip_bound];
-        let (t, value) = reusable_token(&key, all.clone(), 2, remote, 600).unwrap();
+        let (t, value) = reusable_token(&key, 3, all.clone(), 2, remote, 600).unwrap();
         assert_eq!(t.id, 2);
         assert_eq!(hash_token(&value), newer.0);
-        assert!(reusable_token(&key, all.clone(), 2, remote, 1000).is_none(), "all expired by then");
-        assert!(reusable_token(&SiteKey::from_bytes([2; 32]), all, 2, remote, 600).is_none(), "another key");
+        assert!(reusable_token(&key, 3, all.clone(), 2, remote, 1000).is_none(), "all expired by then");
+        assert!(reusable_token(&key, 4, all.clone(), 2, remote, 600).is_none(), "another user's tokens");
+        assert!(reusable_token(&SiteKey::from_bytes([2; 32]), 3, all, 2, remote, 600).is_none(), "another key");
     }
 }

@@ -45,22 +45,34 @@ pub fn host_port(url: &str) -> Option<(String, u16, bool)> {
     (!host.is_empty()).then_some((host.to_ascii_lowercase(), port, https))
 }
 
+/// The URL as logs and the console show it: a user name and password in it (`user:pass@`)
+/// are never shown.
+pub fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rsplit_once('@') {
+        Some((_, host)) => format!("{scheme}://***@{host}{}", &rest[end..]),
+        None => url.to_string(),
+    }
+}
+
 /// The warning for a site URL that does not lead to `listen`, given the addresses its host
 /// resolves to; `None` when it does, or when a reverse proxy in front is configured
 /// (`trustedproxies`), which can make any public address lead here.
 pub fn check(site_url: &str, listen: SocketAddr, trusted_proxies: &str, resolved: &[IpAddr]) -> Option<String> {
+    let shown = redacted(site_url);
     let fix = format!(
         "set it to where clients reach this endpoint (wsconsole settings set siteurl http://{listen}, or Advanced features in the console), or set trustedproxies to the proxy in front"
     );
     let Some((host, port, https)) = host_port(site_url) else {
-        return Some(format!("siteurl \"{site_url}\" is not an http:// or https:// address: {fix}"));
+        return Some(format!("siteurl \"{shown}\" is not an http:// or https:// address: {fix}"));
     };
     if !trusted_proxies.trim().is_empty() {
         return None;
     }
     if https {
         return Some(format!(
-            "siteurl {site_url} is https://, which this endpoint does not serve (it listens on http://{listen}) and no proxy in front is configured: SOAP clients and apps are sent to an address that refuses them; {fix}"
+            "siteurl {shown} is https://, which this endpoint does not serve (it listens on http://{listen}) and no proxy in front is configured: SOAP clients and apps are sent to an address that refuses them; {fix}"
         ));
     }
     let ours = |a: &IpAddr| {
@@ -72,7 +84,7 @@ pub fn check(site_url: &str, listen: SocketAddr, trusted_proxies: &str, resolved
     let seen =
         if resolved.is_empty() { format!("{host} does not resolve") } else { format!("{host}:{port} is not it") };
     Some(format!(
-        "siteurl {site_url} does not point at this endpoint (listening on {listen}; {seen}) and no proxy in front is configured: site info and the SOAP WSDL hand clients that address; {fix}"
+        "siteurl {shown} does not point at this endpoint (listening on {listen}; {seen}) and no proxy in front is configured: site info and the SOAP WSDL hand clients that address; {fix}"
     ))
 }
 
@@ -119,5 +131,14 @@ mod tests {
         assert!(w.contains("nowhere.invalid does not resolve"), "{w}");
         let w = check("http://192.0.2.7:9000", listen, "", &[ip("192.0.2.7")]).unwrap();
         assert!(w.contains("192.0.2.7:9000 is not it"), "{w}");
+        let w = check("http://admin:s3cret@192.0.2.7:9000/x", listen, "", &[ip("192.0.2.7")]).unwrap();
+        assert!(w.contains("siteurl http://***@192.0.2.7:9000/x does not point") && !w.contains("s3cret"), "{w}");
+    }
+
+    #[test]
+    fn credentials_in_a_url_are_never_shown() {
+        assert_eq!(redacted("https://u:p@h.example/m?x=@y"), "https://***@h.example/m?x=@y");
+        assert_eq!(redacted("http://h:8080/a@b"), "http://h:8080/a@b");
+        assert_eq!(redacted("not a url"), "not a url");
     }
 }

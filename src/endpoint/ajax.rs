@@ -23,12 +23,19 @@ const PUBLIC_CONFIG: &str = "tool_mobile_get_public_config";
 /// Calls in one request: Moodle has no limit, but no app sends more; a request of more is
 /// refused whole.
 const MAX_CALLS: usize = 50;
+/// Bytes of requests at most: fifty calls of the public config fit many times over, and a
+/// parsed JSON document takes several times its text.
+const MAX_REQUEST_BYTES: usize = 64 * 1024;
 
 /// `/lib/ajax/service.php` (`NOLOGIN = false`) and `/lib/ajax/service-nologin.php`.
 pub async fn service<const NOLOGIN: bool>(State(app): State<AppState>, uri: Uri, body: Bytes) -> Response {
     // service-nologin.php defines ALLOW_GET_PARAMETERS: `args` in the query, else the body.
     let from_query = if NOLOGIN { Query::of(&uri).get("args").filter(|a| !a.is_empty()) } else { None };
     let raw: &[u8] = from_query.as_deref().map_or(&body, str::as_bytes);
+    if raw.len() > MAX_REQUEST_BYTES {
+        return (StatusCode::PAYLOAD_TOO_LARGE, format!("Request too large: at most {MAX_REQUEST_BYTES} bytes\n"))
+            .into_response();
+    }
     let snapshot = match app.fresh.get().await {
         Ok(s) => s,
         Err(e) => return unavailable(e),

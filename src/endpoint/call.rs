@@ -3,6 +3,7 @@
 //! protocol module decodes its request into a [`CallRequest`] and encodes the [`Outcome`].
 
 use super::activity::Event;
+use super::password_gate::{Checked, GateRefusal};
 use super::{AppState, ip_of};
 use crate::domain::access::{
     AccessRequest, Caller, Credentials, Denial, Grant, MoodleException, PasswordCheck, authenticate,
@@ -212,7 +213,7 @@ async fn authorise<T: Send + 'static>(
     let refused = |outcome, stage| Answer { outcome, debugging, stage };
 
     let mut token_hash = None;
-    // A wrong password, already counted against the address by its admission.
+    // A wrong password, already counted against the address by the gate.
     let mut password_failed = false;
     // The snapshot the decision was taken on, which the call then runs on.
     let mut decided_on = snapshot.clone();
@@ -237,28 +238,24 @@ async fn authorise<T: Send + 'static>(
             if !checked && !matches!(cheap, Ok(Err(Denial::WrongUsernamePassword { .. }))) {
                 cheap
             } else {
-                let (admission, _slot) = match app.password_gate(ip_of(client)).await {
-                    Ok(pass) => pass,
-                    Err(super::GateRefusal::TooMany(wait)) => return Err(answer(Outcome::TooMany(wait))),
-                    Err(super::GateRefusal::Busy) => return Err(answer(Outcome::Busy)),
-                };
-                // Waiting for a slot can take a while under a flood: decide on what holds now.
-                let snap = app.fresh.get().await.map_err(|e| answer(Outcome::Unavailable(e.to_string())))?;
-                let decided = tokio::task::spawn_blocking(move || {
+                let gate = app.passwords.run(ip_of(client), app.fresh.get(), move |snap| {
                     let (d, checked) = call.decide(decider, &snap, &|u, p| verify_password(&u.password_hash, p));
                     if !checked {
                         // Unknown user: spend the same time, so names cannot be found by timing.
                         crate::domain::secret::waste_a_password_check(&call.password);
                     }
-                    (d, snap)
-                })
-                .await;
-                let (d, snap) = decided.map_err(|e| answer(Outcome::Unavailable(e.to_string())))?;
-                if matches!(d, Ok(Err(Denial::WrongUsernamePassword { .. }))) {
-                    // Counted while the check still holds its admission: no burst sees a gap.
-                    admission.failed();
-                    password_failed = true;
-                }
+                    let wrong_password = matches!(d, Ok(Err(Denial::WrongUsernamePassword { .. })));
+                    Checked { value: (d, snap), wrong_password }
+                });
+                let (d, snap) = gate.await.map_err(|refusal| {
+                    answer(match refusal {
+                        GateRefusal::TooMany(wait) => Outcome::TooMany(wait),
+                        GateRefusal::Busy => Outcome::Busy,
+                        GateRefusal::Unavailable(e) => Outcome::Unavailable(e),
+                    })
+                })?;
+                // Already counted against the address by the gate.
+                password_failed = matches!(d, Ok(Err(Denial::WrongUsernamePassword { .. })));
                 decided_on = snap;
                 d
             }

@@ -1,8 +1,9 @@
 //! The connection loop: accepts connections up to a cap and serves each with hyper's HTTP/1
 //! server, whose header timer closes a connection that sends no complete request head in time,
-//! whether it is new, half-sent (slowloris) or idle on keep-alive. At the cap, accepting pauses
-//! until a connection closes; the kernel's backlog holds the next ones. Shutdown stops
-//! accepting and lets requests in flight finish.
+//! whether it is new, half-sent (slowloris) or idle on keep-alive; a write that makes no
+//! progress in time (a client that stopped reading) closes it too. At the cap, accepting
+//! pauses until a connection closes; the kernel's backlog holds the next ones. Shutdown stops
+//! accepting and lets requests in flight finish, for a bounded time.
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
@@ -24,7 +25,12 @@ pub struct Limits {
     /// A request's head (a new connection's first, or the next on keep-alive) must arrive
     /// within this time.
     pub header_timeout: Duration,
+    /// A write to the client that makes no progress for this long ends the connection.
+    pub write_timeout: Duration,
 }
+
+/// How long shutdown waits for requests in flight before it drops them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
 /// Descriptors kept back from the cap for the database, the key file, logs and the runtime.
 const SPARE_FILES: usize = 64;
@@ -76,7 +82,10 @@ pub async fn serve<S>(
             req.extensions_mut().insert(ConnectInfo(peer));
             req
         });
-        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service)));
+        let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
+        stream.set_write_timeout(Some(limits.write_timeout));
+        let io = TokioIo::new(Box::pin(stream));
+        let conn = graceful.watch(http.serve_connection(io, TowerToHyperService::new(service)));
         tokio::spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, %peer, "connection ended");
@@ -85,7 +94,9 @@ pub async fn serve<S>(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await.is_err() {
+        tracing::warn!(grace = ?SHUTDOWN_GRACE, "stopping: requests still in flight were dropped");
+    }
 }
 
 /// The cap, lowered to fit the open-file limit after raising the soft limit to the hard one.

@@ -4,9 +4,10 @@
 
 use super::activity::Event;
 use super::params::request_params;
+use super::password_gate::{Checked, GateRefusal};
 use super::{AppState, bad_request, ip_of, too_many, unavailable};
 use crate::domain::CallLog;
-use crate::domain::login::{LoginDenial, LoginRequest, decide_login, reusable_token};
+use crate::domain::login::{LoginDenial, LoginGrant, LoginRequest, decide_login, reusable_token};
 use crate::domain::secret::verify_password;
 use crate::functions::value::{Text, Value};
 use crate::ops::Ops;
@@ -54,22 +55,8 @@ pub async fn token_php(
         Ok(s) => s,
         Err(e) => return unavailable(e),
     };
-    let client = app.client(peer, &request_headers, &snapshot.settings.trusted_proxies);
-    let app2 = app.clone();
-    let (admission, slot) = match app.password_gate(ip_of(client)).await {
-        Ok(pass) => pass,
-        Err(super::GateRefusal::TooMany(wait)) => return too_many(wait),
-        Err(super::GateRefusal::Busy) => return super::busy(),
-    };
-    let outcome = {
-        // Waiting for a slot can take a while under a flood: decide on what holds now.
-        let snapshot = match app.fresh.get().await {
-            Ok(s) => s,
-            Err(e) => return unavailable(e),
-        };
-        tokio::task::spawn_blocking(move || issue(&app2, &snapshot, &mut params, client)).await
-    };
-    drop(slot);
+    let settings = &snapshot.settings;
+    let client = app.client(peer, &request_headers, &settings.trusted_proxies);
     let now = crate::store::now();
     let log = |outcome: &'static str| {
         app.activity.send(Event::Call(CallLog {
@@ -84,55 +71,90 @@ pub async fn token_php(
             duration_micros: 0,
         }))
     };
-    match outcome {
+    let refuse = |f: Failure| {
+        log(f.code);
+        let mut r = super::ajax::fatal_error(f.code, f.message, settings);
+        r.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+        r
+    };
+    // What needs no password check is answered before the gate, and costs no slot.
+    let login = match read_login(settings, &mut params) {
+        Ok(Read::Login(login)) => login,
+        Ok(Read::SiteCheck) => return json(&Value::map([("appsitecheck", Value::str("ok"))])),
+        Err(f) => return refuse(f),
+    };
+    let checked = app
+        .passwords
+        .run(ip_of(client), app.fresh.get(), move |snapshot| {
+            let decision = check_login(&snapshot, &login, client, now);
+            let wrong_password = matches!(&decision, Err(f) if f.code == "invalidlogin");
+            Checked { value: (decision, snapshot), wrong_password }
+        })
+        .await;
+    let grant = match checked {
+        Ok((Ok(grant), snapshot)) => (grant, snapshot),
+        Ok((Err(f), _)) => return refuse(f),
+        Err(GateRefusal::TooMany(wait)) => return too_many(wait),
+        Err(GateRefusal::Busy) => return super::busy(),
+        Err(GateRefusal::Unavailable(e)) => return unavailable(e),
+    };
+    let app2 = app.clone();
+    match tokio::task::spawn_blocking(move || issue(&app2, &grant.1, &grant.0, client, now)).await {
         Ok(Ok(v)) => {
-            if v.get("token").is_some() {
-                log("ok");
-            }
+            log("ok");
             json(&v)
         }
-        Ok(Err(f)) => {
-            if f.code == "invalidlogin" {
-                admission.failed();
-            }
-            log(f.code);
-            let mut r = super::ajax::fatal_error(f.code, f.message, &snapshot.settings);
-            r.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-            r
-        }
+        Ok(Err(f)) => refuse(f),
         Err(e) => unavailable(e),
     }
 }
 
-/// login/token.php: parameters as Moodle reads them, `domain::login::decide_login`, then a new
-/// token, committed before the answer.
-fn issue(
-    app: &AppState,
-    snapshot: &super::fresh::Snapshot,
-    params: &mut Vec<(Text, Value)>,
-    client: crate::domain::iprestriction::ClientAddr,
-) -> Result<Value, Failure> {
-    let internal = |e: crate::store::StoreError| fail("dmlreadexception", format!("Error reading from database ({e})"));
-    if !snapshot.settings.enable_web_services {
+/// A login's parameters, as sent.
+struct Login {
+    username: String,
+    password: String,
+    service: String,
+}
+
+enum Read {
+    Login(Login),
+    /// The Moodle app's `appsitecheck=1`: is this a site?
+    SiteCheck,
+}
+
+/// The parameters as Moodle reads them, and the refusals that need no password check.
+fn read_login(settings: &crate::domain::Settings, params: &mut Vec<(Text, Value)>) -> Result<Read, Failure> {
+    if !settings.enable_web_services {
         let d = LoginDenial::WebServicesDisabled;
         return Err(fail(d.errorcode(), d.message()));
     }
     if take(params, "appsitecheck").is_some_and(|v| v == "1") {
-        return Ok(Value::map([("appsitecheck", Value::str("ok"))]));
+        return Ok(Read::SiteCheck);
     }
     // Present but empty still counts as present (PHP's required_param), and fails the login.
     let mut required = |name: &str| {
         take(params, name).ok_or_else(|| fail("missingparam", format!("A required parameter ({name}) was missing")))
     };
-    let username = required("username")?;
-    let password = required("password")?;
-    let service = required("service")?;
+    Ok(Read::Login(Login {
+        username: required("username")?,
+        password: required("password")?,
+        service: required("service")?,
+    }))
+}
+
+/// `domain::login::decide_login` with the password check, run behind the password gate.
+fn check_login(
+    snapshot: &super::fresh::Snapshot,
+    login: &Login,
+    client: crate::domain::iprestriction::ClientAddr,
+    now: i64,
+) -> Result<LoginGrant, Failure> {
     let req = LoginRequest {
-        username: &username,
-        password: &password,
-        service: &service,
+        username: &login.username,
+        password: &login.password,
+        service: &login.service,
         remote: client,
-        now: crate::store::now(),
+        now,
     };
     let checked = std::cell::Cell::new(false);
     let decision = decide_login(snapshot, &req, &|u, p| {
@@ -142,14 +164,28 @@ fn issue(
     .map_err(internal)?;
     if !checked.get() {
         // No password was checked: spend the same time, so that names cannot be found by timing.
-        crate::domain::secret::waste_a_password_check(&password);
+        crate::domain::secret::waste_a_password_check(&login.password);
     }
-    let grant = decision.map_err(|d| fail(d.errorcode(), d.message()))?;
+    decision.map_err(|d| fail(d.errorcode(), d.message()))
+}
+
+fn internal(e: crate::store::StoreError) -> Failure {
+    fail("dmlreadexception", format!("Error reading from database ({e})"))
+}
+
+/// The user's valid login token for the service, or a new one committed before the answer.
+fn issue(
+    app: &AppState,
+    snapshot: &super::fresh::Snapshot,
+    grant: &LoginGrant,
+    client: crate::domain::iprestriction::ClientAddr,
+    now: i64,
+) -> Result<Value, Failure> {
     let key = app.store.site_key().map_err(internal)?;
     let own = snapshot.view.tokens_of_user(grant.user.id).map_err(internal)?;
-    if let Some((token, value)) = reusable_token(key, own, grant.service.id, client, req.now) {
+    if let Some((token, value)) = reusable_token(key, grant.user.id, own, grant.service.id, client, now) {
         // Handed back without a write; Moodle sets its last access now.
-        app.activity.note_access(token.id, token.last_access, req.now);
+        app.activity.note_access(token.id, token.last_access, now);
         return Ok(Value::map([("token", Value::str(value)), ("privatetoken", Value::Null)]));
     }
     let settings = &snapshot.settings;

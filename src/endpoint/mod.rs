@@ -11,6 +11,7 @@ mod connections;
 mod fresh;
 mod login;
 mod params;
+mod password_gate;
 mod password_pool;
 mod rest;
 mod soap;
@@ -37,8 +38,8 @@ pub use throttle::LIMIT as DEFAULT_FAILURE_LIMIT;
 pub struct Config {
     /// Failed authentications per client address and minute before 429; 0 turns it off.
     pub failure_limit: u32,
-    /// A request not answered within this time (a body that never arrives, a stuck write)
-    /// gets 408.
+    /// A request not answered within this time (a body that never arrives) gets 408; an
+    /// answer the client does not read for this long closes its connection.
     pub request_timeout: Duration,
     /// Open connections at most (lowered to fit the open-file limit).
     pub max_connections: usize,
@@ -78,10 +79,10 @@ pub struct App {
     pub store: Arc<Store>,
     fresh: fresh::Fresh,
     activity: activity::Activity,
-    throttle: throttle::Throttle,
+    throttle: Arc<throttle::Throttle>,
     /// Bounds concurrent argon2 verifications, so a login flood cannot take every core, and
     /// serves waiting ones in turn by address.
-    passwords: password_pool::PasswordPool,
+    passwords: password_gate::PasswordGate,
     request_timeout: Duration,
     body_budget: Arc<body_budget::BodyBudget>,
 }
@@ -113,40 +114,6 @@ impl App {
             }
         }
         peer_addr
-    }
-}
-
-/// Password checks that may wait for the pool, in all and per client address: at ~20 ms a
-/// check on one core, a full queue is about five seconds of work.
-const PASSWORD_QUEUE: usize = 256;
-const PASSWORD_QUEUE_PER_ADDRESS: usize = 8;
-
-/// Why a password check may not run now.
-pub(crate) enum GateRefusal {
-    /// The address failed too often, or has as many checks in flight as it may fail: 429.
-    TooMany(u64),
-    /// The queue is full: 503, try again in a second.
-    Busy,
-}
-
-impl App {
-    /// The one gate before every password check (login/token.php and each simpleserver): the
-    /// throttle admits the check (failures and checks in flight within the limit), the pool
-    /// gives it a slot in its address's turn, and the throttle is asked again, since other
-    /// checks of the address may have failed meanwhile. Both are held until the check is done.
-    async fn password_gate(
-        &self,
-        ip: IpAddr,
-    ) -> Result<(throttle::Admission<'_>, password_pool::Slot<'_>), GateRefusal> {
-        let admission = self.throttle.admit(ip).map_err(GateRefusal::TooMany)?;
-        let slot = self.passwords.enter(ip).await.map_err(|full| match full {
-            password_pool::Full::Queue => GateRefusal::Busy,
-            password_pool::Full::Address => GateRefusal::TooMany(1),
-        })?;
-        if let Some(wait) = self.throttle.check(ip) {
-            return Err(GateRefusal::TooMany(wait));
-        }
-        Ok((admission, slot))
     }
 }
 
@@ -203,12 +170,13 @@ pub fn app(store: Arc<Store>, config: Config) -> Result<(AppState, Running), cra
     let (activity, writer) = activity::Activity::start(store.clone());
     // One core fewer than the machine has (at least one): a login flood never takes them all.
     let slots = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).saturating_sub(1).max(1);
+    let throttle = Arc::new(throttle::Throttle::new(config.failure_limit));
     let app = App {
         store,
         fresh,
         activity,
-        throttle: throttle::Throttle::new(config.failure_limit),
-        passwords: password_pool::PasswordPool::new(slots, PASSWORD_QUEUE, PASSWORD_QUEUE_PER_ADDRESS),
+        passwords: password_gate::PasswordGate::new(throttle.clone(), slots),
+        throttle,
         request_timeout: config.request_timeout,
         body_budget: Arc::new(body_budget::BodyBudget::new(config.body_budget, MAX_BODY as u64)),
     };
@@ -270,7 +238,11 @@ pub async fn serve(
     let (state, running) = app(store.clone(), config).map_err(std::io::Error::other)?;
     start::check_site_url(&store, listener.local_addr()?).await;
     let service = tower::ServiceExt::map_request(router(state), collapse_leading_slashes);
-    let limits = connections::Limits { max_connections: config.max_connections, header_timeout: config.header_timeout };
+    let limits = connections::Limits {
+        max_connections: config.max_connections,
+        header_timeout: config.header_timeout,
+        write_timeout: config.request_timeout,
+    };
     connections::serve(listener, service, limits, shutdown).await;
     tokio::task::spawn_blocking(move || running.finish()).await.map_err(std::io::Error::other)?;
     Ok(())

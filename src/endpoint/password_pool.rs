@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
 /// Why a check was not queued.
@@ -34,12 +34,13 @@ struct State {
     turns: VecDeque<IpAddr>,
 }
 
-/// A running check's slot, given to the next in turn when dropped.
-pub struct Slot<'a> {
-    pool: &'a PasswordPool,
+/// A running check's slot, given to the next in turn when dropped. It owns its pool, so that
+/// it can go with the check to the thread that runs it and be freed only when the check ends.
+pub struct Slot {
+    pool: Arc<PasswordPool>,
 }
 
-impl Drop for Slot<'_> {
+impl Drop for Slot {
     fn drop(&mut self) {
         self.pool.release();
     }
@@ -73,12 +74,12 @@ impl PasswordPool {
     }
 
     /// A slot for one check from `ip`: at once when one is free and nobody waits, else in turn.
-    pub async fn enter(&self, ip: IpAddr) -> Result<Slot<'_>, Full> {
+    pub async fn enter(self: &Arc<Self>, ip: IpAddr) -> Result<Slot, Full> {
         let rx = {
             let mut s = self.lock();
             if s.running < self.slots && s.waiting == 0 {
                 s.running += 1;
-                return Ok(Slot { pool: self });
+                return Ok(Slot { pool: self.clone() });
             }
             if s.waiting >= self.max_waiting {
                 return Err(Full::Queue);
@@ -100,7 +101,7 @@ impl PasswordPool {
         let granted = waiting.rx.as_mut().expect("set above").await.is_ok();
         waiting.rx = None;
         // The sender is only dropped unsent when the pool goes away.
-        if granted { Ok(Slot { pool: self }) } else { Err(Full::Queue) }
+        if granted { Ok(Slot { pool: self.clone() }) } else { Err(Full::Queue) }
     }
 
     /// A slot was freed: hand it to the next address in turn whose request still waits.
@@ -172,7 +173,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_queue_answers_at_once() {
-        let pool = PasswordPool::new(1, 3, 2);
+        let pool = Arc::new(PasswordPool::new(1, 3, 2));
         let _running = pool.enter(ip("10.0.0.1")).await.unwrap();
         let a = ip("10.0.0.1");
         let mut waits = Vec::new();

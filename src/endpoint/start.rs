@@ -33,12 +33,12 @@ pub async fn check_site_url(store: &Store, listen: SocketAddr) -> Option<String>
     let warning = site_url::check(&settings.site_url, listen, &settings.trusted_proxies, &resolved);
     match &warning {
         Some(w) => tracing::warn!("{w}"),
-        None => tracing::info!(siteurl = %settings.site_url, "siteurl leads to this endpoint"),
+        None => tracing::info!(siteurl = %site_url::redacted(&settings.site_url), "siteurl leads to this endpoint"),
     }
     let record = EndpointStart {
         listen: listen.to_string(),
         started: crate::store::now(),
-        site_url: settings.site_url.clone(),
+        site_url: site_url::redacted(&settings.site_url),
         warning: warning.clone(),
     };
     if let Err(e) = store.write(|t| t.put_endpoint_start(&record)) {

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The default number of failures allowed per address and window.
@@ -43,26 +43,34 @@ impl Entry {
 
 /// A password check admitted for an address. It counts as in flight until dropped, so that
 /// the failures counted and the checks in flight never pass the limit together, however many
-/// requests arrive at once.
-pub struct Admission<'a> {
-    throttle: &'a Throttle,
+/// requests arrive at once. It owns its throttle, so that it can go with the check to the
+/// thread that runs it.
+pub struct Admission {
+    throttle: Arc<Throttle>,
     ip: IpAddr,
     counted: bool,
 }
 
-impl Admission<'_> {
+impl Admission {
     /// The check failed: it counts as a failure of its address.
     pub fn failed(&self) {
         self.throttle.failed(self.ip);
     }
 }
 
-impl Drop for Admission<'_> {
+impl Drop for Admission {
     fn drop(&mut self) {
-        if self.counted
-            && let Some(e) = self.throttle.lock().get_mut(&key(self.ip))
-        {
+        if !self.counted {
+            return;
+        }
+        let mut map = self.throttle.lock();
+        let k = key(self.ip);
+        if let Some(e) = map.get_mut(&k) {
             e.in_flight = e.in_flight.saturating_sub(1);
+            // A window with nothing in it (the checks succeeded) need not be remembered.
+            if e.in_flight == 0 && e.failures == 0 {
+                map.remove(&k);
+            }
         }
     }
 }
@@ -88,9 +96,9 @@ impl Throttle {
 
     /// Admits one password check from `ip`, or says how long to wait: refused once the
     /// failures counted and the checks in flight reach the limit.
-    pub fn admit(&self, ip: IpAddr) -> Result<Admission<'_>, u64> {
+    pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Admission, u64> {
         if self.limit == 0 {
-            return Ok(Admission { throttle: self, ip, counted: false });
+            return Ok(Admission { throttle: self.clone(), ip, counted: false });
         }
         let mut map = self.lock();
         Self::bound(&mut map);
@@ -103,7 +111,7 @@ impl Throttle {
             return Err(if e.failures >= self.limit { e.wait() } else { 1 });
         }
         e.in_flight += 1;
-        Ok(Admission { throttle: self, ip, counted: true })
+        Ok(Admission { throttle: self.clone(), ip, counted: true })
     }
 
     pub fn failed(&self, ip: IpAddr) {
@@ -119,26 +127,31 @@ impl Throttle {
         e.failures += 1;
     }
 
-    /// Keeps the map bounded: windows that ended go first; if it is still full of recent
-    /// entries, a tenth of those with no check in flight is forgotten, so that this pass runs
-    /// once per that many new addresses, not on every request.
+    /// Keeps the map bounded: windows that ended go first. If it is still full of recent
+    /// entries, a tenth of those with no check in flight is forgotten, the fewest failures
+    /// first, so that a refused address is the last to be forgotten and this pass runs once
+    /// per that many new addresses, not on every request.
     fn bound(map: &mut HashMap<IpAddr, Entry>) {
         if map.len() < MAX_TRACKED {
             return;
         }
         map.retain(|_, e| e.in_flight > 0 || e.start.elapsed() < WINDOW);
         if map.len() >= MAX_TRACKED {
-            let idle: Vec<IpAddr> =
-                map.iter().filter(|(_, e)| e.in_flight == 0).map(|(k, _)| *k).take(MAX_TRACKED / 10).collect();
-            for k in idle {
-                map.remove(&k);
+            let mut idle: Vec<(u32, IpAddr)> =
+                map.iter().filter(|(_, e)| e.in_flight == 0).map(|(k, e)| (e.failures, *k)).collect();
+            let forget = (MAX_TRACKED / 10).min(idle.len());
+            if forget > 0 {
+                idle.select_nth_unstable(forget - 1);
+                for (_, k) in &idle[..forget] {
+                    map.remove(k);
+                }
             }
         }
     }
 }
 
 /// IPv6 clients are counted per /64 (what one host usually gets), IPv4 per address.
-fn key(ip: IpAddr) -> IpAddr {
+pub fn key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
         v4 => v4,
@@ -178,10 +191,10 @@ mod tests {
 
     #[test]
     fn checks_in_flight_count_against_the_limit() {
-        let t = Throttle::new(5);
+        let t = Arc::new(Throttle::new(5));
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         // Five at once are admitted; the sixth is refused before any of them has failed.
-        let admitted: Vec<Admission<'_>> = (0..5).map(|_| t.admit(a).unwrap()).collect();
+        let admitted: Vec<Admission> = (0..5).map(|_| t.admit(a).unwrap()).collect();
         assert_eq!(t.admit(a).err(), Some(1), "in flight: try again soon");
         assert!(t.admit("10.0.0.2".parse().unwrap()).is_ok(), "other addresses are not affected");
         for adm in &admitted {
@@ -191,10 +204,31 @@ mod tests {
         let wait = t.admit(a).err().expect("five failures: refused for the window");
         assert!((2..=60).contains(&wait), "{wait}");
         // Successes free their place.
-        let u = Throttle::new(2);
+        let u = Arc::new(Throttle::new(2));
         for _ in 0..10 {
             drop(u.admit(a).unwrap());
         }
         assert!(u.admit(a).is_ok());
+        assert!(u.lock().is_empty(), "successes leave nothing to remember");
+    }
+
+    #[test]
+    fn a_full_table_forgets_the_fewest_failures_first() {
+        let t = Arc::new(Throttle::new(3));
+        let v4 = |i: u32| IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + i));
+        let refused: Vec<IpAddr> = (0..1000).map(v4).collect();
+        for ip in &refused {
+            for _ in 0..3 {
+                t.failed(*ip);
+            }
+        }
+        for i in 1000..MAX_TRACKED as u32 {
+            t.failed(v4(i));
+        }
+        assert_eq!(t.lock().len(), MAX_TRACKED);
+        // One more address: the table makes room among those with one failure.
+        t.failed("192.0.2.1".parse().unwrap());
+        assert!(t.lock().len() <= MAX_TRACKED - MAX_TRACKED / 10 + 1);
+        assert!(refused.iter().all(|ip| t.check(*ip).is_some()), "no refused address was forgotten");
     }
 }

@@ -3,6 +3,7 @@
 //! or replaced it. The database never holds the key, so a copy of the database alone reveals
 //! no usable secret.
 
+use super::file_check::FilePolicy;
 use crate::domain::secret::SiteKey;
 use std::fs::OpenOptions;
 use std::io::{ErrorKind, Read, Write};
@@ -17,8 +18,11 @@ pub fn path_for(db: &Path) -> PathBuf {
 }
 
 /// Reads the key at `path`, creating it first if there is none. `owner` is the uid the file
-/// must belong to (the database file's owner). Errors are one sentence naming the file.
-pub fn load_or_create(path: &Path, owner: u32) -> Result<SiteKey, String> {
+/// must belong to (the database file's owner); `policy` is the database file's: a database
+/// shared with its group on purpose may share its key with that group too. Errors are one
+/// sentence naming the file.
+pub fn load_or_create(path: &Path, owner: u32, policy: FilePolicy) -> Result<SiteKey, String> {
+    let read = |path: &Path, owner: u32| read(path, owner, policy);
     match read(path, owner) {
         Err(e) if e.kind() == ErrorKind::NotFound => {}
         other => return other.map_err(|e| describe(path, &e)),
@@ -63,7 +67,7 @@ fn create(path: &Path, owner: u32) -> std::io::Result<()> {
     Ok(())
 }
 
-fn read(path: &Path, owner: u32) -> std::io::Result<SiteKey> {
+fn read(path: &Path, owner: u32, policy: FilePolicy) -> std::io::Result<SiteKey> {
     let refused = |why: String| std::io::Error::new(ErrorKind::PermissionDenied, why);
     // A symbolic link could point anywhere another user chose: never follow one.
     let mut f = OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(path)?;
@@ -71,12 +75,10 @@ fn read(path: &Path, owner: u32) -> std::io::Result<SiteKey> {
     if !meta.is_file() {
         return Err(refused("it is not a regular file".into()));
     }
-    if meta.mode() & 0o077 != 0 {
-        return Err(refused(format!(
-            "other users may read or change it (mode {:o}); run chmod 600 {}",
-            meta.mode() & 0o777,
-            path.display()
-        )));
+    let mode = meta.mode() & 0o777;
+    if mode & 0o007 != 0 || (mode & 0o070 != 0 && !policy.allow_shared) {
+        let whom = if mode & 0o007 != 0 { "other users" } else { "its group" };
+        return Err(refused(format!("{whom} may read or change it (mode {mode:o}); run chmod 600 {}", path.display())));
     }
     if meta.uid() != owner {
         return Err(refused(format!("it belongs to uid {}, not to the database's owner (uid {owner})", meta.uid())));
@@ -121,11 +123,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = path_for(&dir.path().join("ws.redb"));
         assert_eq!(path.file_name().unwrap(), "ws.redb.key");
-        let a = load_or_create(&path, me(dir.path())).unwrap();
+        let a = load_or_create(&path, me(dir.path()), FilePolicy::default()).unwrap();
         let meta = std::fs::metadata(&path).unwrap();
         assert_eq!(meta.mode() & 0o777, 0o600);
         assert_eq!(meta.len(), 32);
-        assert_eq!(load_or_create(&path, me(dir.path())).unwrap(), a, "the same key every time");
+        assert_eq!(load_or_create(&path, me(dir.path()), FilePolicy::default()).unwrap(), a, "the same key every time");
         let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(left, ["ws.redb.key"], "no temporary file is left");
     }
@@ -136,7 +138,8 @@ mod tests {
         let path = path_for(&dir.path().join("ws.redb"));
         let uid = me(dir.path());
         let keys: Vec<SiteKey> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..8).map(|_| s.spawn(|| load_or_create(&path, uid).unwrap())).collect();
+            let handles: Vec<_> =
+                (0..8).map(|_| s.spawn(|| load_or_create(&path, uid, FilePolicy::default()).unwrap())).collect();
             handles.into_iter().map(|h| h.join().unwrap()).collect()
         });
         assert!(keys.windows(2).all(|w| w[0] == w[1]));
@@ -147,25 +150,31 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let uid = me(dir.path());
         let path = path_for(&dir.path().join("ws.redb"));
-        load_or_create(&path, uid).unwrap();
+        let mine = FilePolicy::default();
+        let shared = FilePolicy { allow_shared: true };
+        load_or_create(&path, uid, mine).unwrap();
 
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let e = load_or_create(&path, uid).unwrap_err();
-        assert!(e.contains("mode 644") && e.contains("chmod 600"), "{e}");
+        let e = load_or_create(&path, uid, shared).unwrap_err();
+        assert!(e.contains("other users may read or change it (mode 644)") && e.contains("chmod 600"), "{e}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let e = load_or_create(&path, uid, mine).unwrap_err();
+        assert!(e.contains("its group may read or change it (mode 640)"), "{e}");
+        load_or_create(&path, uid, shared).expect("a database shared on purpose shares its key");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
 
-        let e = load_or_create(&path, uid + 1).unwrap_err();
+        let e = load_or_create(&path, uid + 1, mine).unwrap_err();
         assert!(e.contains("belongs to uid"), "{e}");
 
         let link = path_for(&dir.path().join("linked.redb"));
         std::os::unix::fs::symlink(&path, &link).unwrap();
-        let e = load_or_create(&link, uid).unwrap_err();
+        let e = load_or_create(&link, uid, mine).unwrap_err();
         assert!(e.contains("symbolic link"), "{e}");
 
         let short = path_for(&dir.path().join("short.redb"));
         std::fs::write(&short, b"abc").unwrap();
         std::fs::set_permissions(&short, std::fs::Permissions::from_mode(0o600)).unwrap();
-        let e = load_or_create(&short, uid).unwrap_err();
+        let e = load_or_create(&short, uid, mine).unwrap_err();
         assert!(e.contains("damaged"), "{e}");
         assert_eq!(std::fs::read(&short).unwrap(), b"abc", "a damaged key is never replaced");
     }

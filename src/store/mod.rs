@@ -63,6 +63,8 @@ pub struct Store {
     file: std::fs::File,
     /// The site key, read from the key file on first need.
     key: std::sync::OnceLock<crate::domain::secret::SiteKey>,
+    /// What the administrator allowed of the database file, and so of its key file.
+    policy: file_check::FilePolicy,
 }
 
 impl Store {
@@ -99,7 +101,7 @@ impl Store {
         let file = file_check::open(path, policy).map_err(fail)?;
         let own = file.try_clone().map_err(|e| fail(io_cause(&e)))?;
         let db = open_redb(file, cache_bytes).map_err(fail)?;
-        let store = Store { db, path: path.to_path_buf(), file: own, key: std::sync::OnceLock::new() };
+        let store = Store { db, path: path.to_path_buf(), file: own, key: std::sync::OnceLock::new(), policy };
         schema::prepare(&store)?;
         Ok(store)
     }
@@ -125,7 +127,8 @@ impl Store {
         use std::os::unix::fs::MetadataExt;
         let owner =
             self.file.metadata().map_err(|e| StoreError::Key(format!("cannot read the database's owner: {e}")))?.uid();
-        let key = keyfile::load_or_create(&keyfile::path_for(&self.path), owner).map_err(StoreError::Key)?;
+        let key =
+            keyfile::load_or_create(&keyfile::path_for(&self.path), owner, self.policy).map_err(StoreError::Key)?;
         Ok(self.key.get_or_init(|| key))
     }
 

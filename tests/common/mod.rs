@@ -79,8 +79,14 @@ impl Drop for Server {
     }
 }
 
+/// An HTTP client for the tests; a request that gets no answer within a minute fails the
+/// test instead of hanging it.
 pub fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder().http_status_as_error(false).build().into()
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(60)))
+        .build()
+        .into()
 }
 
 pub struct Reply {
