@@ -6,15 +6,15 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
 use std::sync::Arc;
-use wsconsole::console::app::App;
-use wsconsole::console::screen::Screen;
+use wsconsole::console::effect::Effect;
+use wsconsole::console::screens::{self, features};
+use wsconsole::console::shell::Shell;
 use wsconsole::console::theme::Theme;
-use wsconsole::console::view;
 use wsconsole::domain::Protocol;
 use wsconsole::store::{Queries, Store, TokenQuery};
 
 struct Console {
-    app: App,
+    app: Shell,
     store: Arc<Store>,
     _dir: tempfile::TempDir,
 }
@@ -23,7 +23,7 @@ impl Console {
     fn new(read_only: bool, mono: bool) -> Console {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::open(&dir.path().join("c.redb")).unwrap());
-        let mut app = App::new(store.clone(), read_only, Theme { mono });
+        let mut app = Shell::new(store.clone(), read_only, Theme { mono });
         app.settle();
         Console { app, store, _dir: dir }
     }
@@ -59,9 +59,11 @@ impl Console {
         self
     }
 
+    /// The frame at `w`×`h` (the console is told the terminal has that size).
     fn screen(&mut self, w: u16, h: u16) -> String {
+        self.app.handle(&Event::Resize(w, h));
         let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-        t.draw(|f| view::draw(f, &mut self.app)).unwrap();
+        t.draw(|f| self.app.draw(f)).unwrap();
         let buf = t.backend().buffer().clone();
         let mut out = String::new();
         for y in 0..h {
@@ -74,8 +76,9 @@ impl Console {
     }
 
     fn colours(&mut self, w: u16, h: u16) -> Vec<Color> {
+        self.app.handle(&Event::Resize(w, h));
         let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-        t.draw(|f| view::draw(f, &mut self.app)).unwrap();
+        t.draw(|f| self.app.draw(f)).unwrap();
         t.backend().buffer().content.iter().flat_map(|c| [c.fg, c.bg]).collect()
     }
 
@@ -88,7 +91,7 @@ impl Console {
 fn token_flow(c: &mut Console) -> String {
     // Overview → step 1 → Advanced features, Space.
     c.enter();
-    assert_eq!(c.app.screen, Screen::Features);
+    assert_eq!(c.app.screen(), features::ID);
     c.key(KeyCode::Char(' '));
     assert!(c.settings().enable_web_services);
     // Protocols: REST.
@@ -111,7 +114,7 @@ fn token_flow(c: &mut Console) -> String {
     assert!(v.user_has_capability(user.id, "webservice/rest:use").unwrap());
     drop(v);
     // A custom service with the function, and the user authorised.
-    c.keys("6n").keys("External system").tab(1).keys("ext_system").enter();
+    c.keys("6n").keys("External system").tab(1).ctrl('u').keys("ext_system").enter();
     c.keys("Gf").keys("site_info").key(KeyCode::Char(' ')).enter();
     c.keys("6Ga").keys("n").keys("client1").enter();
     let v = c.store.read().unwrap();
@@ -184,7 +187,7 @@ fn a_refused_form_keeps_every_input_and_shows_the_error_in_place() {
     assert!(s.contains('✗'), "an error beside the field: {s}");
     assert_eq!(c.store.read().unwrap().user_count().unwrap(), 0);
     // Token form: the IP restriction is checked as it is typed.
-    c.key(KeyCode::Esc).keys("7n").tab(3).keys("10.0.0.300");
+    c.key(KeyCode::Esc).keys("y").keys("7n").tab(3).keys("10.0.0.300");
     assert!(c.screen(80, 24).contains('✗'), "{}", c.screen(80, 24));
 }
 
@@ -206,16 +209,16 @@ fn read_only_offers_no_write() {
     c.keys("2 ");
     assert!(!c.settings().enable_web_services);
     c.keys("5n");
-    assert!(c.app.overlay.is_none());
+    assert_eq!(c.app.dialogs(), 0);
     // The test client sends no call that writes.
-    c.keys("9").enter().tab(3).key(KeyCode::Right).key(KeyCode::Right).key(KeyCode::Right).enter();
-    assert!(c.app.check.function.contains("create_users"), "{}", c.app.check.function);
+    c.keys("9").enter().tab(4).key(KeyCode::Right).key(KeyCode::Right).key(KeyCode::Right).enter();
+    assert!(c.screen(80, 24).contains("Function: core_user_create_users"), "{}", c.screen(80, 24));
     c.keys("t");
-    assert!(c.app.overlay.is_none() && c.screen(80, 24).contains("read-only: the test client"), "{}", c.screen(80, 24));
+    assert!(c.app.dialogs() == 0 && c.screen(80, 24).contains("read-only: the test client"), "{}", c.screen(80, 24));
     c.keys("1");
     c.key(KeyCode::Char('?'));
     let help = c.screen(80, 24);
-    assert!(!help.contains("new") && help.contains("quit"), "{help}");
+    assert!(!help.lines().any(|l| l.starts_with("│n ")) && help.contains("quit"), "no n in the help: {help}");
     assert!(c.screen(80, 24).contains("READ-ONLY"));
 }
 
@@ -238,16 +241,18 @@ fn every_screen_renders_at_both_sizes_in_both_themes() {
     for mono in [false, true] {
         let mut c = Console::new(false, mono);
         token_flow(&mut c);
-        for screen in Screen::ALL {
-            c.app.act(wsconsole::console::keys::Action::Go(screen));
-            if matches!(screen, Screen::ServiceFunctions | Screen::AuthorisedUsers) {
-                c.keys("6G").keys(if screen == Screen::ServiceFunctions { "f" } else { "a" });
+        for screen in screens::all() {
+            let meta = screen.meta();
+            c.app.apply(vec![Effect::Go(meta.id)]);
+            if meta.id == screens::service_functions::ID || meta.id == screens::authorised_users::ID {
+                c.keys("6G").keys(if meta.id == screens::service_functions::ID { "f" } else { "a" });
             }
+            let screen = meta.id;
             for (w, h) in [(80, 24), (160, 48)] {
                 let s = c.screen(w, h);
-                let title_word = screen.title().split(' ').next().unwrap();
+                let title_word = meta.title.split(' ').next().unwrap();
                 assert!(s.contains(title_word), "{screen:?} {w}×{h} mono={mono}:\n{s}");
-                assert!(s.contains("q quit") || s.contains("quit"), "{screen:?} footer");
+                assert!(s.contains("q quit") || s.contains("quit"), "{screen:?} footer:\n{s}");
                 if mono {
                     let coloured = c.colours(w, h).into_iter().any(|col| col != Color::Reset);
                     assert!(!coloured, "{screen:?} uses colour under NO_COLOR");
@@ -266,7 +271,7 @@ fn another_process_change_shows_without_a_key() {
     other.set_web_services(true).unwrap();
     // The console polls its change count once a second.
     let start = std::time::Instant::now();
-    while !c.app.data.as_ref().unwrap().settings.enable_web_services {
+    while !c.app.data().unwrap().settings.enable_web_services {
         assert!(start.elapsed() < std::time::Duration::from_secs(10), "change never seen");
         std::thread::sleep(std::time::Duration::from_millis(100));
         c.app.tick();
@@ -341,23 +346,25 @@ fn the_test_client_speaks_every_protocol_of_the_check() {
         (1, "/1/onResult\n{\n  \"sitename\""),
     ] {
         c.keys("9").enter();
-        if c.app.check.token.is_empty() {
+        if steps == 0 {
             c.keys(&id.to_string());
         }
-        c.tab(2);
+        c.tab(3);
         for _ in 0..steps {
             c.key(KeyCode::Right);
         }
         c.enter();
         assert!(c.screen(80, 24).contains("PASS"), "{}", c.screen(80, 24));
-        // The call's one list parameter, filled in REST's bracket form; the form keeps the
-        // values for the next call.
-        c.keys("t");
+        // The token field starts empty each time; the call's one list parameter, filled in
+        // REST's bracket form, is kept for the next call.
+        c.keys("t").keys(&token);
         if steps == 0 {
-            c.keys(&token).tab(1).keys("ext_system");
+            c.tab(1).keys("ext_system");
         }
         c.enter();
-        let response = c.app.check.response.clone().unwrap_or_default();
+        // y copies the answer: what the pane shows, whole.
+        c.keys("y");
+        let response = c.app.clipboard.take().unwrap_or_default();
         assert!(response.starts_with("HTTP 200"), "{response}");
         assert!(response.contains(marker), "{response}");
     }
@@ -384,8 +391,7 @@ fn the_documentation_shows_each_protocols_form() {
     for _ in 0..8 {
         c.key(KeyCode::PageDown);
     }
-    assert!(c.screen(80, 24).contains("usersessionscount"), "{}", c.screen(80, 24));
-    assert_eq!(c.app.selected(), 0, "paging scrolls the documentation, not the list");
+    assert!(c.screen(80, 24).contains("usersessionscount"), "paging scrolls site info's documentation");
     c.key(KeyCode::Down);
     assert!(c.screen(80, 24).contains("Documentation (PgDn for more)"), "another function starts at its top");
 }

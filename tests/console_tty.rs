@@ -102,7 +102,7 @@ fn the_whole_external_system_flow_by_keys_in_a_real_terminal() {
     t.keys(&["5", "r"]).wait_for("Roles of client1");
     t.keys(&["Space", "Enter"]).wait_for("1 roles assigned");
     // 5. A custom service with site info; the user authorised.
-    t.keys(&["6", "n"]).text("External system").keys(&["Tab"]).text("ext_system").keys(&["Enter"]);
+    t.keys(&["6", "n"]).text("External system").keys(&["Tab", "C-u"]).text("ext_system").keys(&["Enter"]);
     t.wait_for("service \"External system\" created");
     t.keys(&["G", "f"]).text("site_info").keys(&["Space", "Enter"]).wait_for("1 functions added");
     t.keys(&["6", "G", "a", "n"]).text("client1").wait_for("user found");

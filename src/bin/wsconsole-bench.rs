@@ -681,21 +681,22 @@ fn console_measure(args: &[String]) {
     use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
     use ratatui::{Terminal, backend::TestBackend};
     use std::sync::Arc;
-    use wsconsole::console::{app::App, theme::Theme, view};
+    use wsconsole::console::{shell::Shell, theme::Theme};
     let db = PathBuf::from(&args[0]);
     let start = Instant::now();
     let store = Arc::new(Store::open_with_cache(&db, wsconsole::console::CACHE_BYTES).expect("open"));
-    let mut app = App::new(store, false, Theme { mono: false });
+    let mut app = Shell::new(store, false, Theme { mono: false });
+    app.handle(&Event::Resize(160, 48));
     let mut term = Terminal::new(TestBackend::new(160, 48)).unwrap();
-    term.draw(|f| view::draw(f, &mut app)).unwrap();
+    term.draw(|f| app.draw(f)).unwrap();
     let first = start.elapsed();
     app.settle();
-    term.draw(|f| view::draw(f, &mut app)).unwrap();
+    term.draw(|f| app.draw(f)).unwrap();
     let loaded = start.elapsed();
-    let mut frame = |app: &mut App, code: KeyCode| {
+    let mut frame = |app: &mut Shell, code: KeyCode| {
         let t = Instant::now();
         app.handle(&Event::Key(KeyEvent::new(code, KeyModifiers::NONE)));
-        term.draw(|f| view::draw(f, app)).unwrap();
+        term.draw(|f| app.draw(f)).unwrap();
         t.elapsed()
     };
     frame(&mut app, KeyCode::Char('7'));

@@ -1,7 +1,11 @@
-//! The key table: one list of bindings drives dispatch, the footer hints and the `?` help
-//! (CONSOLE.md). `--read-only` drops every binding that writes.
+//! The key table: one list of bindings, for the screens, the overlays and text fields alike,
+//! drives dispatch, the footer and the `?` help (CONSOLE.md). `--read-only` drops every
+//! binding that writes.
 
-use super::screen::Screen;
+use super::screens::{
+    ScreenId, authentication, authorised_users, check, docs, features, logs, overview, protocols, roles,
+    service_functions, services, tokens, users,
+};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,9 +23,10 @@ pub enum Action {
     PageUp,
     PageDown,
     NextPane,
-    PrevPane,
-    Go(Screen),
-    /// Enter on a row: open what it leads to (a step's screen, a function's documentation).
+    Go(ScreenId),
+    /// A digit: the screen with that number on the tab bar.
+    GoNumber,
+    /// Enter on a row: open what it leads to (a step's screen, the screen that fixes a check).
     Open,
     New,
     Edit,
@@ -35,7 +40,31 @@ pub enum Action {
     AuthorisedUsers,
     Suspend,
     AssignRoles,
+    /// The test client: send the checked call.
     Send,
+    /// Copy the selected value (a new token, the test client's answer) with OSC 52.
+    Copy,
+    // Dialogs.
+    Submit,
+    Cancel,
+    NextField,
+    PrevField,
+    /// Complete the text from the matches shown (usernames, palette commands).
+    Complete,
+    Yes,
+    No,
+    /// Switch between a dialog's buttons.
+    Choose,
+    /// Tick or untick a row of a picker.
+    Tick,
+    // Text fields, as readline.
+    LineStart,
+    LineEnd,
+    CharLeft,
+    CharRight,
+    DeleteToStart,
+    DeleteToEnd,
+    DeleteWord,
 }
 
 /// A key as the table names it.
@@ -58,11 +87,8 @@ const fn code(code: KeyCode) -> Key {
 impl Key {
     pub fn matches(&self, e: &KeyEvent) -> bool {
         let ctrl = e.modifiers.contains(KeyModifiers::CONTROL);
-        match (self.code, e.code) {
-            // Shifted letters arrive as upper-case chars, with or without SHIFT reported.
-            (KeyCode::Char(a), KeyCode::Char(b)) => a == b && self.ctrl == ctrl,
-            (a, b) => a == b && self.ctrl == ctrl,
-        }
+        // Shifted letters arrive as upper-case chars, with or without SHIFT reported.
+        self.code == e.code && self.ctrl == ctrl
     }
 
     pub fn label(&self) -> String {
@@ -81,6 +107,7 @@ impl Key {
             KeyCode::PageDown => "PgDn".into(),
             KeyCode::Home => "Home".into(),
             KeyCode::End => "End".into(),
+            KeyCode::Delete => "Del".into(),
             KeyCode::F(n) => format!("F{n}"),
             other => format!("{other:?}"),
         };
@@ -88,146 +115,298 @@ impl Key {
     }
 }
 
+/// The dialogs that sit over a screen, each with its own keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OverlayKind {
+    Help,
+    Palette,
+    Filter,
+    Form,
+    Confirm,
+    /// A confirmation by typing a name (bulk revocation).
+    Typed,
+    /// A new token, shown once.
+    Secret,
+    Picker,
+}
+
+/// What has the keyboard: a screen, or the dialog on top.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Context {
+    Screen(ScreenId),
+    Overlay(OverlayKind),
+}
+
 /// Where a binding applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
-    Everywhere,
-    On(&'static [Screen]),
+    /// Every screen (not the dialogs: they take text).
+    Screens,
+    On(&'static [ScreenId]),
+    Overlays(&'static [OverlayKind]),
+    /// Every text field: forms, the palette, the filter line, a picker's search, typed confirmations.
+    Text,
 }
 
 pub struct Binding {
     pub keys: &'static [Key],
     pub action: Action,
     pub help: &'static str,
+    /// The footer's short label; `None` keeps the binding out of the footer.
+    pub hint: Option<&'static str>,
     pub scope: Scope,
     /// Changes the database: absent in `--read-only`.
     pub writes: bool,
-    /// Shown in the footer of the screens it applies to.
-    pub hint: bool,
 }
 
 const fn b(
     keys: &'static [Key],
     action: Action,
     help: &'static str,
+    hint: Option<&'static str>,
     scope: Scope,
     writes: bool,
-    hint: bool,
 ) -> Binding {
-    Binding { keys, action, help, scope, writes, hint }
+    Binding { keys, action, help, hint, scope, writes }
 }
 
 use Action as A;
-use Scope::{Everywhere as ALL, On};
-use Screen as S;
+use KeyCode as C;
+use OverlayKind as O;
+use Scope::{On, Overlays, Screens, Text};
 
-const TOGGLES: &[Screen] = &[S::Features, S::Protocols, S::Authentication, S::Services];
+const TOGGLES: &[ScreenId] = &[features::ID, protocols::ID, authentication::ID, services::ID];
+const FILTERED: &[ScreenId] = &[users::ID, roles::ID, services::ID, tokens::ID, logs::ID, docs::ID];
+/// Dialogs where letters are typed text.
+const TYPING: &[OverlayKind] = &[O::Palette, O::Filter, O::Form, O::Typed, O::Picker];
 
-/// Every binding. Screen bindings come before the global ones, so they win where both match.
+/// Every binding. Within a context the first match wins, so screen bindings come before the
+/// ones of every screen.
 pub static BINDINGS: &[Binding] = &[
-    b(&[code(KeyCode::Enter)], A::Open, "go to the step's screen", On(&[S::Overview]), false, true),
-    b(&[k(' '), code(KeyCode::Enter)], A::Toggle, "switch on/off", On(TOGGLES), true, true),
+    // Screens.
+    b(&[code(C::Enter)], A::Open, "go to the step's screen", Some("go there"), On(&[overview::ID]), false),
+    b(&[k(' '), code(C::Enter)], A::Toggle, "switch the selected setting on or off", Some("switch"), On(TOGGLES), true),
     b(
         &[k('n')],
         A::New,
         "new",
-        On(&[S::Users, S::Roles, S::Services, S::Tokens, S::ServiceFunctions, S::AuthorisedUsers]),
-        true,
+        Some("new"),
+        On(&[users::ID, roles::ID, services::ID, tokens::ID, service_functions::ID, authorised_users::ID]),
         true,
     ),
-    b(&[k('e')], A::Edit, "edit", On(&[S::Users, S::Roles, S::Services, S::AuthorisedUsers, S::Features]), true, true),
-    b(&[code(KeyCode::Enter)], A::Edit, "edit", On(&[S::Users, S::Roles, S::AuthorisedUsers]), true, false),
-    b(&[k('d'), code(KeyCode::Delete)], A::Delete, "revoke the token (asks first)", On(&[S::Tokens]), true, true),
     b(
-        &[k('d'), code(KeyCode::Delete)],
+        &[k('e'), code(C::Enter)],
+        A::Edit,
+        "edit the selected row",
+        Some("edit"),
+        On(&[users::ID, roles::ID, authorised_users::ID]),
+        true,
+    ),
+    b(&[k('e')], A::Edit, "edit", Some("edit"), On(&[services::ID, features::ID]), true),
+    b(&[k('d'), code(C::Delete)], A::Delete, "revoke the token (asks first)", Some("revoke"), On(&[tokens::ID]), true),
+    b(
+        &[k('d'), code(C::Delete)],
         A::Delete,
         "delete or remove (asks first)",
-        On(&[S::Users, S::Roles, S::Services, S::ServiceFunctions, S::AuthorisedUsers]),
-        true,
+        Some("delete"),
+        On(&[users::ID, roles::ID, services::ID, service_functions::ID, authorised_users::ID]),
         true,
     ),
-    b(&[k('s')], A::Suspend, "suspend / unsuspend", On(&[S::Users]), true, true),
-    b(&[k('r')], A::AssignRoles, "roles of the user", On(&[S::Users]), true, true),
-    b(&[k('f')], A::Functions, "functions of the service", On(&[S::Services]), false, true),
-    b(&[k('a')], A::AuthorisedUsers, "authorised users of the service", On(&[S::Services]), false, true),
-    b(&[k('u')], A::RevokeUserTokens, "revoke all tokens of this user", On(&[S::Tokens]), true, true),
-    b(&[k('v')], A::RevokeServiceTokens, "revoke all tokens of this service", On(&[S::Tokens]), true, true),
-    b(&[k('o')], A::Sort, "sort by the next column", On(&[S::Tokens]), false, true),
-    b(&[k('O')], A::Reverse, "reverse the order", On(&[S::Tokens]), false, false),
+    b(&[k('s')], A::Suspend, "suspend or unsuspend the user", Some("suspend"), On(&[users::ID]), true),
+    b(&[k('r')], A::AssignRoles, "roles of the user", Some("roles"), On(&[users::ID]), true),
+    b(&[k('f')], A::Functions, "functions of the service", Some("functions"), On(&[services::ID]), false),
+    b(&[k('a')], A::AuthorisedUsers, "authorised users of the service", Some("users"), On(&[services::ID]), false),
+    b(&[k('u')], A::RevokeUserTokens, "revoke every token of this user", Some("user's"), On(&[tokens::ID]), true),
     b(
-        &[code(KeyCode::Enter), k('e')],
-        A::Edit,
-        "pick token or user, function, IP: check",
-        On(&[S::Check]),
-        false,
+        &[k('v')],
+        A::RevokeServiceTokens,
+        "revoke every token of this service",
+        Some("service's"),
+        On(&[tokens::ID]),
         true,
     ),
-    b(&[k('t')], A::Send, "test client: send the call to the endpoint", On(&[S::Check]), false, true),
-    b(&[k('x')], A::Open, "go to the screen that fixes it", On(&[S::Check]), false, true),
-    b(&[k('/')], A::Filter, "filter", On(&[S::Users, S::Tokens, S::Logs, S::Docs, S::Services, S::Roles]), false, true),
-    b(&[k('1')], A::Go(S::Overview), "Overview", ALL, false, false),
-    b(&[k('2')], A::Go(S::Features), "Advanced features", ALL, false, false),
-    b(&[k('3')], A::Go(S::Protocols), "Manage protocols", ALL, false, false),
-    b(&[k('4')], A::Go(S::Authentication), "Manage authentication", ALL, false, false),
-    b(&[k('5')], A::Go(S::Users), "Users", ALL, false, false),
-    b(&[k('6')], A::Go(S::Services), "External services", ALL, false, false),
-    b(&[k('7')], A::Go(S::Tokens), "Tokens", ALL, false, false),
-    b(&[k('8')], A::Go(S::Logs), "Logs", ALL, false, false),
-    b(&[k('9')], A::Go(S::Check), "Access check and test client", ALL, false, false),
-    b(&[k('0')], A::Go(S::Docs), "API documentation", ALL, false, false),
-    b(&[k(':')], A::Palette, "command palette (:tokens, :users, :roles, …)", ALL, false, true),
-    b(&[k('?'), code(KeyCode::F(1))], A::Help, "help: every key of this screen", ALL, false, true),
-    b(&[code(KeyCode::Esc)], A::Back, "close / clear the filter / back", ALL, false, false),
-    b(&[ctrl('r')], A::Refresh, "reload from the database now", ALL, false, false),
-    b(&[code(KeyCode::Up), k('k')], A::Up, "up", ALL, false, false),
-    b(&[code(KeyCode::Down), k('j')], A::Down, "down", ALL, false, false),
-    b(&[k('g'), code(KeyCode::Home)], A::Top, "first row", ALL, false, false),
-    b(&[k('G'), code(KeyCode::End)], A::Bottom, "last row", ALL, false, false),
-    b(&[code(KeyCode::PageUp)], A::PageUp, "page up", ALL, false, false),
-    b(&[code(KeyCode::PageDown)], A::PageDown, "page down", ALL, false, false),
-    b(&[code(KeyCode::Tab), code(KeyCode::Right), k('l')], A::NextPane, "next pane", ALL, false, false),
-    b(&[code(KeyCode::BackTab), code(KeyCode::Left), k('h')], A::PrevPane, "previous pane", ALL, false, false),
-    b(&[k('q'), ctrl('c')], A::Quit, "quit", ALL, false, true),
+    b(&[k('o')], A::Sort, "sort by the next column", Some("sort"), On(&[tokens::ID]), false),
+    b(&[k('O')], A::Reverse, "reverse the order", None, On(&[tokens::ID]), false),
+    b(
+        &[code(C::Enter), k('e')],
+        A::Edit,
+        "the call to check: token or user and password, function, client IP",
+        Some("check"),
+        On(&[check::ID]),
+        false,
+    ),
+    b(&[k('t')], A::Send, "test client: send the call to the endpoint", Some("send"), On(&[check::ID]), false),
+    b(&[k('x')], A::Open, "go to the screen that fixes the failing check", Some("fix"), On(&[check::ID]), false),
+    b(&[k('y')], A::Copy, "copy the test client's answer (OSC 52)", Some("copy"), On(&[check::ID]), false),
+    b(&[code(C::Tab)], A::NextPane, "switch pane: calls / audit", Some("pane"), On(&[logs::ID]), false),
+    b(&[k('/')], A::Filter, "filter the list as you type", Some("filter"), On(FILTERED), false),
+    b(
+        &[k('1'), k('2'), k('3'), k('4'), k('5'), k('6'), k('7'), k('8'), k('9'), k('0')],
+        A::GoNumber,
+        "go to the screen of that number on the tab bar",
+        None,
+        Screens,
+        false,
+    ),
+    b(
+        &[k(':')],
+        A::Palette,
+        "command palette: screens and actions (:tokens, :new token, :q)",
+        Some("cmd"),
+        Screens,
+        false,
+    ),
+    b(
+        &[code(C::Esc)],
+        A::Back,
+        "clear the filter; on Functions or Authorised users, back to External services",
+        None,
+        Screens,
+        false,
+    ),
+    b(&[ctrl('r')], A::Refresh, "reread everything from the database now", None, Screens, false),
+    b(&[code(C::Up), k('k')], A::Up, "up", None, Screens, false),
+    b(&[code(C::Down), k('j')], A::Down, "down", None, Screens, false),
+    b(&[k('g'), code(C::Home)], A::Top, "first row", None, Screens, false),
+    b(&[k('G'), code(C::End)], A::Bottom, "last row", None, Screens, false),
+    b(&[code(C::PageUp)], A::PageUp, "page up", None, Screens, false),
+    b(&[code(C::PageDown)], A::PageDown, "page down", None, Screens, false),
+    b(&[k('?'), code(C::F(1))], A::Help, "help: every key here", Some("help"), Screens, false),
+    b(&[k('q'), ctrl('c')], A::Quit, "quit", Some("quit"), Screens, false),
+    // Dialogs.
+    b(
+        &[code(C::Esc), k('?'), k('q'), code(C::F(1))],
+        A::Cancel,
+        "close the help",
+        Some("close"),
+        Overlays(&[O::Help]),
+        false,
+    ),
+    b(&[code(C::Up), k('k')], A::Up, "scroll up", None, Overlays(&[O::Help]), false),
+    b(&[code(C::Down), k('j')], A::Down, "scroll down", None, Overlays(&[O::Help]), false),
+    b(&[code(C::Enter)], A::Submit, "run the command", Some("run"), Overlays(&[O::Palette]), false),
+    b(&[code(C::Tab)], A::Complete, "complete the command", Some("complete"), Overlays(&[O::Palette]), false),
+    b(&[code(C::Up)], A::Up, "previous match", None, Overlays(&[O::Palette, O::Picker]), false),
+    b(&[code(C::Down)], A::Down, "next match", None, Overlays(&[O::Palette, O::Picker]), false),
+    b(
+        &[code(C::Enter), code(C::Down), code(C::Up)],
+        A::Submit,
+        "keep the filter",
+        Some("keep"),
+        Overlays(&[O::Filter]),
+        false,
+    ),
+    b(&[code(C::Esc)], A::Cancel, "clear the filter", Some("clear"), Overlays(&[O::Filter]), false),
+    b(&[code(C::Enter)], A::Submit, "save", Some("save"), Overlays(&[O::Form]), false),
+    b(
+        &[code(C::Tab)],
+        A::Complete,
+        "next field; in a user field, complete the username first",
+        Some("next/complete"),
+        Overlays(&[O::Form]),
+        false,
+    ),
+    b(&[code(C::Down)], A::NextField, "next field", None, Overlays(&[O::Form]), false),
+    b(&[code(C::BackTab), code(C::Up)], A::PrevField, "previous field", None, Overlays(&[O::Form]), false),
+    b(&[k(' ')], A::Tick, "tick or untick the row", Some("tick"), Overlays(&[O::Picker]), false),
+    b(&[code(C::Enter)], A::Submit, "save the ticks", Some("save"), Overlays(&[O::Picker]), false),
+    b(&[k('y')], A::Yes, "yes", Some("yes"), Overlays(&[O::Confirm]), false),
+    b(&[k('n')], A::No, "no", Some("no"), Overlays(&[O::Confirm]), false),
+    b(
+        &[code(C::Left), code(C::Right), code(C::Tab), code(C::BackTab), k('h'), k('l')],
+        A::Choose,
+        "switch button",
+        Some("choose"),
+        Overlays(&[O::Confirm]),
+        false,
+    ),
+    b(&[code(C::Enter)], A::Submit, "press the button shown selected", Some("ok"), Overlays(&[O::Confirm]), false),
+    b(&[code(C::Enter)], A::Submit, "confirm what was typed", Some("confirm"), Overlays(&[O::Typed]), false),
+    b(&[k('y')], A::Copy, "copy the token (OSC 52)", Some("copy"), Overlays(&[O::Secret]), false),
+    b(
+        &[code(C::Enter), code(C::Esc)],
+        A::Submit,
+        "close: the token is not shown again",
+        Some("close"),
+        Overlays(&[O::Secret]),
+        false,
+    ),
+    b(
+        &[code(C::Esc)],
+        A::Cancel,
+        "cancel (a form with input asks first)",
+        Some("cancel"),
+        Overlays(&[O::Palette, O::Form, O::Confirm, O::Typed, O::Picker]),
+        false,
+    ),
+    b(&[ctrl('c')], A::Quit, "quit (a form with input asks first)", None, Overlays(TYPING), false),
+    b(&[ctrl('c')], A::Quit, "quit", None, Overlays(&[O::Help, O::Confirm, O::Secret]), false),
+    b(&[code(C::F(1))], A::Help, "help: every key here", None, Overlays(TYPING), false),
+    // Text fields.
+    b(&[code(C::Left), ctrl('b')], A::CharLeft, "cursor left", None, Text, false),
+    b(&[code(C::Right), ctrl('f')], A::CharRight, "cursor right", None, Text, false),
+    b(&[code(C::Home), ctrl('a')], A::LineStart, "cursor to the start", None, Text, false),
+    b(&[code(C::End), ctrl('e')], A::LineEnd, "cursor to the end", None, Text, false),
+    b(&[ctrl('u')], A::DeleteToStart, "delete to the start", None, Text, false),
+    b(&[ctrl('k')], A::DeleteToEnd, "delete to the end", None, Text, false),
+    b(&[ctrl('w')], A::DeleteWord, "delete the word before the cursor", None, Text, false),
 ];
 
-fn applies(b: &Binding, screen: Screen, read_only: bool) -> bool {
+fn applies(b: &Binding, context: Context, read_only: bool) -> bool {
     !(read_only && b.writes)
-        && match b.scope {
-            Scope::Everywhere => true,
-            Scope::On(list) => list.contains(&screen),
+        && match (b.scope, context) {
+            (Scope::Screens, Context::Screen(_)) => true,
+            (Scope::On(list), Context::Screen(s)) => list.contains(&s),
+            (Scope::Overlays(list), Context::Overlay(o)) => list.contains(&o),
+            _ => false,
         }
 }
 
-/// The action a key triggers on a screen, if any.
-pub fn lookup(screen: Screen, key: &KeyEvent, read_only: bool) -> Option<Action> {
-    BINDINGS
-        .iter()
-        .filter(|b| applies(b, screen, read_only))
-        .find(|b| b.keys.iter().any(|k| k.matches(key)))
-        .map(|b| b.action)
+fn find(bindings: impl Iterator<Item = &'static Binding>, key: &KeyEvent) -> Option<Action> {
+    bindings.filter(|b| b.keys.iter().any(|k| k.matches(key))).map(|b| b.action).next()
 }
 
-/// The bindings of a screen, for the help overlay (screen ones first).
-pub fn help(screen: Screen, read_only: bool) -> Vec<(String, &'static str)> {
+/// The action a key triggers in a context, if any.
+pub fn lookup(context: Context, key: &KeyEvent, read_only: bool) -> Option<Action> {
+    find(BINDINGS.iter().filter(|b| applies(b, context, read_only)), key)
+}
+
+/// The text-editing action of a key, if it is one.
+pub fn text_action(key: &KeyEvent) -> Option<Action> {
+    find(BINDINGS.iter().filter(|b| b.scope == Scope::Text), key)
+}
+
+fn labels(b: &Binding) -> String {
+    b.keys.iter().map(Key::label).collect::<Vec<_>>().join(" ")
+}
+
+/// The help of a context: its bindings, then the text fields' when it takes text.
+pub fn help(context: Context, read_only: bool) -> Vec<(String, &'static str)> {
+    let text = match context {
+        Context::Overlay(o) => TYPING.contains(&o),
+        Context::Screen(_) => true,
+    };
     BINDINGS
         .iter()
-        .filter(|b| applies(b, screen, read_only))
-        .map(|b| (b.keys.iter().map(Key::label).collect::<Vec<_>>().join(" "), b.help))
+        .filter(|b| applies(b, context, read_only) || text && b.scope == Scope::Text)
+        .map(|b| (labels(b), b.help))
         .collect()
 }
 
-/// The footer: the screen's hinted bindings, first key of each.
-pub fn hints(screen: Screen, read_only: bool) -> Vec<(String, &'static str)> {
+/// The footer of a context: first key and short label of each hinted binding, once per action.
+pub fn hints(context: Context, read_only: bool) -> Vec<(Action, String, &'static str)> {
     let mut seen = Vec::new();
     BINDINGS
         .iter()
-        .filter(|b| b.hint && applies(b, screen, read_only))
-        .filter(|b| {
-            let dup = seen.contains(&b.action);
+        .filter(|b| applies(b, context, read_only))
+        .filter_map(|b| {
+            let hint = b.hint?;
+            if seen.contains(&b.action) {
+                return None;
+            }
             seen.push(b.action);
-            !dup
+            Some((b.action, b.keys[0].label(), hint))
         })
-        .map(|b| (b.keys[0].label(), b.help))
         .collect()
 }
 
@@ -239,18 +418,24 @@ mod tests {
         KeyEvent::new(c, KeyModifiers::NONE)
     }
 
+    fn contexts() -> Vec<Context> {
+        let overlays =
+            [O::Help, O::Palette, O::Filter, O::Form, O::Confirm, O::Typed, O::Secret, O::Picker].map(Context::Overlay);
+        super::super::screens::all().iter().map(|s| Context::Screen(s.id())).chain(overlays).collect()
+    }
+
     #[test]
-    fn no_key_means_two_things_on_one_screen() {
-        for screen in Screen::ALL {
+    fn no_key_means_two_things_in_one_context() {
+        for context in contexts() {
             let mut seen: Vec<(Key, Action)> = Vec::new();
-            for b in BINDINGS.iter().filter(|b| applies(b, screen, false)) {
+            for b in BINDINGS.iter().filter(|b| applies(b, context, false)) {
                 for key in b.keys {
-                    // The first binding wins; a later one with the same key must be the same action.
+                    // The first binding wins; a later one with the same key must be one of every
+                    // screen's, which a screen's own binding overrides on purpose.
                     if let Some((_, first)) = seen.iter().find(|(k, _)| k == key) {
-                        let global = matches!(b.scope, Scope::Everywhere);
                         assert!(
-                            *first == b.action || global,
-                            "{screen:?}: {} is both {first:?} and {:?}",
+                            *first == b.action || b.scope == Scope::Screens,
+                            "{context:?}: {} is both {first:?} and {:?}",
                             key.label(),
                             b.action
                         );
@@ -263,23 +448,41 @@ mod tests {
     }
 
     #[test]
-    fn every_screen_is_reachable_and_every_action_listed_in_help() {
-        for screen in Screen::ALL {
-            if screen.number().is_some() {
-                assert!(BINDINGS.iter().any(|b| b.action == Action::Go(screen)), "{screen:?}");
-            }
-            let help = help(screen, false);
-            for b in BINDINGS.iter().filter(|b| applies(b, screen, false)) {
-                assert!(help.iter().any(|(_, h)| *h == b.help), "{screen:?} help lacks {}", b.help);
+    fn typing_dialogs_leave_printable_keys_to_the_text() {
+        for o in TYPING {
+            for b in BINDINGS.iter().filter(|b| applies(b, Context::Overlay(*o), false)) {
+                for key in b.keys {
+                    let printable = matches!(key.code, KeyCode::Char(c) if !key.ctrl && (*o != O::Picker || c != ' '));
+                    assert!(!printable, "{o:?}: {} is bound to {:?}", key.label(), b.action);
+                }
             }
         }
     }
 
     #[test]
+    fn every_screen_is_reachable_and_every_binding_is_in_the_help() {
+        let digits: Vec<char> = super::super::screens::all().iter().filter_map(|s| s.meta().number).collect();
+        assert_eq!(digits.len(), 10, "ten screens on the tab bar");
+        for d in digits {
+            assert_eq!(lookup(Context::Screen(overview::ID), &press(KeyCode::Char(d)), false), Some(Action::GoNumber));
+        }
+        for context in contexts() {
+            let help = help(context, false);
+            for b in BINDINGS.iter().filter(|b| applies(b, context, false)) {
+                assert!(help.iter().any(|(_, h)| *h == b.help), "{context:?} help lacks {}", b.help);
+            }
+        }
+        let form = help(Context::Overlay(O::Form), false);
+        for readline in ["Home Ctrl-A", "End Ctrl-E", "Ctrl-U", "Ctrl-W"] {
+            assert!(form.iter().any(|(k, _)| k == readline), "the form's help lacks {readline}");
+        }
+    }
+
+    #[test]
     fn read_only_removes_every_write() {
-        for screen in Screen::ALL {
+        for screen in super::super::screens::all().iter().map(|s| s.id()) {
             for key in [KeyCode::Char('n'), KeyCode::Char('d'), KeyCode::Char(' '), KeyCode::Char('s')] {
-                if let Some(a) = lookup(screen, &press(key), true) {
+                if let Some(a) = lookup(Context::Screen(screen), &press(key), true) {
                     assert!(
                         !matches!(a, Action::New | Action::Delete | Action::Toggle | Action::Suspend),
                         "{screen:?}"
@@ -287,16 +490,22 @@ mod tests {
                 }
             }
         }
-        assert_eq!(lookup(Screen::Tokens, &press(KeyCode::Char('d')), false), Some(Action::Delete));
-        assert_eq!(lookup(Screen::Tokens, &press(KeyCode::Char('d')), true), None);
+        let on_tokens = Context::Screen(tokens::ID);
+        assert_eq!(lookup(on_tokens, &press(KeyCode::Char('d')), false), Some(Action::Delete));
+        assert_eq!(lookup(on_tokens, &press(KeyCode::Char('d')), true), None);
     }
 
     #[test]
-    fn screen_keys_win_over_global_ones() {
-        assert_eq!(lookup(Screen::Overview, &press(KeyCode::Enter), false), Some(Action::Open));
-        assert_eq!(lookup(Screen::Features, &press(KeyCode::Char(' ')), false), Some(Action::Toggle));
-        assert_eq!(lookup(Screen::Tokens, &press(KeyCode::Char('7')), false), Some(Action::Go(Screen::Tokens)));
+    fn screen_keys_win_over_every_screens_ones() {
+        let on = |s| Context::Screen(s);
+        assert_eq!(lookup(on(overview::ID), &press(KeyCode::Enter), false), Some(Action::Open));
+        assert_eq!(lookup(on(features::ID), &press(KeyCode::Char(' ')), false), Some(Action::Toggle));
+        assert_eq!(lookup(on(tokens::ID), &press(KeyCode::Char('7')), false), Some(Action::GoNumber));
         let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
-        assert_eq!(lookup(Screen::Users, &ctrl_c, false), Some(Action::Quit));
+        assert_eq!(lookup(on(users::ID), &ctrl_c, false), Some(Action::Quit));
+        assert_eq!(lookup(Context::Overlay(O::Form), &ctrl_c, false), Some(Action::Quit));
+        assert_eq!(lookup(Context::Overlay(O::Form), &press(KeyCode::Char('q')), false), None, "q is typed");
+        let ctrl_u = KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL);
+        assert_eq!(text_action(&ctrl_u), Some(Action::DeleteToStart));
     }
 }

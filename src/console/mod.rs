@@ -1,18 +1,25 @@
 //! The console: a keyboard-driven ratatui application over the same database as the CLI and
-//! the endpoint (issue 4, CONSOLE.md). This module owns the terminal: raw mode, the alternate
+//! the endpoint (CONSOLE.md). The [`shell::Shell`] holds the screens (`screens/`, one file
+//! each) and the dialogs (`overlays/`); this module owns the terminal: raw mode, the alternate
 //! screen, a buffered writer, synchronized updates, and restoring the terminal on every way
 //! out (quit, error, panic, SIGTERM, SIGHUP).
 
-pub mod app;
+mod chrome;
 pub mod data;
+pub mod effect;
 pub mod form;
+mod jobs;
 pub mod keys;
-pub mod screen;
+pub mod overlays;
+pub mod screens;
+pub mod shell;
+pub mod test_client;
+pub mod text_field;
 pub mod theme;
-pub mod view;
+pub mod token_index;
+pub mod widgets;
 
 use crate::store::Store;
-use app::App;
 use crossterm::event::{self, DisableBracketedPaste, EnableBracketedPaste};
 use crossterm::terminal::{
     self, BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen, LeaveAlternateScreen,
@@ -20,6 +27,7 @@ use crossterm::terminal::{
 use crossterm::{cursor, execute, queue};
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
+use shell::Shell;
 use std::io::{BufWriter, Stdout, Write};
 use std::path::Path;
 use std::sync::Arc;
@@ -32,8 +40,10 @@ type Backend = CrosstermBackend<BufWriter<Stdout>>;
 /// read twice (measured: 16 MiB would add ~12 MiB of RSS on a 200 000-token database).
 pub const CACHE_BYTES: usize = 4 << 20;
 
-/// How long the loop waits for input before it looks for database changes.
+/// How long the loop waits for input before it looks for news from the feed and the jobs.
 const IDLE_WAIT: Duration = Duration::from_millis(250);
+/// The same while a job or a reread is running, so its answer shows at once.
+const BUSY_WAIT: Duration = Duration::from_millis(20);
 
 /// Runs the console until the administrator quits (or a signal says to).
 pub fn run(db: &Path, policy: crate::store::file_check::FilePolicy, read_only: bool) -> Result<(), String> {
@@ -51,8 +61,11 @@ pub fn run(db: &Path, policy: crate::store::file_check::FilePolicy, read_only: b
         previous(info);
     }));
 
-    let mut app = App::new(store, read_only, theme);
-    let result = event_loop(&mut terminal, &mut app, &stop);
+    let mut shell = Shell::new(store, read_only, theme);
+    if let Ok(size) = terminal.size() {
+        shell.size = (size.width, size.height);
+    }
+    let result = event_loop(&mut terminal, &mut shell, &stop);
     leave(&mut terminal);
     let _ = std::panic::take_hook();
     result.map_err(|e| format!("terminal error: {e}"))
@@ -100,24 +113,24 @@ fn leave_raw() {
     let _ = terminal::disable_raw_mode();
 }
 
-fn event_loop(terminal: &mut Terminal<Backend>, app: &mut App, stop: &AtomicBool) -> std::io::Result<()> {
+fn event_loop(terminal: &mut Terminal<Backend>, shell: &mut Shell, stop: &AtomicBool) -> std::io::Result<()> {
     let mut dirty = true;
-    while !app.quit && !stop.load(Ordering::Relaxed) {
+    while !shell.quit && !stop.load(Ordering::Relaxed) {
         if dirty {
-            draw(terminal, app)?;
+            draw(terminal, shell)?;
             dirty = false;
         }
-        if event::poll(IDLE_WAIT)? {
+        if event::poll(if shell.busy() { BUSY_WAIT } else { IDLE_WAIT })? {
             // Drain everything queued before drawing again (held-down keys, pastes).
             loop {
-                dirty |= app.handle(&event::read()?);
-                if app.quit || !event::poll(Duration::ZERO)? {
+                dirty |= shell.handle(&event::read()?);
+                if shell.quit || !event::poll(Duration::ZERO)? {
                     break;
                 }
             }
         }
-        dirty |= app.tick();
-        if let Some(text) = app.clipboard.take() {
+        dirty |= shell.tick();
+        if let Some(text) = shell.clipboard.take() {
             copy_osc52(terminal.backend_mut(), &text)?;
         }
     }
@@ -125,9 +138,9 @@ fn event_loop(terminal: &mut Terminal<Backend>, app: &mut App, stop: &AtomicBool
 }
 
 /// One frame, wrapped in a synchronized update so slow links never show half a frame.
-pub fn draw(terminal: &mut Terminal<Backend>, app: &mut App) -> std::io::Result<()> {
+pub fn draw(terminal: &mut Terminal<Backend>, shell: &Shell) -> std::io::Result<()> {
     queue!(terminal.backend_mut(), BeginSynchronizedUpdate)?;
-    terminal.draw(|f| view::draw(f, app))?;
+    terminal.draw(|f| shell.draw(f))?;
     queue!(terminal.backend_mut(), EndSynchronizedUpdate)?;
     terminal.backend_mut().flush()
 }

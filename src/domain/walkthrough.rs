@@ -163,6 +163,14 @@ fn test_the_service(f: &Facts) -> (Status, String) {
     }
 }
 
+/// A successful call made at `time`: the "Test the service" steps say so, without a reread.
+pub fn record_call(flows: &mut [Flow; 2], time: UnixTime) {
+    let facts = Facts { last_successful_call: Some(time), ..Facts::default() };
+    for step in flows.iter_mut().flat_map(|f| f.steps.iter_mut()).filter(|s| s.place == Place::TestClient) {
+        (step.status, step.detail) = test_the_service(&facts);
+    }
+}
+
 /// Both of Moodle's flows with their live status.
 pub fn steps(f: &Facts) -> [Flow; 2] {
     let step = |number, title, (status, detail): (Status, String), description, place| Step {

@@ -70,6 +70,52 @@ impl Ops {
         })
     }
 
+    /// Allows `allow` and unsets `unset` on a role in one change with one audit entry
+    /// ("+a, -b"). Nothing is written, and nothing audited, when both are empty.
+    pub fn change_role_capabilities(
+        &self,
+        shortname: &str,
+        allow: &[String],
+        unset: &[String],
+    ) -> OpResult<Vec<String>> {
+        check_caps(allow)?;
+        check_caps(unset)?;
+        if allow.is_empty() && unset.is_empty() {
+            let v = self.store.read()?;
+            let r = Queries::role_by_shortname(&v, shortname)?.ok_or_else(|| not_found("role", shortname))?;
+            return Ok(v.role_capabilities(r.id)?);
+        }
+        self.apply("change capabilities", |t, _| {
+            let r = role(t, shortname)?;
+            for cap in allow {
+                t.set_role_cap(r.id, cap, true)?;
+            }
+            for cap in unset {
+                t.set_role_cap(r.id, cap, false)?;
+            }
+            let summary: Vec<String> =
+                allow.iter().map(|c| format!("+{c}")).chain(unset.iter().map(|c| format!("-{c}"))).collect();
+            Ok((t.role_capabilities(r.id)?, shortname.to_string(), summary.join(", ")))
+        })
+    }
+
+    /// Assigns `assign` and unassigns `unassign` (role short names) for one user, in one
+    /// transaction with an audit entry per role. Nothing is written when both are empty.
+    pub fn change_role_assignments(&self, username: &str, assign: &[String], unassign: &[String]) -> OpResult<()> {
+        if assign.is_empty() && unassign.is_empty() {
+            return Ok(());
+        }
+        self.apply_all(|t, _, audit| {
+            for r in assign {
+                assignment(t, r, username, true, true, audit)?;
+            }
+            for r in unassign {
+                assignment(t, r, username, false, true, audit)?;
+            }
+            Ok(())
+        })
+    }
+
     pub fn delete_role(&self, shortname: &str) -> OpResult<()> {
         self.apply("delete role", |t, _| {
             let r = role(t, shortname)?;

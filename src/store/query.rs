@@ -174,6 +174,23 @@ pub trait Queries: View {
         Ok(Page { rows, total })
     }
 
+    /// Where `username` is among the users `find_users(filter, ..)` lists, if it is there.
+    fn user_position(&self, filter: &str, username: &str) -> Result<Option<usize>, StoreError> {
+        let needle = filter.to_lowercase();
+        let mut position = 0;
+        for entry in self.users_by_username()?.iter()? {
+            let (name, id) = entry?;
+            let matches = contains_ci(name.value(), &needle)
+                || Queries::user(self, id.value())?
+                    .is_some_and(|u| contains_ci(&u.fullname(), &needle) || contains_ci(&u.email, &needle));
+            if name.value() == username {
+                return Ok(matches.then_some(position));
+            }
+            position += usize::from(matches);
+        }
+        Ok(None)
+    }
+
     fn user_count(&self) -> Result<u64, StoreError> {
         Ok(self.users_by_username()?.len()?)
     }
@@ -509,6 +526,39 @@ pub trait Queries: View {
             out.push(decode(entry?.1.value(), "call log")?);
         }
         Ok(out)
+    }
+
+    /// The time and number of the newest call logged.
+    fn newest_call(&self) -> Result<Option<(UnixTime, u64)>, StoreError> {
+        Ok(self.call_log()?.last()?.map(|(k, _)| {
+            let (time, seq) = k.value();
+            (i64::try_from(time).unwrap_or(i64::MAX), seq)
+        }))
+    }
+
+    /// Calls logged after `seen` (the highest call number already read), oldest first, at
+    /// most `limit`: how an open console follows the endpoint's activity without rereading.
+    /// Only calls timed within `slack` seconds before `since` are looked at: the endpoint
+    /// logs a call within a second or two of making it.
+    fn calls_since(
+        &self,
+        since: UnixTime,
+        slack: i64,
+        seen: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, CallLog)>, StoreError> {
+        let from = u64::try_from(since.saturating_sub(slack)).unwrap_or(0);
+        let mut out = Vec::new();
+        for entry in self.call_log()?.range((from, 0)..)? {
+            let (key, value) = entry?;
+            let seq = key.value().1;
+            if seq > seen {
+                out.push((seq, decode(value.value(), "call log")?));
+            }
+        }
+        out.sort_by_key(|(seq, _)| *seq);
+        let skip = out.len().saturating_sub(limit);
+        Ok(out.split_off(skip))
     }
 
     fn call_count(&self) -> Result<u64, StoreError> {

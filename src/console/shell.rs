@@ -1,0 +1,474 @@
+//! The console's shell: the screens, the stack of dialogs, the data feed and background jobs.
+//! It dispatches each key through the one key table to the dialog on top or to the screen
+//! shown, and carries out the effects they return: writes through `ops`, jobs, navigation.
+//! After a write it rereads the database before the next key acts; keys typed meanwhile wait
+//! in order, none is lost.
+
+use super::chrome;
+use super::data::{Data, Feed, News};
+use super::effect::{Ctx, Effect, Effects, Reply, Target, Write};
+use super::jobs::Jobs;
+use super::keys::{self, Action, Context};
+use super::overlays::form::FormDialog;
+use super::overlays::help::Help;
+use super::overlays::palette::Palette;
+use super::overlays::{Areas, Overlay, Step};
+use super::screens::{self, Meta, Screen, ScreenId};
+use super::theme::Theme;
+use crate::ops::{OpError, Ops};
+use crate::store::Store;
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind};
+use ratatui::Frame;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Instant;
+
+pub const MIN_WIDTH: u16 = 80;
+pub const MIN_HEIGHT: u16 = 24;
+
+pub struct Shell {
+    ops: Ops,
+    pub read_only: bool,
+    pub theme: Theme,
+    pub(super) screens: Vec<Box<dyn Screen>>,
+    current: usize,
+    overlays: Vec<(u64, Box<dyn Overlay>)>,
+    next_overlay: u64,
+    pub(super) data: Option<Box<Data>>,
+    feed: Feed,
+    jobs: Jobs,
+    /// When the data on screen was last known to match the database.
+    pub(super) confirmed: Instant,
+    /// A change of ours is being reread: keys wait. Holds the row to select afterwards.
+    rereading: Option<Option<(ScreenId, String)>>,
+    queued: VecDeque<Event>,
+    pub size: (u16, u16),
+    /// A one-line result of the last action; `true` when it is an error.
+    pub(super) message: Option<(String, bool)>,
+    /// The service whose functions and authorised users are shown.
+    service: Option<String>,
+    /// Text to copy, picked up by the terminal layer (OSC 52).
+    pub clipboard: Option<String>,
+    pub quit: bool,
+}
+
+impl Shell {
+    pub fn new(store: Arc<Store>, read_only: bool, theme: Theme) -> Shell {
+        Shell {
+            ops: Ops::as_os_user(store.clone()),
+            read_only,
+            theme,
+            screens: screens::all(),
+            current: 0,
+            overlays: Vec::new(),
+            next_overlay: 0,
+            data: None,
+            feed: Feed::start(store.clone()),
+            jobs: Jobs::new(store),
+            confirmed: Instant::now(),
+            rereading: None,
+            queued: VecDeque::new(),
+            size: (MIN_WIDTH, MIN_HEIGHT),
+            message: None,
+            service: None,
+            clipboard: None,
+            quit: false,
+        }
+    }
+
+    /// What the screens show, once read.
+    pub fn data(&self) -> Option<&Data> {
+        self.data.as_deref()
+    }
+
+    /// How many dialogs are open.
+    pub fn dialogs(&self) -> usize {
+        self.overlays.len()
+    }
+
+    pub fn screen(&self) -> ScreenId {
+        self.screens[self.current].id()
+    }
+
+    pub(super) fn current(&self) -> &dyn Screen {
+        self.screens[self.current].as_ref()
+    }
+
+    pub(super) fn metas(&self) -> Vec<&'static Meta> {
+        self.screens.iter().map(|s| s.meta()).collect()
+    }
+
+    pub(super) fn overlays(&self) -> impl Iterator<Item = &dyn Overlay> {
+        self.overlays.iter().map(|(_, o)| o.as_ref())
+    }
+
+    /// What has the keyboard.
+    pub fn context(&self) -> Context {
+        match self.overlays.last() {
+            Some((_, o)) => Context::Overlay(o.kind()),
+            None => Context::Screen(self.screen()),
+        }
+    }
+
+    pub fn too_small(&self) -> bool {
+        self.size.0 < MIN_WIDTH || self.size.1 < MIN_HEIGHT
+    }
+
+    /// Whether the shell waits for the feed or a job (the loop then polls sooner).
+    pub fn busy(&self) -> bool {
+        self.jobs.busy() || self.feed.in_flight() || !self.queued.is_empty()
+    }
+
+    /// What is running in the background, if anything, for the status line.
+    pub(super) fn working(&self) -> Option<String> {
+        if self.rereading.is_some() {
+            return Some("working… reading the change back".into());
+        }
+        self.jobs.working().map(|w| format!("working… {w}"))
+    }
+
+    pub(super) fn cx(&self) -> Option<Ctx<'_>> {
+        Some(Ctx {
+            data: self.data.as_deref()?,
+            theme: self.theme,
+            read_only: self.read_only,
+            size: self.size,
+            service: self.service.as_deref(),
+        })
+    }
+
+    /// Handles one terminal event. Returns whether the screen needs drawing.
+    pub fn handle(&mut self, event: &Event) -> bool {
+        match event {
+            Event::Key(key) if key.kind == KeyEventKind::Release => false,
+            Event::Resize(w, h) => {
+                self.size = (*w, *h);
+                true
+            }
+            Event::Key(_) | Event::Paste(_) => {
+                if self.data.is_none() || self.rereading.is_some() || !self.queued.is_empty() {
+                    if let Event::Key(key) = event
+                        && self.overlays.is_empty()
+                        && keys::lookup(Context::Screen(self.screen()), key, self.read_only) == Some(Action::Quit)
+                        && key.code != KeyCode::Char('q')
+                    {
+                        // Ctrl-C never waits.
+                        self.quit = true;
+                    }
+                    self.queued.push_back(event.clone());
+                } else {
+                    self.event(event);
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn event(&mut self, event: &Event) {
+        match event {
+            Event::Key(key) => self.key(key),
+            Event::Paste(text) => self.paste(text),
+            _ => {}
+        }
+    }
+
+    /// Picks up the feed's news and the jobs' answers, then runs keys that waited for them.
+    /// Returns whether anything on screen may have changed.
+    pub fn tick(&mut self) -> bool {
+        let mut changed = false;
+        for news in self.feed.poll() {
+            self.news(news);
+            changed = true;
+        }
+        for reply in self.jobs.poll() {
+            self.reply(reply);
+            changed = true;
+        }
+        changed | self.run_queued()
+    }
+
+    /// Waits until the feed, the jobs and the waiting keys are all done (tests, benchmark).
+    pub fn settle(&mut self) {
+        loop {
+            if self.feed.in_flight() {
+                match self.feed.wait() {
+                    Some(news) => self.news(news),
+                    None => return,
+                }
+            } else if self.jobs.busy() {
+                if let Some(reply) = self.jobs.wait() {
+                    self.reply(reply);
+                }
+            } else if !self.run_queued() {
+                return;
+            }
+        }
+    }
+
+    fn run_queued(&mut self) -> bool {
+        let mut ran = false;
+        while self.data.is_some() && self.rereading.is_none() && !self.quit {
+            let Some(event) = self.queued.pop_front() else { break };
+            self.event(&event);
+            ran = true;
+        }
+        ran
+    }
+
+    fn news(&mut self, news: News) {
+        match news {
+            News::Loaded { data: Ok(data), .. } => {
+                self.data = Some(data);
+                self.confirmed = Instant::now();
+                let mut effects = Vec::new();
+                for i in 0..self.screens.len() {
+                    effects.extend(self.on_screen(i, |s, cx| s.refreshed(cx)));
+                }
+                if !self.feed.in_flight()
+                    && let Some(select) = self.rereading.take()
+                    && let Some((id, key)) = select
+                    && let Some(i) = self.index(id)
+                {
+                    effects.extend(self.on_screen(i, |s, cx| s.select(&key, cx)));
+                }
+                self.apply(effects);
+            }
+            News::Loaded { data: Err(e), .. } => {
+                self.rereading = None;
+                self.message = Some((format!("cannot read the database: {e}"), true));
+            }
+            News::Calls(calls) => {
+                if let Some(d) = self.data.as_mut() {
+                    d.add_calls(calls);
+                }
+                self.confirmed = Instant::now();
+            }
+            News::Unchanged => self.confirmed = Instant::now(),
+        }
+    }
+
+    fn reply(&mut self, reply: Reply) {
+        let effects = match reply.to {
+            Target::Screen(id) => match self.index(id) {
+                Some(i) => self.on_screen(i, |s, cx| s.reply(reply.answer, cx)),
+                None => Vec::new(),
+            },
+            Target::Overlay(n) => {
+                if let Some((_, o)) = self.overlays.iter_mut().find(|(m, _)| *m == n) {
+                    o.reply(reply.answer);
+                }
+                Vec::new()
+            }
+        };
+        self.apply(effects);
+    }
+
+    fn index(&self, id: ScreenId) -> Option<usize> {
+        self.screens.iter().position(|s| s.id() == id)
+    }
+
+    /// Runs `f` on screen `i` with the context, if the data is in.
+    fn on_screen(&mut self, i: usize, f: impl FnOnce(&mut dyn Screen, &Ctx) -> Effects) -> Effects {
+        let Some(data) = self.data.as_deref() else { return Vec::new() };
+        let cx = Ctx {
+            data,
+            theme: self.theme,
+            read_only: self.read_only,
+            size: self.size,
+            service: self.service.as_deref(),
+        };
+        f(self.screens[i].as_mut(), &cx)
+    }
+
+    fn paste(&mut self, text: &str) {
+        let Some(data) = self.data.as_deref() else { return };
+        let cx = Ctx {
+            data,
+            theme: self.theme,
+            read_only: self.read_only,
+            size: self.size,
+            service: self.service.as_deref(),
+        };
+        if let Some((id, o)) = self.overlays.last_mut() {
+            let step = o.paste(text, &cx, *id);
+            self.step(step);
+        }
+    }
+
+    pub fn key(&mut self, key: &KeyEvent) {
+        if self.too_small() {
+            // The screen is hidden: only quitting works, and not over typed input.
+            let quit = keys::lookup(Context::Screen(self.screen()), key, self.read_only) == Some(Action::Quit);
+            if quit && !self.overlays.iter().any(|(_, o)| o.has_input()) {
+                self.quit = true;
+            }
+            return;
+        }
+        let context = self.context();
+        let action = keys::lookup(context, key, self.read_only);
+        let Some(data) = self.data.as_deref() else { return };
+        let cx = Ctx {
+            data,
+            theme: self.theme,
+            read_only: self.read_only,
+            size: self.size,
+            service: self.service.as_deref(),
+        };
+        if let Some((id, o)) = self.overlays.last_mut() {
+            let step = o.key(action, key, &cx, *id);
+            self.step(step);
+            return;
+        }
+        self.message = None;
+        let Some(action) = action else { return };
+        let effects = match action {
+            Action::Quit => vec![Effect::Quit],
+            Action::Help => {
+                let title = self.current().meta().title;
+                vec![Effect::Open(Box::new(Help::new(context, title, self.read_only)))]
+            }
+            Action::Palette => vec![Effect::Open(Box::new(Palette::new(&self.metas(), self.read_only)))],
+            Action::Filter => match self.current().filter() {
+                Some(f) => vec![Effect::Open(Box::new(super::overlays::filter::Filter::new(f)))],
+                None => Vec::new(),
+            },
+            Action::Refresh => vec![Effect::Refresh],
+            Action::GoNumber => {
+                let digit = match key.code {
+                    KeyCode::Char(c) => Some(c),
+                    _ => None,
+                };
+                self.screens.iter().find(|s| s.meta().number == digit).map(|s| Effect::Go(s.id())).into_iter().collect()
+            }
+            Action::Go(s) => vec![Effect::Go(s)],
+            Action::Back => {
+                let screen = self.current();
+                if screen.filter().is_some_and(|f| !f.is_empty()) {
+                    vec![Effect::Filter(String::new())]
+                } else {
+                    screen.meta().parent.map(Effect::Go).into_iter().collect()
+                }
+            }
+            other => self.screens[self.current].act(other, &cx),
+        };
+        self.apply(effects);
+    }
+
+    fn step(&mut self, step: Step) {
+        let effects = match step {
+            Step::Stay(effects) => effects,
+            Step::Close(effects) => {
+                self.overlays.pop();
+                effects
+            }
+        };
+        self.apply(effects);
+    }
+
+    fn go(&mut self, id: ScreenId) {
+        if let Some(i) = self.index(id) {
+            self.current = i;
+            let effects = self.on_screen(i, |s, cx| s.shown(cx));
+            self.apply(effects);
+        }
+    }
+
+    pub fn apply(&mut self, effects: Effects) {
+        for effect in effects {
+            match effect {
+                Effect::Go(id) => self.go(id),
+                Effect::GoAndAct(id, action) => {
+                    self.go(id);
+                    if let Some(i) = self.index(id) {
+                        let more = self.on_screen(i, |s, cx| s.act(action, cx));
+                        self.apply(more);
+                    }
+                }
+                Effect::FocusService(name) => self.service = Some(name),
+                Effect::Open(o) => {
+                    self.next_overlay += 1;
+                    self.overlays.push((self.next_overlay, o));
+                }
+                Effect::CloseDialog => {
+                    self.overlays.pop();
+                }
+                Effect::Submitted(owner, form) => {
+                    if let Some(i) = self.index(owner) {
+                        let more = self.on_screen(i, |s, cx| s.submit(form, cx));
+                        self.apply(more);
+                    }
+                }
+                Effect::Write(w) => self.write(w),
+                Effect::Job(job) => self.jobs.start(job),
+                Effect::Say(m) => self.message = Some((m, false)),
+                Effect::Fail(m) => self.message = Some((m, true)),
+                Effect::Copy(text) => self.clipboard = Some(text),
+                Effect::Filter(text) => {
+                    let i = self.current;
+                    let more = self.on_screen(i, |s, cx| s.set_filter(&text, cx));
+                    self.apply(more);
+                }
+                Effect::Refresh => {
+                    self.feed.request();
+                    self.message = Some(("reloading…".into(), false));
+                }
+                Effect::Quit => self.quit = true,
+            }
+        }
+    }
+
+    /// Runs a change, then rereads before the next key acts.
+    fn write(&mut self, w: Write) {
+        if self.read_only {
+            self.message = Some(("read-only: nothing is changed".into(), true));
+            return;
+        }
+        match (w.run)(&self.ops) {
+            Ok(done) => {
+                self.message = Some((done.message, false));
+                self.rereading = Some(done.select.map(|key| (self.screen(), key)));
+                self.feed.request();
+                if let Some(next) = done.next {
+                    self.apply(vec![Effect::Open(next)]);
+                }
+            }
+            Err(e) => match w.form {
+                Some((mut form, owner)) => {
+                    match e {
+                        OpError::Invalid(fe) => form.set_errors(vec![fe]),
+                        OpError::NotFound(m) if m.starts_with("user") && form.field("username").is_some() => {
+                            form.set_errors(vec![crate::domain::validate::FieldError::new("username", m)]);
+                        }
+                        other => form.set_error("", other.to_string()),
+                    }
+                    self.apply(vec![Effect::Open(Box::new(FormDialog::again(form, owner)))]);
+                }
+                None => self.message = Some((e.to_string(), true)),
+            },
+        }
+    }
+
+    /// Draws a frame from `&self`: nothing changes while drawing.
+    pub fn draw(&self, f: &mut Frame) {
+        let area = f.area();
+        if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+            chrome::too_small(f, area);
+            return;
+        }
+        let layout = chrome::layout(self, area);
+        chrome::header(f, self, layout.header);
+        match self.cx() {
+            None => chrome::reading(f, self, layout.body),
+            Some(cx) => {
+                self.current().draw(f, layout.body, &cx);
+                chrome::status(f, self, &cx, layout.status);
+                chrome::footer(f, self, &cx, layout.footer);
+                let areas = Areas { body: layout.body, status: layout.status };
+                for o in self.overlays() {
+                    o.draw(f, areas, &cx);
+                }
+            }
+        }
+    }
+}
