@@ -1,143 +1,16 @@
 //! The console in process: scripted key events against a real database, then assertions on the
 //! database and on `TestBackend` renders of every screen (80×24 and 160×48, both themes).
 
-use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
+mod console_harness;
+
+use console_harness::{Console, LiveEndpoint, token_flow};
+use crossterm::event::KeyCode;
 use ratatui::style::Color;
 use std::sync::Arc;
 use wsconsole::console::effect::Effect;
-use wsconsole::console::screens::{self, features};
-use wsconsole::console::shell::Shell;
-use wsconsole::console::theme::Theme;
+use wsconsole::console::screens;
 use wsconsole::domain::Protocol;
 use wsconsole::store::{Queries, Store, TokenQuery};
-
-struct Console {
-    app: Shell,
-    store: Arc<Store>,
-    _dir: tempfile::TempDir,
-}
-
-impl Console {
-    fn new(read_only: bool, mono: bool) -> Console {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(Store::open(&dir.path().join("c.redb")).unwrap());
-        let mut app = Shell::new(store.clone(), read_only, Theme { mono });
-        app.settle();
-        Console { app, store, _dir: dir }
-    }
-
-    fn key(&mut self, code: KeyCode) -> &mut Self {
-        self.app.handle(&Event::Key(KeyEvent::new(code, KeyModifiers::NONE)));
-        self.app.settle();
-        self
-    }
-
-    fn ctrl(&mut self, c: char) -> &mut Self {
-        self.app.handle(&Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)));
-        self.app.settle();
-        self
-    }
-
-    /// Each character as a key press (no Enter).
-    fn keys(&mut self, text: &str) -> &mut Self {
-        for c in text.chars() {
-            self.key(KeyCode::Char(c));
-        }
-        self
-    }
-
-    fn enter(&mut self) -> &mut Self {
-        self.key(KeyCode::Enter)
-    }
-
-    fn tab(&mut self, n: usize) -> &mut Self {
-        for _ in 0..n {
-            self.key(KeyCode::Tab);
-        }
-        self
-    }
-
-    /// The frame at `w`×`h` (the console is told the terminal has that size).
-    fn screen(&mut self, w: u16, h: u16) -> String {
-        self.app.handle(&Event::Resize(w, h));
-        let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-        t.draw(|f| self.app.draw(f)).unwrap();
-        let buf = t.backend().buffer().clone();
-        let mut out = String::new();
-        for y in 0..h {
-            for x in 0..w {
-                out.push_str(buf[(x, y)].symbol());
-            }
-            out.push('\n');
-        }
-        out
-    }
-
-    fn colours(&mut self, w: u16, h: u16) -> Vec<Color> {
-        self.app.handle(&Event::Resize(w, h));
-        let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-        t.draw(|f| self.app.draw(f)).unwrap();
-        t.backend().buffer().content.iter().flat_map(|c| [c.fg, c.bg]).collect()
-    }
-
-    fn settings(&self) -> wsconsole::domain::Settings {
-        Queries::settings(&self.store.read().unwrap()).unwrap()
-    }
-}
-
-/// From an empty database to a working token with keys alone, as the flow.
-fn token_flow(c: &mut Console) -> String {
-    // Overview → step 1 → Advanced features, Space.
-    c.enter();
-    assert_eq!(c.app.screen(), features::ID);
-    c.key(KeyCode::Char(' '));
-    assert!(c.settings().enable_web_services);
-    // Protocols: REST.
-    c.keys("3 ");
-    assert!(c.settings().protocols.contains(&Protocol::Rest));
-    // A web-services user.
-    c.keys("5n").keys("client1").tab(2).keys("Secret-pass-1").enter();
-    let v = c.store.read().unwrap();
-    assert!(v.user_by_username("client1").unwrap().is_some(), "{}", c.screen(80, 24));
-    drop(v);
-    // A role with webservice/rest:use, assigned to the user.
-    c.keys(":roles").enter().keys("n").keys("wsrole").enter().keys("rest:use").key(KeyCode::Char(' ')).enter();
-    let v = c.store.read().unwrap();
-    let role = v.role_by_shortname("wsrole").unwrap().expect("role created");
-    assert_eq!(v.role_capabilities(role.id).unwrap(), vec!["webservice/rest:use".to_string()]);
-    drop(v);
-    c.keys("5r").keys("wsrole").key(KeyCode::Char(' ')).enter();
-    let v = c.store.read().unwrap();
-    let user = v.user_by_username("client1").unwrap().unwrap();
-    assert!(v.user_has_capability(user.id, "webservice/rest:use").unwrap());
-    drop(v);
-    // A custom service with the function, and the user authorised.
-    c.keys("6n").keys("External system").tab(1).ctrl('u').keys("ext_system").enter();
-    c.keys("Gf").keys("site_info").key(KeyCode::Char(' ')).enter();
-    c.keys("6Ga").keys("n").keys("client1").enter();
-    let v = c.store.read().unwrap();
-    let s = v.service_by_shortname("ext_system").unwrap().expect("service created");
-    assert!(s.restricted_users && s.enabled);
-    assert_eq!(v.service_function_names(s.id).unwrap(), vec!["core_webservice_get_site_info".to_string()]);
-    assert!(v.authorisation(s.id, user.id).unwrap().is_some());
-    drop(v);
-    // The token: shown once.
-    c.keys("7n").keys("client1").enter();
-    let shown = c.screen(80, 24);
-    assert!(shown.contains("will not be shown again"), "{shown}");
-    let token = shown
-        .split(|ch: char| !ch.is_ascii_hexdigit())
-        .find(|w| w.len() == 32)
-        .expect("the token is on screen")
-        .to_string();
-    c.key(KeyCode::Char('y'));
-    assert_eq!(c.app.clipboard.as_deref(), Some(token.as_str()), "y copies it");
-    c.enter();
-    assert!(!c.screen(80, 24).contains(&token), "never shown again");
-    token
-}
 
 #[test]
 fn the_whole_token_flow_by_keys_then_revoke_with_a_default_of_cancel() {
@@ -312,25 +185,8 @@ fn the_test_client_speaks_every_protocol_of_the_check() {
     let mut c = Console::new(false, false);
     let token = token_flow(&mut c);
     // An endpoint on the same database, at the site URL the console sends to.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let store = c.store.clone();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            let shutdown = async {
-                let _ = stopped.await;
-            };
-            wsconsole::endpoint::serve(store, listener, wsconsole::endpoint::Config::default(), shutdown)
-                .await
-                .unwrap();
-        });
-    });
+    let _endpoint = LiveEndpoint::start(&mut c);
     let ops = wsconsole::ops::Ops::new(c.store.clone(), "test");
-    ops.set_setting("siteurl", &base).unwrap();
     for p in [Protocol::Soap, Protocol::Xmlrpc, Protocol::Amf] {
         ops.set_protocol(p, true).unwrap();
     }
@@ -368,8 +224,6 @@ fn the_test_client_speaks_every_protocol_of_the_check() {
         assert!(response.starts_with("HTTP 200"), "{response}");
         assert!(response.contains(marker), "{response}");
     }
-    stop.send(()).unwrap();
-    server.join().unwrap();
 }
 
 #[test]
@@ -450,20 +304,4 @@ fn the_overview_shows_the_endpoints_site_url_warning() {
     }
     c.keys(&format!("http://{listen}")).enter().keys("1");
     assert!(c.screen(80, 24).contains("⚠ siteurl (changed since) does not lead"), "{}", c.screen(80, 24));
-}
-
-impl Console {
-    /// Starts the endpoint on `listener` over this console's database and stops it once its
-    /// start is recorded; returns the warning it gave.
-    fn start_endpoint_once(&mut self, listener: std::net::TcpListener) -> Option<String> {
-        listener.set_nonblocking(true).unwrap();
-        let store = self.store.clone();
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            // The server stops at once: its start has been checked and recorded by then.
-            wsconsole::endpoint::serve(store, listener, Default::default(), async {}).await.unwrap();
-        });
-        self.store.read().unwrap().endpoint_start().unwrap().and_then(|e| e.warning)
-    }
 }

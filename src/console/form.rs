@@ -20,6 +20,9 @@ pub enum Kind {
 /// A check of one field's value: the message when it is wrong.
 pub type Rule = fn(&str) -> Result<(), String>;
 
+/// A check of the whole form: every error it finds, each naming its field.
+pub type FormRule = fn(&Form) -> Vec<FieldError>;
+
 /// A field whose value another field proposes, and how it is made from the proposer's.
 pub type Proposal = (&'static str, fn(&str) -> String);
 
@@ -126,6 +129,8 @@ pub struct Form {
     purpose: Box<dyn Any>,
     /// Something was typed or changed since the form opened.
     pub dirty: bool,
+    /// Rules that span fields (a password that must not be the username).
+    rule: Option<FormRule>,
 }
 
 impl Form {
@@ -137,6 +142,7 @@ impl Form {
             error: None,
             purpose: Box::new(purpose),
             dirty: false,
+            rule: None,
         }
     }
 
@@ -182,6 +188,12 @@ impl Form {
     /// The last field added is checked as it is typed.
     pub fn rule(self, rule: Rule) -> Self {
         self.last(|f| f.rule = Some(rule))
+    }
+
+    /// The form is checked as a whole too, before it is handed on.
+    pub fn check_with(mut self, rule: FormRule) -> Self {
+        self.rule = Some(rule);
+        self
     }
 
     /// The last field added takes a username and completes it.
@@ -245,11 +257,20 @@ impl Form {
         }
     }
 
-    /// Runs every field's rule; false (with the errors shown and the first focused) when one fails.
+    /// Runs every field's rule and the form's; false (with the errors shown and the first
+    /// focused) when one fails.
     pub fn check_all(&mut self) -> bool {
         self.error = None;
         for f in &mut self.fields {
             f.recheck();
+        }
+        if let Some(rule) = self.rule {
+            for e in rule(self) {
+                // A field's own rule said it first.
+                if self.field(e.field).is_none_or(|f| f.error.is_none()) {
+                    self.set_error(e.field, e.message);
+                }
+            }
         }
         match self.fields.iter().position(|f| f.error.is_some()) {
             Some(i) => {

@@ -9,7 +9,7 @@ use crate::console::effect::{Answer, Ctx, Effect, Job, Target};
 use crate::console::form::{Form, FormEvent};
 use crate::console::keys::{Action, Context, OverlayKind};
 use crate::console::screens::ScreenId;
-use crate::console::widgets::{block, centered, text_field};
+use crate::console::widgets::{block, centered, text_field, wrap_indented};
 use crate::store::Queries;
 use crossterm::event::KeyEvent;
 use ratatui::Frame;
@@ -122,7 +122,9 @@ impl Overlay for FormDialog {
             rows.extend(under.map(|l| (None, l)));
         }
         if let Some(e) = &form.error {
-            rows.push((None, Line::from(Span::styled(format!("✗ {e}"), t.bad()))));
+            for line in wrap_indented(&format!("✗ {e}"), 76, 2) {
+                rows.push((None, Line::from(Span::styled(line, t.bad()))));
+            }
         }
         rows.push((
             None,

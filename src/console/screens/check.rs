@@ -298,10 +298,9 @@ impl Screen for Check {
         } else {
             format!("Token: {}", dash(&c.token))
         };
-        let mut lines = vec![
-            Line::raw(who),
-            Line::raw(format!("Protocol: {}   Function: {}   Client IP: {}", c.protocol, dash(&c.function), c.ip)),
-        ];
+        let call = format!("Protocol: {} · Function: {} · Client IP: {}", c.protocol, dash(&c.function), c.ip);
+        let mut lines = vec![Line::raw(who)];
+        lines.extend(wrap_indented(&call, width, 2).into_iter().map(Line::raw));
         match &self.verdict {
             None => {
                 let text = "Press Enter to pick a token (or a user and password), a function and a client IP: the console says whether the call would pass, and if not which check fails and where to fix it.";

@@ -212,7 +212,7 @@ impl Screen for Tokens {
             )
         } else {
             (
-                vec!["Name", "User", "Service", "Valid until", "Last use (UTC)", "State"],
+                vec!["Name", "User", "Service", "Expires", "Last use (UTC)", "State"],
                 vec![
                     Constraint::Length(14),
                     Constraint::Length(10),

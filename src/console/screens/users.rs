@@ -129,6 +129,7 @@ impl Users {
             .text("lastname", "Last name", u.map_or("", |u| &u.lastname))
             .text("email", "E-mail", u.map_or("", |u| &u.email))
             .rule(email_rule)
+            .check_with(errors)
     }
 
     fn roles_picker(&self, cx: &Ctx) -> Effects {
@@ -160,7 +161,8 @@ impl Users {
 }
 
 /// Every error of a user form at once.
-fn errors(form: &Form, new: bool) -> Vec<FieldError> {
+fn errors(form: &Form) -> Vec<FieldError> {
+    let new = matches!(form.purpose::<Purpose>(), Some(Purpose::New));
     let mut errors = Vec::new();
     let username = form.value("username");
     if new && let Err(e) = validate::username(&username) {
@@ -259,8 +261,15 @@ impl Screen for Users {
         };
         let answer = match answer.downcast::<Option<Detail>>() {
             Ok(d) => {
-                self.detail = *d;
-                return Vec::new();
+                let Some(d) = *d else { return Vec::new() };
+                if self.asked_detail == Some(d.user) {
+                    self.asked_detail = None;
+                }
+                // An answer for a user no longer selected is dropped (its answer may come last).
+                if self.selected().is_some_and(|u| u.id == d.user) {
+                    self.detail = Some(d);
+                }
+                return self.fetch();
             }
             Err(other) => other,
         };
@@ -273,13 +282,7 @@ impl Screen for Users {
         Vec::new()
     }
 
-    fn submit(&mut self, mut form: Box<Form>, _cx: &Ctx) -> Effects {
-        let new = matches!(form.purpose::<Purpose>(), Some(Purpose::New));
-        let errors = errors(&form, new);
-        if !errors.is_empty() {
-            form.set_errors(errors);
-            return vec![Effect::Open(Box::new(FormDialog::again(form, ID)))];
-        }
+    fn submit(&mut self, form: Box<Form>, _cx: &Ctx) -> Effects {
         let auth = AuthMethod::parse(&form.chosen("auth"));
         let password = form.raw("password");
         let (first, last, email) = (form.value("firstname"), form.value("lastname"), form.value("email"));
