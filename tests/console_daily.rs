@@ -388,3 +388,16 @@ fn the_palette_filters_completes_and_runs_actions() {
     c.key(KeyCode::Esc).keys(":q").enter();
     assert!(c.app.quit);
 }
+
+// Keys typed while a change is read back, or while what they act on is read, wait in order
+// and act on what was read: none is lost, none acts on a stale row.
+#[test]
+fn keys_typed_during_a_read_wait_and_act_on_it() {
+    let mut c = Console::new(false, false);
+    token_flow(&mut c);
+    // Straight after a write (its reread in flight), then straight into Users (its page in flight).
+    c.burst("2j 5r");
+    assert!(c.settings().maintenance, "the write ran");
+    let s = c.screen(80, 24);
+    assert!(s.contains("Roles of client1") && s.contains("[x] wsrole"), "r acted on the user read:\n{s}");
+}

@@ -1,11 +1,13 @@
-//! The real binary in a real terminal (tmux at 80×24): the whole "external system" token flow
-//! from an empty database by keys alone, the token copied from the screen and used over HTTP
-//! against a running `wsconsole serve`, then revoked in the console; and the terminal given
-//! back intact on quit and on SIGTERM. `.ci/run` installs tmux.
+//! The real binary in a real terminal (tmux at 80×24): both of Moodle's set-up flows from an
+//! empty database by keys alone ("external system": the token copied from the screen and used
+//! over HTTP against a running `wsconsole serve`, then revoked in the console; "users as
+//! clients with token": an open service, a user logging in through login/token.php), a Ctrl-C
+//! cancelled in the middle of a form, the username/password variant checked and test-called;
+//! and the terminal given back intact on quit and on SIGTERM. `.ci/run` installs tmux.
 
 mod common;
 
-use common::{Endpoint, get};
+use common::{Endpoint, get, post_form};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -92,9 +94,11 @@ fn the_whole_external_system_flow_by_keys_in_a_real_terminal() {
     t.keys(&["Enter"]).wait_for("Advanced features");
     t.keys(&["Space"]).wait_for("[x] Enable web services");
     t.keys(&["3", "Space"]).wait_for("[x] REST protocol");
-    // 3. A user.
+    // 3. A user; a Ctrl-C in the middle of the form is cancelled and nothing typed is lost.
     t.keys(&["5", "n"]).wait_for("Add a user");
-    t.text("client1").keys(&["Tab", "Tab"]).text("Secret-pass-1").keys(&["Enter"]).wait_for("user client1 created");
+    t.text("client").keys(&["C-c"]).wait_for("Quit and lose what you typed?");
+    t.keys(&["Enter"]).wait_for("Username client ");
+    t.text("1").keys(&["Tab", "Tab"]).text("Secret-pass-1").keys(&["Enter"]).wait_for("user client1 created");
     // 4. A role with webservice/rest:use, assigned to the user.
     t.keys(&[":"]).text("roles").keys(&["Enter"]).wait_for("Roles");
     t.keys(&["n"]).text("wsrole").keys(&["Enter"]).wait_for("Capabilities of role wsrole");
@@ -130,6 +134,39 @@ fn the_whole_external_system_flow_by_keys_in_a_real_terminal() {
     t.keys(&["Right", "Enter"]).wait_for("revoked");
     let after = site_info(&endpoint.base, &token);
     assert_eq!(after["errorcode"], "invalidtoken", "{after}");
+
+    // "Users as clients with token": a manual account with the role, an open service with the
+    // function, and the role allowed to create tokens; the user logs in through login/token.php.
+    t.keys(&["5", "n"]).text("student1").keys(&["Tab", "Left", "Tab"]).text("Student-pass-1").keys(&["Enter"]);
+    t.wait_for("user student1 created");
+    t.keys(&["r"]).wait_for("Roles of student1");
+    t.keys(&["Space", "Enter"]).wait_for("1 roles assigned");
+    t.keys(&["6", "n"]).text("Open service").keys(&["Tab", "Tab", "Tab", "Space", "Enter"]);
+    t.wait_for("service \"Open service\" created");
+    t.keys(&["f", "n"]).text("site_info").keys(&["Space", "Enter"]).wait_for("1 functions added to open_service");
+    t.keys(&[":"]).text("roles").keys(&["Enter"]).wait_for("Roles");
+    t.keys(&["G", "e"]).wait_for("Capabilities of role wsrole");
+    t.text("createtoken").keys(&["Space", "Enter"]).wait_for("role wsrole: 1 added");
+    t.keys(&["1"]).wait_for("Users as clients with token");
+    let login = post_form(
+        &format!("{}/login/token.php", endpoint.base),
+        "username=student1&password=Student-pass-1&service=open_service",
+    );
+    let issued: serde_json::Value = login.json();
+    let user_token = issued["token"].as_str().unwrap_or_else(|| panic!("{issued}")).to_string();
+    assert_eq!(site_info(&endpoint.base, &user_token)["username"], "student1");
+
+    // The username/password variant: web services authentication on, checked, then sent by
+    // the test client to simpleserver.php at the site URL.
+    t.keys(&["2", "e", "Tab", "C-u"]).text(&endpoint.base).keys(&["Enter"]).wait_for("saved");
+    t.keys(&["4", "Space"]).wait_for("Web services authentication: on");
+    t.keys(&["9", "Enter"]).wait_for("Access check");
+    t.keys(&["Tab"]).text("client1").keys(&["Tab"]).text("Secret-pass-1").keys(&["Enter"]);
+    t.wait_for("PASS");
+    t.keys(&["t"]).wait_for("Test call");
+    t.keys(&["Tab", "Tab"]).text("open_service").keys(&["Enter"]);
+    let s = t.wait_for("HTTP 200");
+    assert!(s.contains("simpleserver.php") && s.contains("\"username\": \"client1\""), "{s}");
 
     // Quit gives the terminal back: the shell's line is on the normal screen.
     t.keys(&["q"]).wait_for("EXITED=0");

@@ -119,15 +119,28 @@ pub struct Job {
     pub to: Target,
     pub what: String,
     pub run: Box<dyn FnOnce(&Store) -> Answer + Send>,
+    /// Keys wait for it: what they act on (a page of users, a verdict) is being read. A read
+    /// takes milliseconds; the keys typed meanwhile run, in order, once it is in.
+    pub holds_keys: bool,
 }
 
 impl Job {
+    /// A read that the next keys act on: they wait for it.
     pub fn new<T: Send + 'static>(
         to: Target,
         what: impl Into<String>,
         run: impl FnOnce(&Store) -> T + Send + 'static,
     ) -> Job {
-        Job { to, what: what.into(), run: Box::new(move |s| Box::new(run(s)) as Answer) }
+        Job { to, what: what.into(), run: Box::new(move |s| Box::new(run(s)) as Answer), holds_keys: true }
+    }
+
+    /// Work that keys do not wait for: the network, or hints shown as they come.
+    pub fn background<T: Send + 'static>(
+        to: Target,
+        what: impl Into<String>,
+        run: impl FnOnce(&Store) -> T + Send + 'static,
+    ) -> Job {
+        Job { holds_keys: false, ..Job::new(to, what, run) }
     }
 }
 

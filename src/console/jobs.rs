@@ -12,8 +12,9 @@ pub struct Jobs {
     store: Arc<Store>,
     done: Sender<(u64, Reply)>,
     replies: Receiver<(u64, Reply)>,
-    /// What each job still running is doing, in the order they began.
-    running: Vec<(u64, String)>,
+    /// What each job still running is doing, in the order they began, and whether keys wait
+    /// for it.
+    running: Vec<(u64, String, bool)>,
     next: u64,
 }
 
@@ -32,12 +33,12 @@ impl Jobs {
             let _ = done.send((n, Reply { to, answer }));
         });
         if spawned.is_ok() {
-            self.running.push((n, job.what));
+            self.running.push((n, job.what, job.holds_keys));
         }
     }
 
     fn finished(&mut self, (n, reply): (u64, Reply)) -> Reply {
-        self.running.retain(|(m, _)| *m != n);
+        self.running.retain(|(m, _, _)| *m != n);
         reply
     }
 
@@ -58,10 +59,15 @@ impl Jobs {
 
     /// What the oldest job still running is doing.
     pub fn working(&self) -> Option<&str> {
-        self.running.first().map(|(_, what)| what.as_str())
+        self.running.first().map(|(_, what, _)| what.as_str())
     }
 
     pub fn busy(&self) -> bool {
         !self.running.is_empty()
+    }
+
+    /// Whether a job that keys wait for is running.
+    pub fn holding(&self) -> bool {
+        self.running.iter().any(|(_, _, holds)| *holds)
     }
 }

@@ -146,7 +146,7 @@ impl Shell {
                 true
             }
             Event::Key(_) | Event::Paste(_) => {
-                if self.data.is_none() || self.rereading.is_some() || !self.queued.is_empty() {
+                if self.data.is_none() || self.rereading.is_some() || self.jobs.holding() || !self.queued.is_empty() {
                     if let Event::Key(key) = event
                         && self.overlays.is_empty()
                         && keys::lookup(Context::Screen(self.screen()), key, self.read_only) == Some(Action::Quit)
@@ -189,8 +189,10 @@ impl Shell {
     }
 
     /// Waits until the feed, the jobs and the waiting keys are all done (tests, benchmark).
+    /// Waiting keys run as soon as they may, as in the terminal's loop.
     pub fn settle(&mut self) {
         loop {
+            let ran = self.run_queued();
             if self.feed.in_flight() {
                 match self.feed.wait() {
                     Some(news) => self.news(news),
@@ -200,7 +202,7 @@ impl Shell {
                 if let Some(reply) = self.jobs.wait() {
                     self.reply(reply);
                 }
-            } else if !self.run_queued() {
+            } else if !ran || self.queued.is_empty() {
                 return;
             }
         }
@@ -208,7 +210,7 @@ impl Shell {
 
     fn run_queued(&mut self) -> bool {
         let mut ran = false;
-        while self.data.is_some() && self.rereading.is_none() && !self.quit {
+        while self.data.is_some() && self.rereading.is_none() && !self.jobs.holding() && !self.quit {
             let Some(event) = self.queued.pop_front() else { break };
             self.event(&event);
             ran = true;

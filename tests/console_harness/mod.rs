@@ -156,6 +156,15 @@ impl Console {
 }
 
 impl Console {
+    /// Keys typed faster than anything is read: the console is not waited for between them.
+    pub fn burst(&mut self, text: &str) -> &mut Self {
+        for c in text.chars() {
+            self.app.handle(&Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)));
+        }
+        self.app.settle();
+        self
+    }
+
     /// Pasted text, as a terminal with bracketed paste sends it.
     pub fn paste(&mut self, text: &str) -> &mut Self {
         self.app.handle(&Event::Paste(text.to_string()));

@@ -47,7 +47,7 @@ impl FormDialog {
     fn lookup(&self, key: &'static str, me: u64) -> Option<Effect> {
         let field = self.form.field(key).filter(|f| f.matches.is_some())?;
         let typed = field.text().trim().to_string();
-        Some(Effect::Job(Job::new(Target::Overlay(me), "finding users…", move |store| {
+        Some(Effect::Job(Job::background(Target::Overlay(me), "finding users…", move |store| {
             let page = store.read().and_then(|v| v.find_users(&typed, 0, 5));
             let (total, names) =
                 page.map(|p| (p.total, p.rows.into_iter().map(|u| u.username).collect())).unwrap_or_default();

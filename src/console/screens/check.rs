@@ -177,7 +177,7 @@ impl Check {
         self.response = None;
         self.scroll = 0;
         let what = format!("sending the call to {}", cx.data.settings.site_url);
-        vec![Effect::Job(Job::new(Target::Screen(ID), what, move |_store| Response(call.send())))]
+        vec![Effect::Job(Job::background(Target::Screen(ID), what, move |_store| Response(call.send())))]
     }
 
     fn response_lines(&self) -> u16 {
