@@ -13,7 +13,7 @@ use crate::domain::iprestriction::IpRestriction;
 use crate::domain::time::format_time;
 use crate::domain::validate::FieldError;
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::widgets::{Cell, Paragraph, Row};
 
 pub const ID: ScreenId = ScreenId("authorised");
@@ -146,19 +146,39 @@ impl Screen for AuthorisedUsers {
         } else {
             format!("\"{}\" is open to all users: authorisations are not used", s.service.name)
         };
+        let wide = area.width >= 120;
         let spec = TableSpec {
             title,
             header: vec!["User", "IP restriction", "Valid until", "Capabilities"],
-            widths: vec![Constraint::Length(16), Constraint::Length(18), Constraint::Length(22), Constraint::Min(20)],
+            widths: vec![
+                Constraint::Length(14),
+                Constraint::Length(18),
+                Constraint::Length(if wide { 20 } else { 11 }),
+                Constraint::Min(20),
+            ],
             len: s.authorised.len(),
             selected: self.list.at(s.authorised.len()),
             empty: "Nobody yet: n authorises a user.".into(),
         };
+        // The selected row whole, on a line under the list.
+        let [area, detail] = Layout::vertical([Constraint::Min(4), Constraint::Length(1)]).areas(area);
+        if let Some(a) = s.authorised.get(self.list.at(s.authorised.len())) {
+            let until = a.entry.valid_until.map_or("no expiry".into(), format_time);
+            let caps = if a.missing.is_empty() {
+                "has the capabilities".into()
+            } else {
+                format!("lacks {}", a.missing.join(", "))
+            };
+            f.render_widget(
+                Paragraph::new(format!(" {}: valid until {until} · {caps}", a.username)).style(t.dim()),
+                detail,
+            );
+        }
         let bad = t.bad();
         table(f, area, &t, spec, |i| {
             let a = &s.authorised[i];
             let ip = if a.entry.ip_restriction.is_empty() { "any".into() } else { a.entry.ip_restriction.clone() };
-            let until = a.entry.valid_until.map_or("no expiry".into(), format_time);
+            let until = a.entry.valid_until.map_or("no expiry".into(), |v| if wide { format_time(v) } else { day(v) });
             let caps = if a.missing.is_empty() {
                 Cell::from("✓")
             } else {

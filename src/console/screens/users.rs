@@ -364,6 +364,9 @@ impl Screen for Users {
         {
             let s = &cx.data.settings;
             lines.push(Line::from(Span::styled(u.username.clone(), t.title())));
+            if !u.fullname().trim().is_empty() {
+                lines.push(Line::raw(format!("name: {}", u.fullname())));
+            }
             lines.push(Line::raw(format!("e-mail: {}", if u.email.is_empty() { "—" } else { &u.email })));
             lines.push(Line::raw(format!("password: {}", if u.password_hash.is_empty() { "none" } else { "set" })));
             lines.push(Line::raw(format!(

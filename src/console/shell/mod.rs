@@ -4,20 +4,20 @@
 //! After a write it rereads the database before the next key acts; keys typed meanwhile wait
 //! in order, none is lost.
 
+mod effects;
+mod input;
+
 use super::chrome;
 use super::data::{Data, Feed, News};
-use super::effect::{Ctx, Effect, Effects, Reply, Target, Write};
+use super::effect::{Ctx, Effects, Reply, Target};
 use super::jobs::Jobs;
 use super::keys::{self, Action, Context};
-use super::overlays::form::FormDialog;
-use super::overlays::help::Help;
-use super::overlays::palette::Palette;
-use super::overlays::{Areas, Overlay, Step};
+use super::overlays::{Areas, Overlay};
 use super::screens::{self, Meta, Screen, ScreenId};
 use super::theme::Theme;
-use crate::ops::{OpError, Ops};
+use crate::ops::Ops;
 use crate::store::Store;
-use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind};
+use crossterm::event::{Event, KeyCode, KeyEventKind};
 use ratatui::Frame;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -266,12 +266,12 @@ impl Shell {
         self.apply(effects);
     }
 
-    fn index(&self, id: ScreenId) -> Option<usize> {
+    pub(super) fn index(&self, id: ScreenId) -> Option<usize> {
         self.screens.iter().position(|s| s.id() == id)
     }
 
     /// Runs `f` on screen `i` with the context, if the data is in.
-    fn on_screen(&mut self, i: usize, f: impl FnOnce(&mut dyn Screen, &Ctx) -> Effects) -> Effects {
+    pub(super) fn on_screen(&mut self, i: usize, f: impl FnOnce(&mut dyn Screen, &Ctx) -> Effects) -> Effects {
         let Some(data) = self.data.as_deref() else { return Vec::new() };
         let cx = Ctx {
             data,
@@ -281,174 +281,6 @@ impl Shell {
             service: self.service.as_deref(),
         };
         f(self.screens[i].as_mut(), &cx)
-    }
-
-    fn paste(&mut self, text: &str) {
-        let Some(data) = self.data.as_deref() else { return };
-        let cx = Ctx {
-            data,
-            theme: self.theme,
-            read_only: self.read_only,
-            size: self.size,
-            service: self.service.as_deref(),
-        };
-        if let Some((id, o)) = self.overlays.last_mut() {
-            let step = o.paste(text, &cx, *id);
-            self.step(step);
-        }
-    }
-
-    pub fn key(&mut self, key: &KeyEvent) {
-        if self.too_small() {
-            // The screen is hidden: only quitting works, and not over typed input.
-            let quit = keys::lookup(Context::Screen(self.screen()), key, self.read_only) == Some(Action::Quit);
-            if quit && !self.overlays.iter().any(|(_, o)| o.has_input()) {
-                self.quit = true;
-            }
-            return;
-        }
-        let context = self.context();
-        let action = keys::lookup(context, key, self.read_only);
-        let Some(data) = self.data.as_deref() else { return };
-        let cx = Ctx {
-            data,
-            theme: self.theme,
-            read_only: self.read_only,
-            size: self.size,
-            service: self.service.as_deref(),
-        };
-        if let Some((id, o)) = self.overlays.last_mut() {
-            let step = o.key(action, key, &cx, *id);
-            self.step(step);
-            return;
-        }
-        self.message = None;
-        let Some(action) = action else { return };
-        let effects = match action {
-            Action::Quit => vec![Effect::Quit],
-            Action::Help => {
-                let title = self.current().meta().title;
-                vec![Effect::Open(Box::new(Help::new(context, title, self.read_only)))]
-            }
-            Action::Palette => vec![Effect::Open(Box::new(Palette::new(&self.metas(), self.read_only)))],
-            Action::Filter => match self.current().filter() {
-                Some(f) => vec![Effect::Open(Box::new(super::overlays::filter::Filter::new(f)))],
-                None => Vec::new(),
-            },
-            Action::Refresh => vec![Effect::Refresh],
-            Action::GoNumber => {
-                let digit = match key.code {
-                    KeyCode::Char(c) => Some(c),
-                    _ => None,
-                };
-                self.screens.iter().find(|s| s.meta().number == digit).map(|s| Effect::Go(s.id())).into_iter().collect()
-            }
-            Action::Go(s) => vec![Effect::Go(s)],
-            Action::Back => {
-                let screen = self.current();
-                if screen.filter().is_some_and(|f| !f.is_empty()) {
-                    vec![Effect::Filter(String::new())]
-                } else {
-                    screen.meta().parent.map(Effect::Go).into_iter().collect()
-                }
-            }
-            other => self.screens[self.current].act(other, &cx),
-        };
-        self.apply(effects);
-    }
-
-    fn step(&mut self, step: Step) {
-        let effects = match step {
-            Step::Stay(effects) => effects,
-            Step::Close(effects) => {
-                self.overlays.pop();
-                effects
-            }
-        };
-        self.apply(effects);
-    }
-
-    fn go(&mut self, id: ScreenId) {
-        if let Some(i) = self.index(id) {
-            self.current = i;
-            let effects = self.on_screen(i, |s, cx| s.shown(cx));
-            self.apply(effects);
-        }
-    }
-
-    pub fn apply(&mut self, effects: Effects) {
-        for effect in effects {
-            match effect {
-                Effect::Go(id) => self.go(id),
-                Effect::GoAndAct(id, action) => {
-                    self.go(id);
-                    if let Some(i) = self.index(id) {
-                        let more = self.on_screen(i, |s, cx| s.act(action, cx));
-                        self.apply(more);
-                    }
-                }
-                Effect::FocusService(name) => self.service = Some(name),
-                Effect::Open(o) => {
-                    self.next_overlay += 1;
-                    self.overlays.push((self.next_overlay, o));
-                }
-                Effect::CloseDialog => {
-                    self.overlays.pop();
-                }
-                Effect::Submitted(owner, form) => {
-                    if let Some(i) = self.index(owner) {
-                        let more = self.on_screen(i, |s, cx| s.submit(form, cx));
-                        self.apply(more);
-                    }
-                }
-                Effect::Write(w) => self.write(w),
-                Effect::Job(job) => self.jobs.start(job),
-                Effect::Say(m) => self.message = Some((m, false)),
-                Effect::Fail(m) => self.message = Some((m, true)),
-                Effect::Copy(text) => self.clipboard = Some(text),
-                Effect::Filter(text) => {
-                    let i = self.current;
-                    let more = self.on_screen(i, |s, cx| s.set_filter(&text, cx));
-                    self.apply(more);
-                }
-                Effect::Refresh => {
-                    self.feed.request();
-                    self.message = Some(("reloading…".into(), false));
-                }
-                Effect::Quit => self.quit = true,
-            }
-        }
-    }
-
-    /// Runs a change, then rereads before the next key acts.
-    fn write(&mut self, w: Write) {
-        if self.read_only {
-            self.message = Some(("read-only: nothing is changed".into(), true));
-            return;
-        }
-        match (w.run)(&self.ops) {
-            Ok(done) => {
-                self.message = Some((done.message, false));
-                self.rereading = Some(done.select.map(|key| (self.screen(), key)));
-                self.feed.request();
-                if let Some(next) = done.next {
-                    self.apply(vec![Effect::Open(next)]);
-                }
-            }
-            Err(e) => match w.form {
-                Some((mut form, owner)) => {
-                    match e {
-                        OpError::Invalid(fe) => form.set_errors(vec![fe]),
-                        OpError::NotFound(m) if m.starts_with("user") && form.field("username").is_some() => {
-                            form.set_errors(vec![crate::domain::validate::FieldError::new("username", m)]);
-                        }
-                        other => form.set_error("", other.to_string()),
-                    }
-                    self.apply(vec![Effect::Open(Box::new(FormDialog::again(form, owner)))]);
-                }
-                None => self.message = Some((e.to_string(), true)),
-            },
-        }
     }
 
     /// Draws a frame from `&self`: nothing changes while drawing.
