@@ -160,6 +160,36 @@ impl List {
     }
 }
 
+/// A list with a filter typed on the status line (`/`).
+#[derive(Debug, Default, Clone)]
+pub struct Filtered {
+    pub list: List,
+    pub filter: String,
+}
+
+impl Filtered {
+    /// A new filter: the selection goes back to the first row.
+    pub fn set_filter(&mut self, text: &str) -> Effects {
+        self.filter = text.to_string();
+        self.list.selected = 0;
+        Vec::new()
+    }
+
+    /// Selects the first row, in the order shown, for which `is_it` holds (a created item).
+    pub fn select(&mut self, mut is_it: impl Iterator<Item = bool>) -> Effects {
+        if let Some(i) = is_it.position(|hit| hit) {
+            self.list.selected = i;
+        }
+        Vec::new()
+    }
+
+    /// Whether `fields` contain the filter, case-insensitively.
+    pub fn keeps(&self, fields: &[&str]) -> bool {
+        let f = self.filter.to_lowercase();
+        f.is_empty() || fields.iter().any(|s| s.to_lowercase().contains(&f))
+    }
+}
+
 /// The screen where an access decision's failing setting is changed.
 pub fn of_place(p: Place) -> ScreenId {
     match p {

@@ -1,7 +1,7 @@
 //! Roles (`:roles`): the roles, their capabilities and holders; a new role picks its
 //! capabilities next, and `e` changes them in one change.
 
-use super::{Hint, List, Meta, Screen, ScreenId};
+use super::{Filtered, Hint, Meta, Screen, ScreenId};
 use crate::console::effect::{Ctx, Effect, Effects, Write, Written};
 use crate::console::form::Form;
 use crate::console::keys::Action;
@@ -21,19 +21,12 @@ static META: Meta =
 
 #[derive(Default)]
 pub struct Roles {
-    list: List,
-    filter: String,
+    rows: Filtered,
 }
 
-fn visible(filter: &str, cx: &Ctx) -> Vec<usize> {
-    let f = filter.to_lowercase();
+fn visible(rows: &Filtered, cx: &Ctx) -> Vec<usize> {
     let roles = &cx.data.roles;
-    (0..roles.len())
-        .filter(|&i| {
-            let r = &roles[i].role;
-            f.is_empty() || r.shortname.to_lowercase().contains(&f) || r.name.to_lowercase().contains(&f)
-        })
-        .collect()
+    (0..roles.len()).filter(|&i| rows.keeps(&[&roles[i].role.shortname, &roles[i].role.name])).collect()
 }
 
 fn shortname_rule(v: &str) -> Result<(), String> {
@@ -65,8 +58,8 @@ pub fn capability_picker(role: &str, held: &[String]) -> Picker {
 
 impl Roles {
     fn selected<'a>(&self, cx: &'a Ctx) -> Option<&'a crate::console::data::RoleRow> {
-        let v = visible(&self.filter, cx);
-        v.get(self.list.at(v.len())).map(|&i| &cx.data.roles[i])
+        let v = visible(&self.rows, cx);
+        v.get(self.rows.list.at(v.len())).map(|&i| &cx.data.roles[i])
     }
 }
 
@@ -76,7 +69,7 @@ impl Screen for Roles {
     }
 
     fn act(&mut self, action: Action, cx: &Ctx) -> Effects {
-        if self.list.step(action, visible(&self.filter, cx).len(), cx.page()) {
+        if self.rows.list.step(action, visible(&self.rows, cx).len(), cx.page()) {
             return Vec::new();
         }
         match (action, self.selected(cx)) {
@@ -121,34 +114,30 @@ impl Screen for Roles {
     }
 
     fn filter(&self) -> Option<&str> {
-        Some(&self.filter)
+        Some(&self.rows.filter)
     }
 
     fn set_filter(&mut self, text: &str, _cx: &Ctx) -> Effects {
-        self.filter = text.to_string();
-        self.list.selected = 0;
-        Vec::new()
+        self.rows.set_filter(text)
     }
 
     fn select(&mut self, key: &str, cx: &Ctx) -> Effects {
-        if let Some(i) = visible(&self.filter, cx).iter().position(|&i| cx.data.roles[i].role.shortname == key) {
-            self.list.selected = i;
-        }
-        Vec::new()
+        let v = visible(&self.rows, cx);
+        self.rows.select(v.iter().map(|&i| cx.data.roles[i].role.shortname == key))
     }
 
     fn draw(&self, f: &mut Frame, area: Rect, cx: &Ctx) {
         let t = cx.theme;
         let d = cx.data;
-        let v = visible(&self.filter, cx);
+        let v = visible(&self.rows, cx);
         let [list, detail] = Layout::vertical([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(area);
         let spec = TableSpec {
             title: "Roles".into(),
             header: vec!["Short name", "Name", "Capabilities", "Holders"],
             widths: vec![Constraint::Length(18), Constraint::Min(16), Constraint::Length(12), Constraint::Length(10)],
             len: v.len(),
-            selected: self.list.at(v.len()),
-            empty: empty_text(&self.filter, "No role yet: n adds one."),
+            selected: self.rows.list.at(v.len()),
+            empty: empty_text(&self.rows.filter, "No role yet: n adds one."),
         };
         table(f, list, &t, spec, |i| {
             let r = &d.roles[v[i]];

@@ -2,7 +2,7 @@
 //! deleted; `f` and `a` open a service's functions and authorised users.
 
 use super::features::on_off;
-use super::{Hint, List, Meta, Screen, ScreenId, authorised_users, service_functions};
+use super::{Filtered, Hint, Meta, Screen, ScreenId, authorised_users, service_functions};
 use crate::console::data::ServiceRow;
 use crate::console::effect::{Ctx, Effect, Effects, Write, Written};
 use crate::console::form::Form;
@@ -22,8 +22,7 @@ static META: Meta =
 
 #[derive(Default)]
 pub struct Services {
-    list: List,
-    filter: String,
+    rows: Filtered,
 }
 
 enum Purpose {
@@ -31,15 +30,9 @@ enum Purpose {
     Edit(String),
 }
 
-fn visible(filter: &str, cx: &Ctx) -> Vec<usize> {
-    let f = filter.to_lowercase();
+fn visible(rows: &Filtered, cx: &Ctx) -> Vec<usize> {
     let services = &cx.data.services;
-    (0..services.len())
-        .filter(|&i| {
-            let s = &services[i].service;
-            f.is_empty() || s.shortname.to_lowercase().contains(&f) || s.name.to_lowercase().contains(&f)
-        })
-        .collect()
+    (0..services.len()).filter(|&i| rows.keeps(&[&services[i].service.shortname, &services[i].service.name])).collect()
 }
 
 fn required_caps() -> Vec<String> {
@@ -69,8 +62,8 @@ pub fn propose_shortname(name: &str) -> String {
 
 impl Services {
     fn selected<'a>(&self, cx: &'a Ctx) -> Option<&'a ServiceRow> {
-        let v = visible(&self.filter, cx);
-        v.get(self.list.at(v.len())).map(|&i| &cx.data.services[i])
+        let v = visible(&self.rows, cx);
+        v.get(self.rows.list.at(v.len())).map(|&i| &cx.data.services[i])
     }
 
     fn open(&self, cx: &Ctx, screen: ScreenId) -> Effects {
@@ -109,7 +102,7 @@ impl Screen for Services {
     }
 
     fn act(&mut self, action: Action, cx: &Ctx) -> Effects {
-        if self.list.step(action, visible(&self.filter, cx).len(), cx.page()) {
+        if self.rows.list.step(action, visible(&self.rows, cx).len(), cx.page()) {
             return Vec::new();
         }
         let selected = self.selected(cx);
@@ -203,25 +196,21 @@ impl Screen for Services {
     }
 
     fn filter(&self) -> Option<&str> {
-        Some(&self.filter)
+        Some(&self.rows.filter)
     }
 
     fn set_filter(&mut self, text: &str, _cx: &Ctx) -> Effects {
-        self.filter = text.to_string();
-        self.list.selected = 0;
-        Vec::new()
+        self.rows.set_filter(text)
     }
 
     fn select(&mut self, key: &str, cx: &Ctx) -> Effects {
-        if let Some(i) = visible(&self.filter, cx).iter().position(|&i| cx.data.services[i].service.shortname == key) {
-            self.list.selected = i;
-        }
-        Vec::new()
+        let v = visible(&self.rows, cx);
+        self.rows.select(v.iter().map(|&i| cx.data.services[i].service.shortname == key))
     }
 
     fn draw(&self, f: &mut Frame, area: Rect, cx: &Ctx) {
         let d = cx.data;
-        let v = visible(&self.filter, cx);
+        let v = visible(&self.rows, cx);
         let spec = TableSpec {
             title: "External services: built-in, then custom".into(),
             header: vec!["Name", "Short name", "Kind", "On", "Users", "Functions", "Authorised"],
@@ -235,8 +224,8 @@ impl Screen for Services {
                 Constraint::Length(10),
             ],
             len: v.len(),
-            selected: self.list.at(v.len()),
-            empty: empty_text(&self.filter, "No service yet: n adds one."),
+            selected: self.rows.list.at(v.len()),
+            empty: empty_text(&self.rows.filter, "No service yet: n adds one."),
         };
         table(f, area, &cx.theme, spec, |i| {
             let s = &d.services[v[i]];

@@ -12,13 +12,7 @@ use crossterm::event::{KeyCode, KeyEvent};
 impl Shell {
     pub(super) fn paste(&mut self, text: &str) {
         let Some(data) = self.data.as_deref() else { return };
-        let cx = Ctx {
-            data,
-            theme: self.theme,
-            read_only: self.read_only,
-            size: self.size,
-            service: self.service.as_deref(),
-        };
+        let cx = ctx!(self, data);
         if let Some((id, o)) = self.overlays.last_mut() {
             let step = o.paste(text, &cx, *id);
             self.step(step);
@@ -37,13 +31,7 @@ impl Shell {
         let context = self.context();
         let action = keys::lookup(context, key, self.read_only);
         let Some(data) = self.data.as_deref() else { return };
-        let cx = Ctx {
-            data,
-            theme: self.theme,
-            read_only: self.read_only,
-            size: self.size,
-            service: self.service.as_deref(),
-        };
+        let cx = ctx!(self, data);
         if let Some((id, o)) = self.overlays.last_mut() {
             let step = o.key(action, key, &cx, *id);
             self.step(step);

@@ -4,6 +4,20 @@
 //! After a write it rereads the database before the next key acts; keys typed meanwhile wait
 //! in order, none is lost.
 
+/// The context, built from the shell's fields one by one (a macro, not a method), so that the
+/// borrow is of those fields only and a screen or a dialog can be borrowed mutably beside it.
+macro_rules! ctx {
+    ($shell:expr, $data:expr) => {
+        Ctx {
+            data: $data,
+            theme: $shell.theme,
+            read_only: $shell.read_only,
+            size: $shell.size,
+            service: $shell.service.as_deref(),
+        }
+    };
+}
+
 mod effects;
 mod input;
 
@@ -128,13 +142,7 @@ impl Shell {
     }
 
     pub(super) fn cx(&self) -> Option<Ctx<'_>> {
-        Some(Ctx {
-            data: self.data.as_deref()?,
-            theme: self.theme,
-            read_only: self.read_only,
-            size: self.size,
-            service: self.service.as_deref(),
-        })
+        Some(ctx!(self, self.data.as_deref()?))
     }
 
     /// Handles one terminal event. Returns whether the screen needs drawing.
@@ -273,13 +281,7 @@ impl Shell {
     /// Runs `f` on screen `i` with the context, if the data is in.
     pub(super) fn on_screen(&mut self, i: usize, f: impl FnOnce(&mut dyn Screen, &Ctx) -> Effects) -> Effects {
         let Some(data) = self.data.as_deref() else { return Vec::new() };
-        let cx = Ctx {
-            data,
-            theme: self.theme,
-            read_only: self.read_only,
-            size: self.size,
-            service: self.service.as_deref(),
-        };
+        let cx = ctx!(self, data);
         f(self.screens[i].as_mut(), &cx)
     }
 
