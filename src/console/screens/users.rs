@@ -234,12 +234,14 @@ impl Screen for Users {
         self.fetch()
     }
 
+    /// The page is read again when the screen is shown (the shell shows the current screen
+    /// again after each reread): a filter over 100 000 users is not reread while unseen.
     fn refreshed(&mut self, _cx: &Ctx) -> Effects {
         self.page = None;
         self.asked = None;
         self.detail = None;
         self.asked_detail = None;
-        self.fetch()
+        Vec::new()
     }
 
     fn reply(&mut self, answer: Answer, _cx: &Ctx) -> Effects {

@@ -3,7 +3,7 @@
 //! with the error beside the field.
 
 use super::Shell;
-use crate::console::effect::{Effect, Effects, Write};
+use crate::console::effect::{Effect, Effects, Target, Write};
 use crate::console::overlays::Step;
 use crate::console::overlays::form::FormDialog;
 use crate::console::screens::ScreenId;
@@ -55,7 +55,14 @@ impl Shell {
                     }
                 }
                 Effect::Write(w) => self.write(w),
-                Effect::Job(job) => self.jobs.start(job),
+                Effect::Job(mut job) => {
+                    // Keys wait only for what the screen shown (or a dialog) reads.
+                    job.holds_keys &= match job.to {
+                        Target::Screen(id) => id == self.screen(),
+                        Target::Overlay(_) => true,
+                    };
+                    self.jobs.start(job)
+                }
                 Effect::Say(m) => self.message = Some((m, false)),
                 Effect::Fail(m) => self.message = Some((m, true)),
                 Effect::Copy(text) => self.clipboard = Some(text),

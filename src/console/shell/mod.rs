@@ -235,6 +235,7 @@ impl Shell {
                 for i in 0..self.screens.len() {
                     effects.extend(self.on_screen(i, |s, cx| s.refreshed(cx)));
                 }
+                effects.extend(self.on_screen(self.current, |s, cx| s.shown(cx)));
                 if !self.feed.in_flight()
                     && let Some(select) = self.rereading.take()
                     && let Some((id, key)) = select
