@@ -44,7 +44,9 @@ fn newer_schema_is_refused_with_a_clear_message() {
         txn.commit().unwrap();
     }
     let err = Store::open(&path).err().expect("refused").to_string();
-    assert!(err.contains("schema version 2, newer than this wsconsole understands (1)"), "{err}");
+    let expected =
+        format!("schema version {}, newer than this wsconsole understands ({SCHEMA_VERSION})", SCHEMA_VERSION + 1);
+    assert!(err.contains(&expected), "{err}");
     assert!(err.contains(&path.display().to_string()), "{err}");
 }
 

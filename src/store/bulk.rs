@@ -44,6 +44,7 @@ pub fn fill(store: &Store, v: Volume, now: UnixTime) -> Result<(), StoreError> {
     let mut first_user = None;
     in_batches(v.users, |_, n| {
         store.write(|t| {
+            t.changed_everything();
             let first = t.reserve_ids("user", n)?;
             first_user.get_or_insert(first);
             for id in first..first + n {
@@ -68,6 +69,7 @@ pub fn fill(store: &Store, v: Volume, now: UnixTime) -> Result<(), StoreError> {
         })
     })?;
     let first_service = store.write(|t| {
+        t.changed_everything();
         let first = t.reserve_ids("service", v.services)?;
         for id in first..first + v.services {
             let s = Service {
@@ -91,6 +93,7 @@ pub fn fill(store: &Store, v: Volume, now: UnixTime) -> Result<(), StoreError> {
     let first_user = first_user.unwrap_or(1);
     in_batches(v.tokens, |_, n| {
         store.write(|t| {
+            t.changed_everything();
             let first = t.reserve_ids("token", n)?;
             for id in first..first + n {
                 let token = Token {
@@ -125,6 +128,9 @@ pub fn fill(store: &Store, v: Volume, now: UnixTime) -> Result<(), StoreError> {
                 duration_micros: 150,
             })
             .collect();
-        store.write(|t| t.append_calls(&calls))
+        store.write(|t| {
+            t.changed_everything();
+            t.append_calls(&calls)
+        })
     })
 }

@@ -3,6 +3,7 @@
 
 pub mod bulk;
 mod codec;
+pub mod feed;
 pub mod file_check;
 mod header;
 pub mod keyfile;
@@ -65,6 +66,8 @@ pub struct Store {
     key: std::sync::OnceLock<crate::domain::secret::SiteKey>,
     /// What the administrator allowed of the database file, and so of its key file.
     policy: file_check::FilePolicy,
+    /// Transactions the change feed keeps ([`feed::FEED_KEEP`]; fewer in tests).
+    feed_keep: u64,
 }
 
 impl Store {
@@ -101,13 +104,25 @@ impl Store {
         let file = file_check::open(path, policy).map_err(fail)?;
         let own = file.try_clone().map_err(|e| fail(io_cause(&e)))?;
         let db = open_redb(file, cache_bytes).map_err(fail)?;
-        let store = Store { db, path: path.to_path_buf(), file: own, key: std::sync::OnceLock::new(), policy };
+        let store = Store {
+            db,
+            path: path.to_path_buf(),
+            file: own,
+            key: std::sync::OnceLock::new(),
+            policy,
+            feed_keep: feed::FEED_KEEP,
+        };
         schema::prepare(&store)?;
         Ok(store)
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Keeps only the last `n` transactions in the change feed (tests of falling behind).
+    pub fn set_feed_keep(&mut self, n: u64) {
+        self.feed_keep = n.max(1);
     }
 
     /// The header of the file this store has open, mapped read-only: it changes with every
@@ -145,6 +160,7 @@ impl Store {
         let result = {
             let mut tables = WriteTables::open(&txn)?;
             f(&mut tables).and_then(|v| {
+                tables.record_changes(self.feed_keep)?;
                 tables.count_change()?;
                 Ok(v)
             })
@@ -171,7 +187,10 @@ impl Store {
         let txn = self.db.begin_write()?;
         let result = {
             let mut tables = WriteTables::open(&txn)?;
-            f(&mut ActivityTables(&mut tables))
+            f(&mut ActivityTables(&mut tables)).and_then(|v| {
+                tables.record_changes(self.feed_keep)?;
+                Ok(v)
+            })
         };
         match result {
             Ok(v) => {

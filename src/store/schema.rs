@@ -12,7 +12,7 @@ use crate::domain::{Role, Service, Settings};
 use redb::ReadableTable;
 
 /// The schema this release writes.
-pub const SCHEMA_VERSION: u64 = 1;
+pub const SCHEMA_VERSION: u64 = 2;
 
 const VERSION_KEY: &str = "schema_version";
 const CREATED_KEY: &str = "created_at";
@@ -23,8 +23,18 @@ pub(crate) struct Migration {
     pub apply: fn(&mut WriteTables<'_>) -> Result<(), StoreError>,
 }
 
-/// Steps from older schemas; version 1 is the first, so there are none yet.
-const MIGRATIONS: &[Migration] = &[];
+/// Steps from older schemas.
+const MIGRATIONS: &[Migration] = &[
+    // 2 adds the change feed, whose table the write transaction has just created; readers
+    // that knew nothing of it read everything.
+    Migration {
+        from: 1,
+        apply: |t| {
+            t.changed_everything();
+            Ok(())
+        },
+    },
+];
 
 pub(super) fn prepare(store: &Store) -> Result<(), StoreError> {
     match stored_version(store)? {

@@ -51,11 +51,13 @@ macro_rules! tables {
         /// Every table of one write transaction, open for the transaction's length.
         pub struct WriteTables<'t> {
             $( pub(in crate::store) $field: Table<'t, $K, $V>, )*
+            /// What this transaction changes, for the change feed.
+            pub(in crate::store) pending: super::feed::Pending,
         }
 
         impl<'t> WriteTables<'t> {
             pub(crate) fn open(txn: &'t WriteTransaction) -> Result<Self, StoreError> {
-                Ok(WriteTables { $( $field: txn.open_table($CONST)?, )* })
+                Ok(WriteTables { $( $field: txn.open_table($CONST)?, )* pending: Default::default() })
             }
         }
 
@@ -102,4 +104,6 @@ tables! {
     call_log, CallLogT, CALL_LOG = "call_log": (u64, u64) => Bytes;
     /// (time, seq) → AuditEntry
     audit_log, AuditLog, AUDIT_LOG = "audit_log": (u64, u64) => Bytes;
+    /// The change feed: sequence number → what that write transaction changed (`feed::Change`s).
+    feed, Feed, FEED = "feed": u64 => Bytes;
 }

@@ -3,6 +3,7 @@
 
 use super::StoreError;
 use super::codec::encode;
+use super::feed::Change;
 use super::tables::WriteTables;
 use crate::domain::*;
 use redb::ReadableTable;
@@ -58,12 +59,14 @@ impl WriteTables<'_> {
 
     pub fn put_settings(&mut self, s: &Settings) -> Result<(), StoreError> {
         self.config.insert("settings", encode(s).as_slice())?;
+        self.changed(Change::Settings);
         Ok(())
     }
 
     /// What the endpoint recorded at its last start (beside the settings, no schema change).
     pub fn put_endpoint_start(&mut self, e: &crate::domain::site_url::EndpointStart) -> Result<(), StoreError> {
         self.config.insert("endpoint", encode(e).as_slice())?;
+        self.changed(Change::EndpointStart);
         Ok(())
     }
 
@@ -80,6 +83,7 @@ impl WriteTables<'_> {
             self.users_by_username.insert(u.username.as_str(), u.id)?;
         }
         self.users.insert(u.id, encode(u).as_slice())?;
+        self.changed(Change::User(u.id));
         Ok(())
     }
 
@@ -91,6 +95,7 @@ impl WriteTables<'_> {
         }
         self.roles_by_shortname.insert(r.shortname.as_str(), r.id)?;
         self.roles.insert(r.id, encode(r).as_slice())?;
+        self.changed(Change::Role(r.id));
         Ok(())
     }
 
@@ -115,26 +120,36 @@ impl WriteTables<'_> {
             .collect();
         for user in holders {
             self.role_assignments.remove((user, r.id))?;
+            self.changed(Change::RoleAssignment { user, role: r.id });
         }
+        self.changed(Change::Role(r.id));
         Ok(())
     }
 
     /// Allows (`present`) or unsets a capability on a role; returns whether anything changed.
     pub fn set_role_cap(&mut self, role: RoleId, cap: &str, present: bool) -> Result<bool, StoreError> {
-        Ok(if present {
+        let changed = if present {
             self.role_caps.insert((role, cap), ())?.is_none()
         } else {
             self.role_caps.remove((role, cap))?.is_some()
-        })
+        };
+        if changed {
+            self.changed(Change::Role(role));
+        }
+        Ok(changed)
     }
 
     /// Assigns (`present`) or unassigns a role; returns whether anything changed.
     pub fn set_role_assignment(&mut self, user: UserId, role: RoleId, present: bool) -> Result<bool, StoreError> {
-        Ok(if present {
+        let changed = if present {
             self.role_assignments.insert((user, role), ())?.is_none()
         } else {
             self.role_assignments.remove((user, role))?.is_some()
-        })
+        };
+        if changed {
+            self.changed(Change::RoleAssignment { user, role });
+        }
+        Ok(changed)
     }
 
     /// Adds (`present`) or removes a function of a service; returns whether anything changed.
@@ -144,16 +159,24 @@ impl WriteTables<'_> {
         function: &str,
         present: bool,
     ) -> Result<bool, StoreError> {
-        Ok(if present {
+        let changed = if present {
             self.service_functions.insert((service, function), ())?.is_none()
         } else {
             self.service_functions.remove((service, function))?.is_some()
-        })
+        };
+        if changed {
+            self.changed(Change::ServiceFunctions(service));
+        }
+        Ok(changed)
     }
 
     /// Removes an authorised user; returns whether there was one.
     pub fn remove_authorised(&mut self, service: ServiceId, user: UserId) -> Result<bool, StoreError> {
-        Ok(self.service_users.remove((service, user))?.is_some())
+        let removed = self.service_users.remove((service, user))?.is_some();
+        if removed {
+            self.changed(Change::Authorised { service, user });
+        }
+        Ok(removed)
     }
 
     pub fn put_service(&mut self, s: &Service, old: Option<&Service>) -> Result<(), StoreError> {
@@ -164,6 +187,7 @@ impl WriteTables<'_> {
         }
         self.services_by_shortname.insert(s.shortname.as_str(), s.id)?;
         self.services.insert(s.id, encode(s).as_slice())?;
+        self.changed(Change::Service(s.id));
         Ok(())
     }
 
@@ -181,19 +205,23 @@ impl WriteTables<'_> {
         for f in &functions {
             self.service_functions.remove((s.id, f.as_str()))?;
         }
+        self.changed(Change::Service(s.id));
+        self.changed(Change::ServiceFunctions(s.id));
         let users: Vec<u64> = self
             .service_users
             .range((s.id, 0)..(s.id + 1, 0))?
             .map(|e| e.map(|(k, _)| k.value().1))
             .collect::<Result<_, _>>()?;
-        for u in users {
-            self.service_users.remove((s.id, u))?;
+        for user in users {
+            self.service_users.remove((s.id, user))?;
+            self.changed(Change::Authorised { service: s.id, user });
         }
         Ok(revoked)
     }
 
     pub fn put_authorised(&mut self, a: &AuthorisedUser) -> Result<(), StoreError> {
         self.service_users.insert((a.service, a.user), encode(a).as_slice())?;
+        self.changed(Change::Authorised { service: a.service, user: a.user });
         Ok(())
     }
 
@@ -202,12 +230,14 @@ impl WriteTables<'_> {
         self.tokens_by_id.insert(t.id, hash)?;
         self.tokens_by_user.insert((t.user, t.id), ())?;
         self.tokens_by_service.insert((t.service, t.id), ())?;
+        self.changed(Change::Token { id: t.id, hash: *hash });
         Ok(())
     }
 
-    /// Rewrites a token's record in place (last access): its indexes do not change.
+    /// Rewrites a token's record in place: its indexes do not change.
     pub fn update_token_record(&mut self, hash: &TokenHash, t: &Token) -> Result<(), StoreError> {
         self.tokens.insert(hash, encode(t).as_slice())?;
+        self.changed(Change::Token { id: t.id, hash: *hash });
         Ok(())
     }
 
@@ -220,7 +250,8 @@ impl WriteTables<'_> {
             && token.last_access.is_none_or(|a| time - a >= min_gap)
         {
             token.last_access = Some(time);
-            self.update_token_record(&hash, &token)?;
+            self.tokens.insert(&hash, encode(&token).as_slice())?;
+            self.changed(Change::TokenAccess(id));
         }
         Ok(())
     }
@@ -237,6 +268,9 @@ impl WriteTables<'_> {
         for k in &keys {
             self.call_log.remove(k)?;
         }
+        if !keys.is_empty() {
+            self.changed(Change::Calls);
+        }
         Ok(keys.len())
     }
 
@@ -251,6 +285,7 @@ impl WriteTables<'_> {
         let token = token?;
         self.tokens_by_user.remove((token.user, id))?;
         self.tokens_by_service.remove((token.service, id))?;
+        self.changed(Change::Token { id, hash });
         Ok(Some(token))
     }
 
@@ -281,6 +316,7 @@ impl WriteTables<'_> {
     pub fn append_audit(&mut self, e: &AuditEntry) -> Result<(), StoreError> {
         let seq = self.next_id("audit")?;
         self.audit_log.insert((u64::try_from(e.time).unwrap_or(0), seq), encode(e).as_slice())?;
+        self.changed(Change::Audit);
         Ok(())
     }
 
@@ -292,6 +328,7 @@ impl WriteTables<'_> {
         for (seq, c) in (first..).zip(calls) {
             self.call_log.insert((u64::try_from(c.time).unwrap_or(0), seq), encode(c).as_slice())?;
         }
+        self.changed(Change::Calls);
         Ok(())
     }
 }
