@@ -86,7 +86,7 @@ fn every_kind_of_write_is_in_the_feed_in_order() {
         })
         .unwrap();
     let hash = wsconsole::domain::secret::hash_token(&t.value);
-    expect(&store, &mut seen, "new token", &[Change::Token { id: t.token.id, hash }]);
+    expect(&store, &mut seen, "new token", &[Change::Token { id: t.token.id, hash, user: u.id }]);
     // The endpoint's activity: a last access and call-log rows.
     store
         .write_activity(|a| {
@@ -96,7 +96,7 @@ fn every_kind_of_write_is_in_the_feed_in_order() {
         .unwrap();
     expect(&store, &mut seen, "last access", &[Change::TokenAccess(t.token.id)]);
     ops.revoke_token(t.token.id).unwrap();
-    expect(&store, &mut seen, "revoke", &[Change::Token { id: t.token.id, hash }]);
+    expect(&store, &mut seen, "revoke", &[Change::Token { id: t.token.id, hash, user: u.id }]);
     ops.unauthorise_user("s", "alice").unwrap();
     expect(&store, &mut seen, "unauthorise", &[Change::Authorised { service: s.id, user: u.id }]);
     ops.delete_service("s").unwrap();

@@ -7,6 +7,7 @@
 mod chrome;
 pub mod data;
 pub mod effect;
+pub mod feed;
 pub mod form;
 mod jobs;
 pub mod keys;

@@ -1,7 +1,8 @@
 //! Tokens held compactly in memory (names interned: 200 000 tokens take a few MiB), and the
 //! Tokens screen's view of them: an order and a filter kept as index lists, so that filtering
 //! and scrolling never touch the database (CONSOLE.md: "filter on an index, not by
-//! rebuilding rows").
+//! rebuilding rows"). Changes from the store's feed are applied in place: a token created,
+//! changed or revoked moves one entry, not the whole index.
 
 use crate::domain::{Token, TokenId, UnixTime, UserId};
 use crate::store::{Queries, StoreError, TokenSort};
@@ -18,6 +19,9 @@ pub struct TokenEntry {
     pub created: UnixTime,
     pub name: Box<str>,
     pub ip_restriction: Box<str>,
+    /// Revoked since the index was read: its place stays, so that positions held elsewhere do
+    /// not move, but nothing shows it.
+    gone: bool,
 }
 
 /// A token as a row shows it.
@@ -34,9 +38,12 @@ pub struct TokenView<'a> {
 pub struct TokenIndex {
     entries: Vec<TokenEntry>,
     usernames: Vec<Box<str>>,
+    /// Short name and name of each service, by position; `service_ids` gives their ids.
     services: Vec<(Box<str>, Box<str>)>,
+    service_ids: Vec<u64>,
     creators: Vec<Box<str>>,
     by_id: HashMap<TokenId, u32>,
+    live: usize,
 }
 
 fn intern(pool: &mut Vec<Box<str>>, map: &mut HashMap<String, u32>, s: &str) -> u32 {
@@ -74,6 +81,7 @@ impl TokenIndex {
         let service_pos: HashMap<u64, u32> =
             services.iter().enumerate().map(|(i, s)| (s.0, u32::try_from(i).unwrap_or(u32::MAX))).collect();
         ix.services = services.iter().map(|s| (s.1.into(), s.2.into())).collect();
+        ix.service_ids = services.iter().map(|s| s.0).collect();
         let mut user_pos: HashMap<UserId, u32> = HashMap::new();
         let mut creator_map: HashMap<String, u32> = HashMap::new();
         let mut pending_users: Vec<UserId> = Vec::new();
@@ -95,6 +103,7 @@ impl TokenIndex {
                 created: t.created,
                 name: t.name.into_boxed_str(),
                 ip_restriction: t.ip_restriction.into_boxed_str(),
+                gone: false,
             });
         })?;
         ix.usernames = Vec::with_capacity(pending_users.len());
@@ -103,21 +112,96 @@ impl TokenIndex {
             ix.usernames.push(name.into_boxed_str());
         }
         ix.by_id = entries.iter().enumerate().map(|(i, e)| (e.id, u32::try_from(i).unwrap_or(u32::MAX))).collect();
+        ix.live = entries.len();
         ix.entries = entries;
         Ok(ix)
     }
 
+    /// Tokens held (revoked ones left out).
     pub fn total(&self) -> usize {
-        self.entries.len()
+        self.live
+    }
+
+    /// Tokens not expired at `now`.
+    pub fn valid(&self, now: UnixTime) -> u64 {
+        self.entries.iter().filter(|e| !e.gone && e.valid_until.is_none_or(|v| v > now)).count() as u64
+    }
+
+    /// The services changed (added, renamed, removed): entries follow them by id.
+    pub fn set_services(&mut self, services: &[(u64, &str, &str)]) {
+        let old = std::mem::take(&mut self.service_ids);
+        self.services = services.iter().map(|s| (s.1.into(), s.2.into())).collect();
+        self.service_ids = services.iter().map(|s| s.0).collect();
+        let position = |id: u64| self.service_ids.iter().position(|s| *s == id).map_or(u32::MAX, |p| p as u32);
+        let moved: Vec<u32> = old.iter().map(|id| position(*id)).collect();
+        for e in &mut self.entries {
+            e.service = moved.get(e.service as usize).copied().unwrap_or(u32::MAX);
+        }
+    }
+
+    /// A token created or changed (its owner's username given): returns its position.
+    pub fn upsert(&mut self, t: Token, username: &str) -> u32 {
+        let user = match self.usernames.iter().position(|u| &**u == username) {
+            Some(i) => i as u32,
+            None => {
+                self.usernames.push(username.into());
+                (self.usernames.len() - 1) as u32
+            }
+        };
+        let creator = match self.creators.iter().position(|c| **c == *t.creator) {
+            Some(i) => i as u32,
+            None => {
+                self.creators.push(t.creator.as_str().into());
+                (self.creators.len() - 1) as u32
+            }
+        };
+        let service = self.service_ids.iter().position(|s| *s == t.service).map_or(u32::MAX, |p| p as u32);
+        let entry = TokenEntry {
+            id: t.id,
+            user,
+            service,
+            creator,
+            valid_until: t.valid_until,
+            last_access: t.last_access,
+            created: t.created,
+            name: t.name.into_boxed_str(),
+            ip_restriction: t.ip_restriction.into_boxed_str(),
+            gone: false,
+        };
+        match self.by_id.get(&entry.id) {
+            Some(&at) => {
+                self.live += usize::from(self.entries[at as usize].gone);
+                self.entries[at as usize] = entry;
+                at
+            }
+            None => {
+                let at = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
+                self.by_id.insert(entry.id, at);
+                self.entries.push(entry);
+                self.live += 1;
+                at
+            }
+        }
+    }
+
+    /// A token revoked: returns the position it had.
+    pub fn remove(&mut self, id: TokenId) -> Option<u32> {
+        let at = *self.by_id.get(&id)?;
+        let e = &mut self.entries[at as usize];
+        if !e.gone {
+            e.gone = true;
+            self.live -= 1;
+        }
+        Some(at)
     }
 
     pub fn find_by_name(&self, name: &str) -> Option<TokenId> {
-        self.entries.iter().find(|e| &*e.name == name).map(|e| e.id)
+        self.entries.iter().find(|e| !e.gone && &*e.name == name).map(|e| e.id)
     }
 
     /// The entry at a position of [`TokenList`].
     pub fn view(&self, at: u32) -> Option<TokenView<'_>> {
-        let e = self.entries.get(at as usize)?;
+        let e = self.entries.get(at as usize).filter(|e| !e.gone)?;
         let (service_shortname, service_name) =
             self.services.get(e.service as usize).map(|(a, b)| (&**a, &**b)).unwrap_or(("?", "?"));
         Some(TokenView {
@@ -129,15 +213,21 @@ impl TokenIndex {
         })
     }
 
-    /// A call the endpoint logged with this token: its last access moves forward.
-    pub fn touch(&mut self, id: TokenId, time: UnixTime) -> bool {
-        let Some(&at) = self.by_id.get(&id) else { return false };
+    /// Every token held, in no particular order.
+    pub fn views(&self) -> impl Iterator<Item = TokenView<'_>> {
+        (0..u32::try_from(self.entries.len()).unwrap_or(u32::MAX)).filter_map(|at| self.view(at))
+    }
+
+    /// A call the endpoint logged with this token: its last access moves forward. Returns its
+    /// position when it moved.
+    pub fn touch(&mut self, id: TokenId, time: UnixTime) -> Option<u32> {
+        let &at = self.by_id.get(&id)?;
         let e = &mut self.entries[at as usize];
         if e.last_access.is_some_and(|a| a >= time) {
-            return false;
+            return None;
         }
         e.last_access = Some(time);
-        true
+        Some(at)
     }
 }
 
@@ -196,11 +286,12 @@ impl TokenList {
             .entries
             .iter()
             .map(|e| {
-                hit(&users, e.user)
-                    || hit(&services, e.service)
-                    || hit(&creators, e.creator)
-                    || contains_ci(&e.name, &needle)
-                    || contains_ci(&e.ip_restriction, &needle)
+                !e.gone
+                    && (hit(&users, e.user)
+                        || hit(&services, e.service)
+                        || hit(&creators, e.creator)
+                        || contains_ci(&e.name, &needle)
+                        || contains_ci(&e.ip_restriction, &needle))
             })
             .collect();
         self.visible = source.into_iter().filter(|i| matched.get(*i as usize).copied().unwrap_or(false)).collect();
@@ -225,10 +316,9 @@ impl TokenList {
         self.resort(ix);
     }
 
-    /// Orders and filters a freshly read index as before.
-    pub fn resort(&mut self, ix: &TokenIndex) {
+    /// The order of two entries in this list's sort.
+    fn compare(&self, ix: &TokenIndex, a: u32, b: u32) -> std::cmp::Ordering {
         use std::cmp::Ordering;
-        let mut order: Vec<u32> = (0..u32::try_from(ix.entries.len()).unwrap_or(u32::MAX)).collect();
         let e = &ix.entries;
         // "No expiry" and "never" sort last, as on Moodle's Manage tokens.
         let last = |a: Option<i64>, b: Option<i64>| match (a, b) {
@@ -239,25 +329,58 @@ impl TokenList {
         };
         let user = |i: u32| ix.usernames.get(e[i as usize].user as usize).map_or("", |s| &**s);
         let service = |i: u32| ix.services.get(e[i as usize].service as usize).map_or("", |s| &*s.1);
-        order.sort_by(|&a, &b| {
-            let (x, y) = (&e[a as usize], &e[b as usize]);
-            let o = match self.sort {
-                TokenSort::ValidUntil => last(x.valid_until, y.valid_until),
-                TokenSort::Name => x.name.to_lowercase().cmp(&y.name.to_lowercase()),
-                TokenSort::User => user(a).cmp(user(b)),
-                TokenSort::Service => service(a).cmp(service(b)),
-                TokenSort::LastAccess => last(x.last_access, y.last_access),
-                TokenSort::Created => x.created.cmp(&y.created),
-            };
-            o.then(x.id.cmp(&y.id))
-        });
-        if self.descending {
-            order.reverse();
+        let (x, y) = (&e[a as usize], &e[b as usize]);
+        let o = match self.sort {
+            TokenSort::ValidUntil => last(x.valid_until, y.valid_until),
+            TokenSort::Name => x.name.to_lowercase().cmp(&y.name.to_lowercase()),
+            TokenSort::User => user(a).cmp(user(b)),
+            TokenSort::Service => service(a).cmp(service(b)),
+            TokenSort::LastAccess => last(x.last_access, y.last_access),
+            TokenSort::Created => x.created.cmp(&y.created),
         }
+        .then(x.id.cmp(&y.id));
+        if self.descending { o.reverse() } else { o }
+    }
+
+    /// Orders and filters a freshly read index as before.
+    pub fn resort(&mut self, ix: &TokenIndex) {
+        let mut order: Vec<u32> = (0..u32::try_from(ix.entries.len()).unwrap_or(u32::MAX))
+            .filter(|&i| !ix.entries[i as usize].gone)
+            .collect();
+        order.sort_by(|&a, &b| self.compare(ix, a, b));
         self.order = order;
         let filter = std::mem::take(&mut self.filter);
         self.visible = Vec::new();
         self.set_filter(ix, &filter);
+    }
+
+    /// Entries at `changed` positions were created, changed or revoked: each leaves its place
+    /// and, if it is still there, takes its new one in the order and (when the filter keeps
+    /// it) among the rows shown. Costs a few binary searches, not a sort.
+    pub fn update(&mut self, ix: &TokenIndex, changed: &[u32]) {
+        if changed.is_empty() {
+            return;
+        }
+        let mut moved = changed.to_vec();
+        moved.sort_unstable();
+        moved.dedup();
+        let out = |i: &u32| moved.binary_search(i).is_err();
+        self.order.retain(out);
+        self.visible.retain(out);
+        let needle = self.filter.to_ascii_lowercase();
+        for &at in &moved {
+            let Some(v) = ix.view(at) else { continue };
+            let place = self.order.partition_point(|&o| self.compare(ix, o, at).is_lt());
+            self.order.insert(place, at);
+            let e = v.entry;
+            let kept = [v.username, v.service_shortname, v.service_name, v.creator, &e.name, &e.ip_restriction]
+                .iter()
+                .any(|s| contains_ci(s, &needle));
+            if kept {
+                let place = self.visible.partition_point(|&o| self.compare(ix, o, at).is_lt());
+                self.visible.insert(place, at);
+            }
+        }
     }
 }
 

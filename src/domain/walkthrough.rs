@@ -171,6 +171,13 @@ pub fn record_call(flows: &mut [Flow; 2], time: UnixTime) {
     }
 }
 
+/// The number of valid tokens changed: the token steps say so, without a reread.
+pub fn record_valid_tokens(flows: &mut [Flow; 2], valid: u64) {
+    for step in flows.iter_mut().flat_map(|f| f.steps.iter_mut()).filter(|s| s.place == Place::Tokens) {
+        (step.status, step.detail) = count(valid, "valid token", "valid tokens");
+    }
+}
+
 /// Both of Moodle's flows with their live status.
 pub fn steps(f: &Facts) -> [Flow; 2] {
     let step = |number, title, (status, detail): (Status, String), description, place| Step {

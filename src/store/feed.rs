@@ -37,10 +37,11 @@ pub enum Change {
         service: ServiceId,
         user: UserId,
     },
-    /// A token was created, changed or removed.
+    /// A token was created, changed or removed (its owner named: a removed one is gone).
     Token {
         id: TokenId,
         hash: TokenHash,
+        user: UserId,
     },
     /// Only a token's last access moved (the endpoint's activity).
     TokenAccess(TokenId),

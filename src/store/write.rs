@@ -230,14 +230,14 @@ impl WriteTables<'_> {
         self.tokens_by_id.insert(t.id, hash)?;
         self.tokens_by_user.insert((t.user, t.id), ())?;
         self.tokens_by_service.insert((t.service, t.id), ())?;
-        self.changed(Change::Token { id: t.id, hash: *hash });
+        self.changed(Change::Token { id: t.id, hash: *hash, user: t.user });
         Ok(())
     }
 
     /// Rewrites a token's record in place: its indexes do not change.
     pub fn update_token_record(&mut self, hash: &TokenHash, t: &Token) -> Result<(), StoreError> {
         self.tokens.insert(hash, encode(t).as_slice())?;
-        self.changed(Change::Token { id: t.id, hash: *hash });
+        self.changed(Change::Token { id: t.id, hash: *hash, user: t.user });
         Ok(())
     }
 
@@ -285,7 +285,7 @@ impl WriteTables<'_> {
         let token = token?;
         self.tokens_by_user.remove((token.user, id))?;
         self.tokens_by_service.remove((token.service, id))?;
-        self.changed(Change::Token { id, hash });
+        self.changed(Change::Token { id, hash, user: token.user });
         Ok(Some(token))
     }
 

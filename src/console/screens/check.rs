@@ -255,7 +255,9 @@ impl Screen for Check {
     }
 
     fn refreshed(&mut self, cx: &Ctx) -> Effects {
-        if self.verdict.is_some() { vec![self.decide(cx)] } else { Vec::new() }
+        let t = &cx.data.touched;
+        let relevant = t.config || !t.tokens.is_empty();
+        if self.verdict.is_some() && relevant { vec![self.decide(cx)] } else { Vec::new() }
     }
 
     fn reply(&mut self, answer: Answer, _cx: &Ctx) -> Effects {

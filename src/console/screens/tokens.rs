@@ -139,8 +139,14 @@ impl Screen for Tokens {
         }
     }
 
+    /// A full read (or services renamed) sorts again; a few tokens changed move in place.
     fn refreshed(&mut self, cx: &Ctx) -> Effects {
-        self.tokens.resort(&cx.data.tokens);
+        let touched = &cx.data.touched;
+        if touched.all || touched.config {
+            self.tokens.resort(&cx.data.tokens);
+        } else {
+            self.tokens.update(&cx.data.tokens, &touched.tokens);
+        }
         Vec::new()
     }
 

@@ -236,7 +236,11 @@ impl Screen for Users {
 
     /// The page is read again when the screen is shown (the shell shows the current screen
     /// again after each reread): a filter over 100 000 users is not reread while unseen.
-    fn refreshed(&mut self, _cx: &Ctx) -> Effects {
+    fn refreshed(&mut self, cx: &Ctx) -> Effects {
+        // Users change with the configuration only (a token's news leaves them alone).
+        if !cx.data.touched.config {
+            return Vec::new();
+        }
         self.page = None;
         self.asked = None;
         self.detail = None;

@@ -72,7 +72,7 @@ impl Shell {
                     self.apply(more);
                 }
                 Effect::Refresh => {
-                    self.feed.request();
+                    self.feed.reload();
                     self.message = Some(("reloading…".into(), false));
                 }
                 Effect::Quit => self.quit = true,
@@ -90,7 +90,7 @@ impl Shell {
             Ok(done) => {
                 self.message = Some((done.message, false));
                 self.rereading = Some(done.select.map(|key| (self.screen(), key)));
-                self.feed.request();
+                self.feed.catch_up();
                 if let Some(next) = done.next {
                     self.apply(vec![Effect::Open(next)]);
                 }

@@ -22,8 +22,9 @@ mod effects;
 mod input;
 
 use super::chrome;
-use super::data::{Data, Feed, News};
+use super::data::Data;
 use super::effect::{Ctx, Effects, Reply, Target};
+use super::feed::{Feed, News};
 use super::jobs::Jobs;
 use super::keys::{self, Action, Context};
 use super::overlays::{Areas, Overlay};
@@ -61,6 +62,9 @@ pub struct Shell {
     pub(super) message: Option<(String, bool)>,
     /// The service whose functions and authorised users are shown.
     service: Option<String>,
+    /// How many times everything was read (the first read included): changes are otherwise
+    /// applied in place.
+    pub full_reads: u64,
     /// Text to copy, picked up by the terminal layer (OSC 52).
     pub clipboard: Option<String>,
     pub quit: bool,
@@ -86,6 +90,7 @@ impl Shell {
             message: None,
             service: None,
             clipboard: None,
+            full_reads: 0,
             quit: false,
         }
     }
@@ -230,32 +235,48 @@ impl Shell {
         match news {
             News::Loaded { data: Ok(data), .. } => {
                 self.data = Some(data);
-                self.confirmed = Instant::now();
-                let mut effects = Vec::new();
-                for i in 0..self.screens.len() {
-                    effects.extend(self.on_screen(i, |s, cx| s.refreshed(cx)));
+                self.full_reads += 1;
+                self.refreshed();
+            }
+            News::Changed { delta, .. } => {
+                if let Some(d) = self.data.as_mut() {
+                    d.apply(*delta);
                 }
-                effects.extend(self.on_screen(self.current, |s, cx| s.shown(cx)));
-                if !self.feed.in_flight()
-                    && let Some(select) = self.rereading.take()
-                    && let Some((id, key)) = select
-                    && let Some(i) = self.index(id)
-                {
-                    effects.extend(self.on_screen(i, |s, cx| s.select(&key, cx)));
-                }
-                self.apply(effects);
+                self.refreshed();
             }
             News::Loaded { data: Err(e), .. } => {
                 self.rereading = None;
                 self.message = Some((format!("cannot read the database: {e}"), true));
             }
-            News::Calls(calls) => {
-                if let Some(d) = self.data.as_mut() {
-                    d.add_calls(calls);
-                }
+            News::Unchanged { .. } => {
                 self.confirmed = Instant::now();
+                self.reread_done();
             }
-            News::Unchanged => self.confirmed = Instant::now(),
+        }
+    }
+
+    /// The data moved: every screen brings itself up to date, the one shown reads what it
+    /// shows, and a row created by a change of ours is selected.
+    fn refreshed(&mut self) {
+        self.confirmed = Instant::now();
+        let mut effects = Vec::new();
+        for i in 0..self.screens.len() {
+            effects.extend(self.on_screen(i, |s, cx| s.refreshed(cx)));
+        }
+        effects.extend(self.on_screen(self.current, |s, cx| s.shown(cx)));
+        self.apply(effects);
+        self.reread_done();
+    }
+
+    /// A change of ours has been read back: its new row is selected and keys may run.
+    fn reread_done(&mut self) {
+        if !self.feed.in_flight()
+            && let Some(select) = self.rereading.take()
+            && let Some((id, key)) = select
+            && let Some(i) = self.index(id)
+        {
+            let effects = self.on_screen(i, |s, cx| s.select(&key, cx));
+            self.apply(effects);
         }
     }
 
