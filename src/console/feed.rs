@@ -16,7 +16,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::time::{Duration, Instant};
 
 /// How often the feed looks for changes: a change by another process is on screen within it.
-pub const POLL: Duration = Duration::from_millis(50);
+pub const POLL: Duration = Duration::from_millis(40);
 /// Changes read in one go; more are read on the next look.
 const BATCH: usize = 2_000;
 

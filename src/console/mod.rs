@@ -41,8 +41,9 @@ type Backend = CrosstermBackend<BufWriter<Stdout>>;
 /// read twice (measured: 16 MiB would add ~12 MiB of RSS on a 200 000-token database).
 pub const CACHE_BYTES: usize = 4 << 20;
 
-/// How long the loop waits for input before it looks for news from the feed and the jobs.
-const IDLE_WAIT: Duration = Duration::from_millis(250);
+/// How long the loop waits for input before it looks for news from the feed and the jobs: a
+/// change is on screen within this and the feed's own look ([`feed::POLL`]).
+const IDLE_WAIT: Duration = Duration::from_millis(40);
 /// The same while a job or a reread is running, so its answer shows at once.
 const BUSY_WAIT: Duration = Duration::from_millis(20);
 
