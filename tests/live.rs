@@ -77,3 +77,63 @@ fn sigterm_flushes_the_activity_log() {
     let calls = wsconsole::store::Queries::call_entries(&v, 100).unwrap();
     assert_eq!(calls.iter().filter(|c| c.outcome == "ok").count(), 5);
 }
+
+/// The endpoint's record cache follows the change feed: it forgets only what changed. While
+/// another writer streams unrelated changes (new users, new tokens, their calls), a revocation,
+/// a suspension and a function removed each apply to the very next request.
+#[test]
+fn targeted_changes_apply_while_unrelated_writes_stream_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ws.redb");
+    let store = Arc::new(Store::open(&db).unwrap());
+    let ops = Ops::new(store.clone(), "admin");
+    fixture_site(&ops);
+    let endpoint = Endpoint::spawn(&db);
+    let token = |ops: &Ops| {
+        ops.create_token(NewToken { username: "wsuser".into(), service: "testsvc".into(), ..NewToken::default() })
+            .unwrap()
+    };
+    // The other writer: its own handle on the file, as another process.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let streamer = {
+        let (stop, db, base) = (stop.clone(), db.clone(), endpoint.base.clone());
+        std::thread::spawn(move || {
+            let other = Ops::new(Arc::new(Store::open(&db).unwrap()), "other");
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                n += 1;
+                let name = format!("stream{n}");
+                other
+                    .create_user(wsconsole::ops::NewUser::named(&name, wsconsole::domain::AuthMethod::Webservice))
+                    .unwrap();
+                let _ = other.authorise_user("testsvc", &name, "", None);
+                let new = NewToken { username: name, service: "testsvc".into(), ..NewToken::default() };
+                let t = other.create_token(new).unwrap();
+                // Its answer does not matter (the user lacks the protocol's capability): the call
+                // reads records of its own and leaves activity to write.
+                get(&format!(
+                    "{base}/webservice/rest/server.php?wstoken={}&wsfunction=core_webservice_get_site_info&moodlewsrestformat=json",
+                    t.value
+                ));
+            }
+            n
+        })
+    };
+    for round in 0..10 {
+        let t = token(&ops);
+        assert_eq!(endpoint.site_info(&t.value)["username"], "wsuser", "round {round}");
+        assert_eq!(endpoint.site_info(&t.value)["username"], "wsuser", "round {round}: cached");
+        ops.set_suspended("wsuser", true).unwrap();
+        assert_eq!(endpoint.site_info(&t.value)["errorcode"], "wsaccessusersuspended", "round {round}");
+        ops.set_suspended("wsuser", false).unwrap();
+        ops.set_service_functions("testsvc", &["core_webservice_get_site_info".into()], false).unwrap();
+        assert_eq!(endpoint.site_info(&t.value)["errorcode"], "accessexception", "round {round}");
+        ops.set_service_functions("testsvc", &["core_webservice_get_site_info".into()], true).unwrap();
+        assert_eq!(endpoint.site_info(&t.value)["username"], "wsuser", "round {round}");
+        ops.revoke_token(t.token.id).unwrap();
+        assert_eq!(endpoint.site_info(&t.value)["errorcode"], "invalidtoken", "round {round}");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let streamed = streamer.join().unwrap();
+    assert!(streamed > 5, "unrelated writes streamed meanwhile: {streamed}");
+}

@@ -18,6 +18,7 @@
 
 use crate::domain::access::AccessData;
 use crate::domain::{AuthorisedUser, RoleId, Service, ServiceId, Settings, Token, TokenHash, User, UserId};
+use crate::store::feed::{self, Change, Since};
 use crate::store::{Header, HeaderView, Queries, ReadView, RecordCache, Store, StoreError};
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -33,15 +34,17 @@ pub struct Snapshot {
     header: Option<Header>,
     /// The number of this refresh ([`Fresh::refreshes`]), counted before `header` was read.
     refresh: u64,
-    /// Shared by every snapshot of the same store change count.
+    /// The store's change-feed number this snapshot shows.
+    seq: u64,
+    /// The record cache, which follows the change feed, and the role table of this snapshot.
     configured: Arc<Configured>,
 }
 
-/// What the administrator configured, decoded once per store change count and kept across
-/// snapshots while it stands: the endpoint's own activity commits (a few per second) take new
-/// snapshots but leave the count, and so these caches, alone.
+/// Records decoded once and kept across snapshots: a new snapshot forgets only the records
+/// the change feed names (a new token from login/token.php is one record), and builds a new
+/// role table only when a role changed.
 struct Configured {
-    records: RecordCache,
+    records: Arc<RecordCache>,
     /// Every request checks a capability; the roles behind it are decoded once.
     roles: OnceLock<RoleTable>,
 }
@@ -58,9 +61,9 @@ struct RoleTable {
 }
 
 impl Snapshot {
-    /// The records cached for this snapshot's change count.
-    pub fn records(&self) -> &RecordCache {
-        &self.configured.records
+    /// The record cache, and this snapshot's change-feed number to read it at.
+    pub fn records(&self) -> (&RecordCache, u64) {
+        (&self.configured.records, self.seq)
     }
 
     fn role_table(&self) -> Result<&RoleTable, StoreError> {
@@ -87,10 +90,10 @@ impl AccessData for Snapshot {
         Ok(Cow::Borrowed(&self.settings))
     }
     fn token_by_hash(&self, hash: &TokenHash) -> Result<Option<Token>, StoreError> {
-        self.configured.records.token_by_hash(&self.view, hash)
+        self.configured.records.token_by_hash(&self.view, self.seq, hash)
     }
     fn user(&self, id: UserId) -> Result<Option<Arc<User>>, StoreError> {
-        self.configured.records.user(&self.view, id)
+        self.configured.records.user(&self.view, self.seq, id)
     }
     fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
         Queries::user_by_username(&self.view, username)
@@ -100,18 +103,18 @@ impl AccessData for Snapshot {
         if roles.everybody.contains(capability) {
             return Ok(true);
         }
-        self.configured.records.any_assigned_role(&self.view, user, |r| {
+        self.configured.records.any_assigned_role(&self.view, self.seq, user, |r| {
             roles.by_role.get(&r).is_some_and(|caps| caps.contains(capability))
         })
     }
     fn service(&self, id: ServiceId) -> Result<Option<Arc<Service>>, StoreError> {
-        self.configured.records.service(&self.view, id)
+        self.configured.records.service(&self.view, self.seq, id)
     }
     fn service_by_shortname(&self, shortname: &str) -> Result<Option<Service>, StoreError> {
         Queries::service_by_shortname(&self.view, shortname)
     }
     fn service_has_function(&self, service: ServiceId, function: &str) -> Result<bool, StoreError> {
-        Ok(self.configured.records.service_function_names(&self.view, service)?.iter().any(|n| n == function))
+        Ok(self.configured.records.service_function_names(&self.view, self.seq, service)?.iter().any(|n| n == function))
     }
     fn services_with_function(&self, function: &str) -> Result<Vec<Service>, StoreError> {
         AccessData::services_with_function(&self.view, function)
@@ -189,7 +192,12 @@ impl Drop for RefreshTurn<'_> {
     }
 }
 
-/// A new snapshot; it keeps `previous`'s caches if nothing configured changed since.
+/// Changes read from the feed in one refresh; further behind, the cache starts over.
+const FORGET_AT_MOST: usize = 10_000;
+
+/// A new snapshot. It keeps `previous`'s record cache, less the records the change feed says
+/// changed since (all of them when the feed no longer holds that far back), and its role
+/// table unless a role changed.
 fn take(
     store: &Store,
     header: Option<&HeaderView>,
@@ -200,11 +208,27 @@ fn take(
     let header = header.map(HeaderView::read);
     let view = store.read()?;
     let settings = Queries::settings(&view)?;
-    let configured = match previous {
-        Some(c) if c.records.serves(&view)? => c,
-        _ => Arc::new(Configured { records: RecordCache::new(&view, RECORD_CACHE_BYTES)?, roles: OnceLock::new() }),
+    let seq = feed::seq(&view)?;
+    let fresh = || {
+        Arc::new(Configured { records: Arc::new(RecordCache::new(seq, RECORD_CACHE_BYTES)), roles: OnceLock::new() })
     };
-    Ok(Snapshot { view, settings, header, refresh, configured })
+    let configured = match previous {
+        Some(c) if c.records.seq() == seq => c,
+        Some(c) => match feed::since(&view, c.records.seq(), FORGET_AT_MOST)? {
+            Since::Changes(list) if list.last().is_some_and(|(last, _)| *last == seq) => {
+                let changes: Vec<Change> = list.into_iter().flat_map(|(_, c)| c).collect();
+                c.records.forget(&changes, seq);
+                if changes.iter().any(|c| matches!(c, Change::Role(_) | Change::All)) {
+                    Arc::new(Configured { records: c.records.clone(), roles: OnceLock::new() })
+                } else {
+                    c
+                }
+            }
+            _ => fresh(),
+        },
+        None => fresh(),
+    };
+    Ok(Snapshot { view, settings, header, refresh, seq, configured })
 }
 
 #[cfg(test)]

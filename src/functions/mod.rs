@@ -36,8 +36,8 @@ pub struct CallContext<'a> {
     pub token: Option<&'a Token>,
     pub settings: &'a Settings,
     pub now: UnixTime,
-    /// The endpoint's cache of records for `view`, when it has one.
-    pub records: Option<&'a RecordCache>,
+    /// The endpoint's cache of records, and the change-feed number of `view`, when it has one.
+    pub records: Option<(&'a RecordCache, u64)>,
 }
 
 impl CallContext<'_> {
@@ -45,7 +45,7 @@ impl CallContext<'_> {
     /// record cache when there is one.
     pub fn service_function_names(&self, service: ServiceId) -> Result<Arc<[Cow<'static, str>]>, MoodleException> {
         match self.records {
-            Some(r) => r.service_function_names(self.view, service).map_err(internal),
+            Some((r, at)) => r.service_function_names(self.view, at, service).map_err(internal),
             None => {
                 Ok(self.view.service_function_names(service).map_err(internal)?.into_iter().map(Cow::Owned).collect())
             }

@@ -195,8 +195,9 @@ mod tests {
         let user = view.user(issued.token.user).unwrap().unwrap();
         let service = view.service(issued.token.service).unwrap().unwrap();
         let settings = Settings::default();
-        let cache = crate::store::RecordCache::new(&view, 1 << 20).unwrap();
-        for (with_token, records) in [(true, None), (true, Some(&cache)), (false, Some(&cache))] {
+        let at = crate::store::feed::seq(&view).unwrap();
+        let cache = crate::store::RecordCache::new(at, 1 << 20);
+        for (with_token, records) in [(true, None), (true, Some((&cache, at))), (false, Some((&cache, at)))] {
             let ctx = CallContext {
                 store: &store,
                 view: &view,

@@ -1,5 +1,5 @@
 //! A cache of records for a reader that looks up many random keys again and again (the
-//! endpoint: a token, its user and the user's roles on every call), valid for one change count.
+//! endpoint: a token, its user and the user's roles on every call).
 //!
 //! redb caches 4 KiB pages; a token record is about 100 bytes, so with tokens called at random
 //! most of each cached page is records nobody asked for, and a page cache of a few MiB misses
@@ -7,11 +7,15 @@
 //! themselves, up to a byte budget: tokens encoded (100 000 take about 15 MiB), accounts and
 //! services decoded and shared (fewer, and read whole by every call).
 //!
-//! Records change only by a write that moves the change count, except a token's last access,
-//! which the endpoint's own activity writes update without moving it: a cached token's
-//! `last_access` may be older than the stored one.
+//! It follows the store's change feed: when the reader takes a newer snapshot it
+//! [`forget`](RecordCache::forget)s the records the feed names and moves the cache's mark to
+//! the snapshot's number; a reader of an older snapshot may still read what is cached (it is
+//! as new or newer than its own view) but stores nothing any more, so a record read before a
+//! change can never come back after it. A token's last access moves without its record being
+//! forgotten: a cached token's `last_access` may be older than the stored one.
 
 use super::codec::decode;
+use super::feed::Change;
 use super::tables::{ReadView, View};
 use super::{Queries, StoreError};
 use crate::domain::{RoleId, Service, ServiceId, Token, TokenHash, User, UserId};
@@ -23,37 +27,38 @@ use std::sync::{Arc, RwLock};
 const ENTRY_OVERHEAD: usize = 48;
 
 pub struct RecordCache {
-    changes: u64,
     budget: usize,
     entries: RwLock<Entries>,
 }
 
+/// A service's function names, shared by every call.
+type FunctionNames = Arc<[Cow<'static, str>]>;
+
 #[derive(Default)]
 struct Entries {
+    /// The feed number the cache is current to: only readers of a snapshot at least as new
+    /// store records.
+    seq: u64,
     /// Encoded token records; `None` is never stored (an unknown token is not remembered, so
     /// random tokens cannot fill the cache).
     tokens: HashMap<TokenHash, Box<[u8]>>,
-    users: HashMap<UserId, Arc<User>>,
-    services: HashMap<ServiceId, Arc<Service>>,
-    service_functions: HashMap<ServiceId, Arc<[Cow<'static, str>]>>,
+    /// Each with the bytes it was counted as.
+    users: HashMap<UserId, (Arc<User>, usize)>,
+    services: HashMap<ServiceId, (Arc<Service>, usize)>,
+    service_functions: HashMap<ServiceId, (FunctionNames, usize)>,
     user_roles: HashMap<UserId, Box<[RoleId]>>,
     bytes: usize,
 }
 
 impl RecordCache {
-    /// An empty cache for what `view` shows, holding at most about `budget` bytes.
-    pub fn new(view: &ReadView, budget: usize) -> Result<RecordCache, StoreError> {
-        Ok(RecordCache { changes: view.change_count()?, budget, entries: RwLock::new(Entries::default()) })
+    /// An empty cache current to feed number `seq`, holding at most about `budget` bytes.
+    pub fn new(seq: u64, budget: usize) -> RecordCache {
+        RecordCache { budget, entries: RwLock::new(Entries { seq, ..Entries::default() }) }
     }
 
-    /// Whether this cache holds for `view`: nothing configured changed between them.
-    pub fn serves(&self, view: &ReadView) -> Result<bool, StoreError> {
-        Ok(view.change_count()? == self.changes)
-    }
-
-    /// The change count the cache holds for.
-    pub fn changes(&self) -> u64 {
-        self.changes
+    /// The feed number the cache is current to.
+    pub fn seq(&self) -> u64 {
+        self.read().seq
     }
 
     /// Bytes held, as counted against the budget.
@@ -61,8 +66,38 @@ impl RecordCache {
         self.read().bytes
     }
 
-    /// [`Queries::token_by_hash`]; `view` must be one this cache [`serves`](Self::serves).
-    pub fn token_by_hash(&self, view: &ReadView, hash: &TokenHash) -> Result<Option<Token>, StoreError> {
+    /// Drops what `changes` name and makes the cache current to `seq`, from when on readers of
+    /// older snapshots store nothing.
+    pub fn forget(&self, changes: &[Change], seq: u64) {
+        let mut e = self.write();
+        let mut freed = 0;
+        for c in changes {
+            match c {
+                Change::Token { hash, .. } => {
+                    freed += e.tokens.remove(hash).map_or(0, |b| 32 + b.len() + ENTRY_OVERHEAD);
+                }
+                Change::User(id) => freed += e.users.remove(id).map_or(0, |(_, s)| s),
+                Change::Service(id) => {
+                    freed += e.services.remove(id).map_or(0, |(_, s)| s);
+                    freed += e.service_functions.remove(id).map_or(0, |(_, s)| s);
+                }
+                Change::ServiceFunctions(id) => freed += e.service_functions.remove(id).map_or(0, |(_, s)| s),
+                Change::RoleAssignment { user, .. } => {
+                    freed += e.user_roles.remove(user).map_or(0, |r| 8 + 8 * r.len() + ENTRY_OVERHEAD);
+                }
+                Change::All => {
+                    *e = Entries::default();
+                    freed = 0;
+                }
+                _ => {}
+            }
+        }
+        e.bytes = e.bytes.saturating_sub(freed);
+        e.seq = e.seq.max(seq);
+    }
+
+    /// [`Queries::token_by_hash`] for a snapshot at feed number `at`.
+    pub fn token_by_hash(&self, view: &ReadView, at: u64, hash: &TokenHash) -> Result<Option<Token>, StoreError> {
         if let Some(bytes) = self.read().tokens.get(hash) {
             return decode(bytes, "token").map(Some);
         }
@@ -71,13 +106,13 @@ impl RecordCache {
         };
         let bytes: Box<[u8]> = stored.value().into();
         let token = decode(&bytes, "token")?;
-        self.insert(32 + bytes.len(), |e| e.tokens.insert(*hash, bytes).is_none());
+        self.insert(at, 32 + bytes.len(), |e| e.tokens.insert(*hash, bytes).is_none());
         Ok(Some(token))
     }
 
-    /// [`Queries::user`]; `view` must be one this cache serves.
-    pub fn user(&self, view: &ReadView, id: UserId) -> Result<Option<Arc<User>>, StoreError> {
-        if let Some(user) = self.read().users.get(&id) {
+    /// [`Queries::user`] for a snapshot at feed number `at`.
+    pub fn user(&self, view: &ReadView, at: u64, id: UserId) -> Result<Option<Arc<User>>, StoreError> {
+        if let Some((user, _)) = self.read().users.get(&id) {
             return Ok(Some(user.clone()));
         }
         let Some(stored) = view.users()?.get(id)? else {
@@ -87,13 +122,13 @@ impl RecordCache {
         // Decoded: the record's text plus the struct and an allocation per field.
         let size = stored.value().len() + std::mem::size_of::<User>() + 8 * 16;
         let shared = user.clone();
-        self.insert(size, |e| e.users.insert(id, shared).is_none());
+        self.insert(at, size, |e| e.users.insert(id, (shared, size + ENTRY_OVERHEAD)).is_none());
         Ok(Some(user))
     }
 
-    /// [`Queries::service`]; `view` must be one this cache serves.
-    pub fn service(&self, view: &ReadView, id: ServiceId) -> Result<Option<Arc<Service>>, StoreError> {
-        if let Some(service) = self.read().services.get(&id) {
+    /// [`Queries::service`] for a snapshot at feed number `at`.
+    pub fn service(&self, view: &ReadView, at: u64, id: ServiceId) -> Result<Option<Arc<Service>>, StoreError> {
+        if let Some((service, _)) = self.read().services.get(&id) {
             return Ok(Some(service.clone()));
         }
         let Some(service) = Queries::service(view, id)? else {
@@ -102,18 +137,19 @@ impl RecordCache {
         let service = Arc::new(service);
         let size = std::mem::size_of::<Service>() + service.name.len() + service.shortname.len() + 4 * 16;
         let shared = service.clone();
-        self.insert(size, |e| e.services.insert(id, shared).is_none());
+        self.insert(at, size, |e| e.services.insert(id, (shared, size + ENTRY_OVERHEAD)).is_none());
         Ok(Some(service))
     }
 
-    /// [`Queries::service_function_names`], catalogued names as the catalogue's constants;
-    /// `view` must be one this cache serves.
+    /// [`Queries::service_function_names`], catalogued names as the catalogue's constants, for
+    /// a snapshot at feed number `at`.
     pub fn service_function_names(
         &self,
         view: &ReadView,
+        at: u64,
         service: ServiceId,
     ) -> Result<Arc<[Cow<'static, str>]>, StoreError> {
-        if let Some(names) = self.read().service_functions.get(&service) {
+        if let Some((names, _)) = self.read().service_functions.get(&service) {
             return Ok(names.clone());
         }
         let names: Arc<[Cow<'static, str>]> = view
@@ -123,14 +159,16 @@ impl RecordCache {
             .collect();
         let size = 8 + names.iter().map(|n| 24 + n.len()).sum::<usize>();
         let shared = names.clone();
-        self.insert(size, |e| e.service_functions.insert(service, shared).is_none());
+        self.insert(at, size, |e| e.service_functions.insert(service, (shared, size + ENTRY_OVERHEAD)).is_none());
         Ok(names)
     }
 
-    /// Whether `user` is assigned a role for which `held` is true ([`Queries::assigned_role_ids`]).
+    /// Whether `user` is assigned a role for which `held` is true ([`Queries::assigned_role_ids`]),
+    /// for a snapshot at feed number `at`.
     pub fn any_assigned_role(
         &self,
         view: &ReadView,
+        at: u64,
         user: UserId,
         held: impl Fn(RoleId) -> bool,
     ) -> Result<bool, StoreError> {
@@ -139,7 +177,7 @@ impl RecordCache {
         }
         let roles: Box<[RoleId]> = view.assigned_role_ids(user)?.into();
         let any = roles.iter().any(|r| held(*r));
-        self.insert(8 + 8 * roles.len(), |e| e.user_roles.insert(user, roles).is_none());
+        self.insert(at, 8 + 8 * roles.len(), |e| e.user_roles.insert(user, roles).is_none());
         Ok(any)
     }
 
@@ -147,13 +185,28 @@ impl RecordCache {
         self.entries.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Adds an entry of `size` bytes if the budget allows; a full cache only stops growing.
-    /// `add` says whether the entry is new: two requests that missed the same key at once
-    /// store the same record, counted once.
-    fn insert(&self, size: usize, add: impl FnOnce(&mut Entries) -> bool) {
-        let mut e = self.entries.write().unwrap_or_else(|p| p.into_inner());
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Entries> {
+        self.entries.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds an entry of `size` bytes read from a snapshot at feed number `at`, unless the cache
+    /// has moved past that snapshot. A full cache starts over (what is called often comes back
+    /// first). `add` says whether the entry is new: two requests that missed the same key at
+    /// once store the same record, counted once.
+    fn insert(&self, at: u64, size: usize, add: impl FnOnce(&mut Entries) -> bool) {
+        let mut e = self.write();
+        if at < e.seq {
+            return;
+        }
         let size = size + ENTRY_OVERHEAD;
-        if e.bytes + size <= self.budget && add(&mut e) {
+        if size > self.budget {
+            return;
+        }
+        if e.bytes + size > self.budget {
+            let seq = e.seq;
+            *e = Entries { seq, ..Entries::default() };
+        }
+        if add(&mut e) {
             e.bytes += size;
         }
     }
@@ -164,6 +217,7 @@ mod tests {
     use super::*;
     use crate::domain::{AuthMethod, secret::hash_token};
     use crate::ops::{NewUser, Ops};
+    use crate::store::feed::{self, Since};
     use std::sync::Arc;
 
     fn setup() -> (tempfile::TempDir, Arc<super::super::Store>, Ops) {
@@ -173,8 +227,17 @@ mod tests {
         (dir, store, ops)
     }
 
+    /// What the feed says changed after the cache's mark, and the newest number.
+    fn changes_since(store: &super::super::Store, seen: u64) -> (Vec<Change>, u64) {
+        let v = store.read().unwrap();
+        match feed::since(&v, seen, 1000).unwrap() {
+            Since::Changes(list) => (list.iter().flat_map(|(_, c)| c.clone()).collect(), feed::seq(&v).unwrap()),
+            Since::Behind { .. } => panic!("behind"),
+        }
+    }
+
     #[test]
-    fn answers_as_the_store_and_serves_until_a_change() {
+    fn answers_as_the_store_and_forgets_what_changed() {
         let (_dir, store, ops) = setup();
         let user = ops.create_user(NewUser::named("ann", AuthMethod::Webservice)).unwrap();
         ops.create_role("ws", "WS", &["webservice/rest:use".into()]).unwrap();
@@ -190,34 +253,42 @@ mod tests {
         let hash = hash_token(&issued.value);
 
         let view = store.read().unwrap();
-        let cache = RecordCache::new(&view, 1 << 20).unwrap();
+        let at = feed::seq(&view).unwrap();
+        let cache = RecordCache::new(at, 1 << 20);
         for _ in 0..2 {
             // The second round is answered from the cache.
-            assert_eq!(cache.token_by_hash(&view, &hash).unwrap(), view.token_by_hash(&hash).unwrap());
-            assert_eq!(cache.user(&view, user.id).unwrap().as_deref(), view.user(user.id).unwrap().as_ref());
+            assert_eq!(cache.token_by_hash(&view, at, &hash).unwrap(), view.token_by_hash(&hash).unwrap());
+            assert_eq!(cache.user(&view, at, user.id).unwrap().as_deref(), view.user(user.id).unwrap().as_ref());
             let service = issued.token.service;
-            assert_eq!(cache.service(&view, service).unwrap().as_deref(), view.service(service).unwrap().as_ref());
-            assert_eq!(cache.service(&view, 9_999).unwrap(), None);
+            assert_eq!(cache.service(&view, at, service).unwrap().as_deref(), view.service(service).unwrap().as_ref());
+            assert_eq!(cache.service(&view, at, 9_999).unwrap(), None);
             let names: Vec<String> =
-                cache.service_function_names(&view, service).unwrap().iter().map(|n| n.to_string()).collect();
+                cache.service_function_names(&view, at, service).unwrap().iter().map(|n| n.to_string()).collect();
             assert_eq!(names, view.service_function_names(service).unwrap());
             assert!(!names.is_empty());
             let assigned = view.assigned_role_ids(user.id).unwrap();
             assert_eq!(assigned.len(), 1);
-            assert!(cache.any_assigned_role(&view, user.id, |r| r == assigned[0]).unwrap());
-            assert!(!cache.any_assigned_role(&view, user.id, |r| r != assigned[0]).unwrap());
-            assert_eq!(cache.token_by_hash(&view, &[7; 32]).unwrap(), None);
-            assert_eq!(cache.user(&view, 9_999).unwrap(), None);
+            assert!(cache.any_assigned_role(&view, at, user.id, |r| r == assigned[0]).unwrap());
+            assert!(!cache.any_assigned_role(&view, at, user.id, |r| r != assigned[0]).unwrap());
+            assert_eq!(cache.token_by_hash(&view, at, &[7; 32]).unwrap(), None);
+            assert_eq!(cache.user(&view, at, 9_999).unwrap(), None);
         }
-        assert!(cache.bytes() > 0);
-        assert!(cache.serves(&store.read().unwrap()).unwrap());
+        let full = cache.bytes();
+        assert!(full > 0);
 
-        // An activity write leaves the count alone; a configuring write moves it.
-        let token_id = view.token_by_hash(&hash).unwrap().unwrap().id;
-        store.write_activity(|t| t.touch_token(token_id, 1_900_000_000, 60)).unwrap();
-        assert!(cache.serves(&store.read().unwrap()).unwrap());
-        ops.revoke_token(token_id).unwrap();
-        assert!(!cache.serves(&store.read().unwrap()).unwrap());
+        // A revocation and a suspension: those two records go, the others stay.
+        ops.revoke_token(issued.token.id).unwrap();
+        ops.set_suspended("ann", true).unwrap();
+        let (changes, now) = changes_since(&store, at);
+        cache.forget(&changes, now);
+        assert!(cache.bytes() < full && cache.bytes() > 0, "{} of {full}", cache.bytes());
+        let fresh = store.read().unwrap();
+        assert_eq!(cache.token_by_hash(&fresh, now, &hash).unwrap(), None, "revoked");
+        assert!(cache.user(&fresh, now, user.id).unwrap().unwrap().suspended, "suspended");
+        // A request on the old snapshot reads its own view but stores nothing any more.
+        let old = cache.token_by_hash(&view, at, &hash).unwrap();
+        assert!(old.is_some(), "the old snapshot still has it");
+        assert_eq!(cache.token_by_hash(&fresh, now, &hash).unwrap(), None, "and it did not come back");
     }
 
     #[test]
@@ -225,17 +296,17 @@ mod tests {
         let (_dir, store, ops) = setup();
         let id = ops.create_user(NewUser::named("bo", AuthMethod::Webservice)).unwrap().id;
         let view = store.read().unwrap();
-        let cache = RecordCache::new(&view, 1 << 20).unwrap();
+        let cache = RecordCache::new(0, 1 << 20);
         let user = Arc::new(view.user(id).unwrap().unwrap());
         // What two requests that missed the same key at once both do.
         for _ in 0..2 {
-            cache.insert(100, |e| e.users.insert(id, user.clone()).is_none());
+            cache.insert(0, 100, |e| e.users.insert(id, (user.clone(), 100)).is_none());
         }
         assert_eq!(cache.bytes(), 100 + ENTRY_OVERHEAD);
     }
 
     #[test]
-    fn a_full_cache_stops_growing_and_still_answers() {
+    fn a_full_cache_starts_over_and_still_answers() {
         let (_dir, store, ops) = setup();
         let mut ids = Vec::new();
         for i in 0..20 {
@@ -243,13 +314,13 @@ mod tests {
         }
         let view = store.read().unwrap();
         let budget = 400;
-        let cache = RecordCache::new(&view, budget).unwrap();
+        let cache = RecordCache::new(0, budget);
         for id in &ids {
-            assert_eq!(cache.user(&view, *id).unwrap().unwrap().id, *id);
+            assert_eq!(cache.user(&view, 0, *id).unwrap().unwrap().id, *id);
+            assert!(cache.bytes() <= budget && cache.bytes() > 0, "{} bytes", cache.bytes());
         }
-        assert!(cache.bytes() <= budget && cache.bytes() > 0, "{} bytes", cache.bytes());
         for id in &ids {
-            assert_eq!(cache.user(&view, *id).unwrap().unwrap().id, *id);
+            assert_eq!(cache.user(&view, 0, *id).unwrap().unwrap().id, *id);
         }
     }
 }
