@@ -424,6 +424,15 @@ fn endpoint_database(args: &[String], dir: &Path) -> (PathBuf, Vec<String>, u64)
         ..NewUser::named("flood", wsconsole::domain::AuthMethod::Manual)
     })
     .unwrap();
+    // Accounts that log in for the first time during the logins round: each login issues a
+    // new token, a write like an administrator's.
+    let logins: Vec<NewUser> = (0..LOGIN_USERS)
+        .map(|i| NewUser {
+            password: Some("Right-pass-1".into()),
+            ..NewUser::named(&format!("login{i}"), wsconsole::domain::AuthMethod::Manual)
+        })
+        .collect();
+    ops.create_users(logins).unwrap();
     drop(ops);
     drop(store);
 
@@ -441,6 +450,37 @@ fn endpoint_database(args: &[String], dir: &Path) -> (PathBuf, Vec<String>, u64)
     drop(v);
     drop(store);
     (db, valid, tokens)
+}
+
+/// Accounts for the round with logins: more than its seconds times its rate.
+const LOGIN_USERS: u64 = 400;
+/// Logins a second in the round with logins.
+const LOGINS_PER_SECOND: u64 = 10;
+
+/// Logs in at [`LOGINS_PER_SECOND`] for `seconds` to `login/token.php` on `service`: each
+/// account once with its password (a first login: a new token is written), or the flood
+/// account with a wrong one (no write). Returns how many logins got a token.
+fn logins(base: &str, service: &str, seconds: u32, right: bool) -> u64 {
+    let agent: ureq::Agent =
+        ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(10))).build().into();
+    let mut issued = 0;
+    let start = Instant::now();
+    for i in 0..u64::from(seconds) * LOGINS_PER_SECOND {
+        let due = start + Duration::from_millis(i * 1000 / LOGINS_PER_SECOND);
+        std::thread::sleep(due.saturating_duration_since(Instant::now()));
+        let (user, password) =
+            if right { (format!("login{i}"), "Right-pass-1") } else { ("flood".to_string(), "wrong-password") };
+        let body = format!("username={user}&password={password}&service={service}");
+        let answer = agent
+            .post(&format!("{base}/login/token.php"))
+            .content_type("application/x-www-form-urlencoded")
+            .send(body.as_bytes())
+            .ok()
+            .and_then(|mut r| r.body_mut().read_to_string().ok())
+            .unwrap_or_default();
+        issued += u64::from(answer.contains("\"token\""));
+    }
+    issued
 }
 
 fn endpoint_bench(args: &[String]) {
@@ -615,6 +655,28 @@ end
         under.p99_ms,
         under.rps / e_rps
     );
+    // Third: logins at 10 a second beside the token calls, first logins (each writes a new
+    // token) and, for comparison, wrong passwords (the same argon2 work, no write).
+    let service = {
+        let store = Store::open(&db).unwrap();
+        let v = store.read().unwrap();
+        v.all_services().unwrap().into_iter().find(|s| !s.builtin).expect("a bulk service").shortname
+    };
+    for right in [true, false] {
+        let login = std::thread::spawn({
+            let (base, service) = (base.clone(), service.clone());
+            move || logins(&base, &service, seconds, right)
+        });
+        let with = wrk(&base, connections, seconds, &script);
+        let issued = login.join().unwrap();
+        let what = if right { "first logins, each a new token written" } else { "wrong passwords, nothing written" };
+        println!(
+            "with {LOGINS_PER_SECOND} logins/s ({what}; {issued} tokens issued): {:.0} req/s  p99 {:.2} ms  ratio to no logins {:.2}",
+            with.rps,
+            with.p99_ms,
+            with.rps / e_rps
+        );
+    }
     println!(
         "endpoint peak RSS: {:.1} MiB after the token run, {:.1} MiB after the flood  [target < 64 MiB]",
         rss_plain as f64 / 1024.0,
