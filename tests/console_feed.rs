@@ -245,4 +245,9 @@ fn a_console_behind_the_feed_reads_everything_and_ends_equal() {
     }
     app.settle();
     assert_eq!(state(app.data().unwrap()), fresh(&store));
+    app.handle(&crossterm::event::Event::Resize(80, 24));
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).unwrap();
+    t.draw(|f| app.draw(f)).unwrap();
+    let screen: String = t.backend().buffer().content.iter().map(|c| c.symbol()).collect();
+    assert!(screen.contains("fallen behind the database's change feed"), "it says so:\n{screen}");
 }

@@ -461,8 +461,7 @@ const LOGINS_PER_SECOND: u64 = 10;
 /// account once with its password (a first login: a new token is written), or the flood
 /// account with a wrong one (no write). Returns how many logins got a token.
 fn logins(base: &str, service: &str, seconds: u32, right: bool) -> u64 {
-    let agent: ureq::Agent =
-        ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(10))).build().into();
+    let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(10))).build().into();
     let mut issued = 0;
     let start = Instant::now();
     for i in 0..u64::from(seconds) * LOGINS_PER_SECOND {

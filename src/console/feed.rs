@@ -22,8 +22,9 @@ const BATCH: usize = 2_000;
 
 /// What the feed sends.
 pub enum News {
-    /// Everything, read again; `asked` is the newest request the read began after.
-    Loaded { asked: u64, data: Result<Box<Data>, StoreError> },
+    /// Everything, read again; `asked` is the newest request the read began after; `behind`
+    /// when the console had fallen behind what the change feed keeps.
+    Loaded { asked: u64, data: Result<Box<Data>, StoreError>, behind: bool },
     /// What changed, to apply in place.
     Changed { asked: u64, delta: Box<Delta> },
     /// Nothing changed: what is on screen still matches the database.
@@ -160,7 +161,7 @@ impl Follower {
             self.facts = facts;
             Box::new(data)
         });
-        News::Loaded { asked, data }
+        News::Loaded { asked, data, behind: false }
     }
 
     /// What changed since the UI's data, as a delta; everything again when the feed no longer
@@ -169,16 +170,19 @@ impl Follower {
         let Some(seen) = self.seq else { return self.load(asked) };
         let v = match self.store.read() {
             Ok(v) => v,
-            Err(e) => return News::Loaded { asked, data: Err(e) },
+            Err(e) => return News::Loaded { asked, data: Err(e), behind: false },
         };
         let list = match feed::since(&v, seen, BATCH) {
             Ok(Since::Changes(list)) => list,
             Ok(Since::Behind { seq }) => {
                 tracing::info!(seen, seq, "the console fell behind the change feed: reading everything again");
                 drop(v);
-                return self.load(asked);
+                return match self.load(asked) {
+                    News::Loaded { asked, data, .. } => News::Loaded { asked, data, behind: true },
+                    other => other,
+                };
             }
-            Err(e) => return News::Loaded { asked, data: Err(e) },
+            Err(e) => return News::Loaded { asked, data: Err(e), behind: false },
         };
         let Some(&(last, _)) = list.last() else { return News::Unchanged { asked } };
         let changes: Vec<Change> = list.into_iter().flat_map(|(_, c)| c).collect();
@@ -191,7 +195,7 @@ impl Follower {
                 self.seq = Some(last);
                 News::Changed { asked, delta: Box::new(delta) }
             }
-            Err(e) => News::Loaded { asked, data: Err(e) },
+            Err(e) => News::Loaded { asked, data: Err(e), behind: false },
         }
     }
 

@@ -224,7 +224,14 @@ fn take(
                     c
                 }
             }
-            _ => fresh(),
+            _ => {
+                tracing::info!(
+                    cached = c.records.seq(),
+                    seq,
+                    "the record cache fell behind the change feed: it starts over"
+                );
+                fresh()
+            }
         },
         None => fresh(),
     };

@@ -233,9 +233,13 @@ impl Shell {
 
     fn news(&mut self, news: News) {
         match news {
-            News::Loaded { data: Ok(data), .. } => {
+            News::Loaded { data: Ok(data), behind, .. } => {
                 self.data = Some(data);
                 self.full_reads += 1;
+                if behind {
+                    let why = "read everything again: the console had fallen behind the database's change feed";
+                    self.message = Some((why.into(), false));
+                }
                 self.refreshed();
             }
             News::Changed { delta, .. } => {
