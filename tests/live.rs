@@ -10,14 +10,19 @@ use wsconsole::domain::Protocol;
 use wsconsole::ops::{NewToken, Ops};
 use wsconsole::store::Store;
 
-#[test]
-fn changes_from_another_process_apply_to_the_next_request() {
+/// The recorded site's set-up in a new database, and `wsconsole serve` on it as its own process.
+fn fixture_endpoint() -> (tempfile::TempDir, std::path::PathBuf, Ops, Endpoint) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("ws.redb");
-    let store = Arc::new(Store::open(&db).unwrap());
-    let ops = Ops::new(store.clone(), "admin");
+    let ops = Ops::new(Arc::new(Store::open(&db).unwrap()), "admin");
     fixture_site(&ops);
     let endpoint = Endpoint::spawn(&db);
+    (dir, db, ops, endpoint)
+}
+
+#[test]
+fn changes_from_another_process_apply_to_the_next_request() {
+    let (_dir, _db, ops, endpoint) = fixture_endpoint();
     let token = || {
         ops.create_token(NewToken { username: "wsuser".into(), service: "testsvc".into(), ..NewToken::default() })
             .unwrap()
@@ -83,12 +88,7 @@ fn sigterm_flushes_the_activity_log() {
 /// a suspension and a function removed each apply to the very next request.
 #[test]
 fn targeted_changes_apply_while_unrelated_writes_stream_in() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("ws.redb");
-    let store = Arc::new(Store::open(&db).unwrap());
-    let ops = Ops::new(store.clone(), "admin");
-    fixture_site(&ops);
-    let endpoint = Endpoint::spawn(&db);
+    let (_dir, db, ops, endpoint) = fixture_endpoint();
     let token = |ops: &Ops| {
         ops.create_token(NewToken { username: "wsuser".into(), service: "testsvc".into(), ..NewToken::default() })
             .unwrap()

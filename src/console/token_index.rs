@@ -24,6 +24,24 @@ pub struct TokenEntry {
     gone: bool,
 }
 
+impl TokenEntry {
+    /// A token, its user, service and creator given by their places in the index's pools.
+    fn new(t: Token, user: u32, service: u32, creator: u32) -> TokenEntry {
+        TokenEntry {
+            id: t.id,
+            user,
+            service,
+            creator,
+            valid_until: t.valid_until,
+            last_access: t.last_access,
+            created: t.created,
+            name: t.name.into_boxed_str(),
+            ip_restriction: t.ip_restriction.into_boxed_str(),
+            gone: false,
+        }
+    }
+}
+
 /// A token as a row shows it.
 pub struct TokenView<'a> {
     pub entry: &'a TokenEntry,
@@ -93,18 +111,8 @@ impl TokenIndex {
                 next
             });
             let creator = intern(&mut ix.creators, &mut creator_map, &t.creator);
-            entries.push(TokenEntry {
-                id: t.id,
-                user,
-                service: service_pos.get(&t.service).copied().unwrap_or(u32::MAX),
-                creator,
-                valid_until: t.valid_until,
-                last_access: t.last_access,
-                created: t.created,
-                name: t.name.into_boxed_str(),
-                ip_restriction: t.ip_restriction.into_boxed_str(),
-                gone: false,
-            });
+            let service = service_pos.get(&t.service).copied().unwrap_or(u32::MAX);
+            entries.push(TokenEntry::new(t, user, service, creator));
         })?;
         ix.usernames = Vec::with_capacity(pending_users.len());
         for id in pending_users {
@@ -156,18 +164,7 @@ impl TokenIndex {
             }
         };
         let service = self.service_ids.iter().position(|s| *s == t.service).map_or(u32::MAX, |p| p as u32);
-        let entry = TokenEntry {
-            id: t.id,
-            user,
-            service,
-            creator,
-            valid_until: t.valid_until,
-            last_access: t.last_access,
-            created: t.created,
-            name: t.name.into_boxed_str(),
-            ip_restriction: t.ip_restriction.into_boxed_str(),
-            gone: false,
-        };
+        let entry = TokenEntry::new(t, user, service, creator);
         match self.by_id.get(&entry.id) {
             Some(&at) => {
                 self.live += usize::from(self.entries[at as usize].gone);
