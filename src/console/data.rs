@@ -40,6 +40,8 @@ pub struct Touched {
     pub config: bool,
     /// Positions in the token index of tokens created, changed or revoked.
     pub tokens: Vec<u32>,
+    /// Positions of tokens whose last access alone moved.
+    pub accessed: Vec<u32>,
 }
 
 pub struct RoleRow {
@@ -153,7 +155,7 @@ impl Data {
         }
         let audit = v.audit_entries("", LOG_ROWS)?;
         let Config { settings, flows, roles, services, endpoint, read_at } = config;
-        let touched = Touched { all: true, config: true, tokens: Vec::new() };
+        let touched = Touched { all: true, config: true, ..Touched::default() };
         let data = Data { seq, settings, flows, roles, services, tokens, calls, audit, endpoint, read_at, touched };
         Ok((data, facts))
     }
@@ -192,11 +194,11 @@ impl Data {
             walkthrough::record_valid_tokens(&mut self.flows, self.tokens.valid(crate::store::now()));
         }
         for (id, time) in delta.accesses {
-            touched.tokens.extend(self.tokens.touch(id, time));
+            touched.accessed.extend(self.tokens.touch(id, time));
         }
         for (_, row) in delta.calls {
             if let Some(token) = row.call.token {
-                touched.tokens.extend(self.tokens.touch(token, row.call.time));
+                touched.accessed.extend(self.tokens.touch(token, row.call.time));
             }
             if row.call.outcome == "ok" {
                 walkthrough::record_call(&mut self.flows, row.call.time);

@@ -11,6 +11,7 @@ use crate::domain::walkthrough::{self, Facts};
 use crate::domain::{AuthMethod, TokenId, UnixTime, UserId};
 use crate::store::feed::{self, Change, Since};
 use crate::store::{Queries, ReadView, Store, StoreError};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::time::{Duration, Instant};
@@ -118,6 +119,8 @@ impl Follower {
 
     fn run(mut self, asked: &Receiver<Ask>, tell: &Sender<News>) {
         let mut next = Instant::now() + POLL;
+        // "Nothing changed" is told once a second: the header's data age goes by it.
+        let mut told_unchanged = Instant::now();
         loop {
             let ask = match asked.recv_timeout(next.saturating_duration_since(Instant::now())) {
                 Ok(a) => Some(a),
@@ -138,7 +141,14 @@ impl Follower {
                 Some(Ask::CatchUp(n)) => Some(self.follow(n)),
                 None => {
                     next = Instant::now() + POLL;
-                    Some(self.follow(0)).filter(|n| !matches!(n, News::Unchanged { .. }))
+                    let news = self.follow(0);
+                    let quiet = matches!(news, News::Unchanged { .. });
+                    if quiet && told_unchanged.elapsed() < Duration::from_secs(1) {
+                        None
+                    } else {
+                        told_unchanged = Instant::now();
+                        Some(news)
+                    }
                 }
             };
             if let Some(news) = news
@@ -205,6 +215,8 @@ impl Follower {
         let mut config = false;
         let mut flows = false;
         let mut accesses: Vec<TokenId> = Vec::new();
+        // Whether each token owner takes part in web services, asked once per user.
+        let mut owners: HashMap<UserId, bool> = HashMap::new();
         for c in changes {
             match c {
                 Change::Token { id, hash, user } => {
@@ -214,7 +226,10 @@ impl Follower {
                         None => TokenChange::Removed(*id),
                     });
                     // Who takes part in web services: a token may add or (revoked) remove its owner.
-                    let takes_part = takes_part(v, *user)?;
+                    let takes_part = match owners.get(user) {
+                        Some(t) => *t,
+                        None => *owners.entry(*user).or_insert(takes_part(v, *user)?),
+                    };
                     if takes_part != self.facts.ws_users.contains(user) {
                         if takes_part {
                             self.facts.ws_users.insert(*user);

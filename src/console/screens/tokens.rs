@@ -145,7 +145,8 @@ impl Screen for Tokens {
         if touched.all || touched.config {
             self.tokens.resort(&cx.data.tokens);
         } else {
-            self.tokens.update(&cx.data.tokens, &touched.tokens);
+            let moved: Vec<u32> = touched.tokens.iter().chain(&touched.accessed).copied().collect();
+            self.tokens.update(&cx.data.tokens, &moved);
         }
         Vec::new()
     }
