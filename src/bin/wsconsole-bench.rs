@@ -9,6 +9,8 @@
 use redb::ReadableDatabase;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use wsconsole::domain::Protocol;
+use wsconsole::domain::routes::{self, Auth, server};
 use wsconsole::domain::secret::hash_token;
 use wsconsole::store::bulk::{self, Volume};
 use wsconsole::store::tables::TOKENS;
@@ -238,7 +240,8 @@ fn handler_bench(args: &[String]) {
     };
     let site_info = |t: &str| {
         format!(
-            "/webservice/rest/server.php?wstoken={t}&wsfunction=core_webservice_get_site_info&moodlewsrestformat=json"
+            "{}?wstoken={t}&wsfunction=core_webservice_get_site_info&moodlewsrestformat=json",
+            server(Protocol::Rest, Auth::Token)
         )
     };
     let uris: Vec<String> = (0..requests).map(|_| site_info(&valid[rand::random_range(0..valid.len())])).collect();
@@ -471,7 +474,7 @@ fn logins(base: &str, service: &str, seconds: u32, right: bool) -> u64 {
             if right { (format!("login{i}"), "Right-pass-1") } else { ("flood".to_string(), "wrong-password") };
         let body = format!("username={user}&password={password}&service={service}");
         let answer = agent
-            .post(&format!("{base}/login/token.php"))
+            .post(&format!("{base}{}", routes::LOGIN_TOKEN))
             .content_type("application/x-www-form-urlencoded")
             .send(body.as_bytes())
             .ok()
@@ -504,10 +507,11 @@ for line in io.lines("{}") do tokens[#tokens + 1] = line end
 math.randomseed(os.time())
 request = function()
   local t = tokens[math.random(#tokens)]
-  return wrk.format("GET", "/webservice/rest/server.php?wstoken=" .. t .. "&wsfunction=core_webservice_get_site_info&moodlewsrestformat=json")
+  return wrk.format("GET", "{rest}?wstoken=" .. t .. "&wsfunction=core_webservice_get_site_info&moodlewsrestformat=json")
 end
 "#,
-            token_file.display()
+            token_file.display(),
+            rest = server(Protocol::Rest, Auth::Token),
         ),
     )
     .unwrap();
@@ -535,12 +539,12 @@ end
     };
     let xmlrpc_script = post_script(
         "xmlrpc.lua",
-        "/webservice/xmlrpc/server.php",
+        server(Protocol::Xmlrpc, Auth::Token),
         "<?xml version=\"1.0\"?><methodCall><methodName>core_webservice_get_site_info</methodName><params></params></methodCall>",
     );
     let soap_script = post_script(
         "soap.lua",
-        "/webservice/soap/server.php",
+        server(Protocol::Soap, Auth::Token),
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?><SOAP-ENV:Envelope xmlns:SOAP-ENV=\"http://schemas.xmlsoap.org/soap/envelope/\" xmlns:ns1=\"urn:wsconsole\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xmlns:SOAP-ENC=\"http://schemas.xmlsoap.org/soap/encoding/\" SOAP-ENV:encodingStyle=\"http://schemas.xmlsoap.org/soap/encoding/\"><SOAP-ENV:Body><ns1:core_webservice_get_site_info><serviceshortnames SOAP-ENC:arrayType=\"xsd:string[0]\" xsi:type=\"SOAP-ENC:Array\"/></ns1:core_webservice_get_site_info></SOAP-ENV:Body></SOAP-ENV:Envelope>",
     );
     let flood_script = dir.join("flood.lua");
@@ -561,7 +565,14 @@ end
     let sample = std::process::Command::new("curl")
         .arg("-D")
         .arg(&header_file)
-        .args(["-s", &format!("{base}/webservice/rest/server.php?wstoken={}&wsfunction=core_webservice_get_site_info&moodlewsrestformat=json", valid[0])])
+        .args([
+            "-s",
+            &format!(
+                "{base}{}?wstoken={}&wsfunction=core_webservice_get_site_info&moodlewsrestformat=json",
+                server(Protocol::Rest, Auth::Token),
+                valid[0]
+            ),
+        ])
         .output()
         .unwrap()
         .stdout;
@@ -639,7 +650,7 @@ end
     }
 
     // Second run: 8 connections sending wrong passwords to login/token.php meanwhile.
-    let flood_url = format!("{base}/login/token.php");
+    let flood_url = format!("{base}{}", routes::LOGIN_TOKEN);
     let flood = std::thread::spawn({
         let flood_script = flood_script.clone();
         move || wrk(&flood_url, 8, seconds, &flood_script)

@@ -167,7 +167,7 @@ impl Data {
     /// Endpoint URLs of each protocol, as Manage protocols shows them.
     pub fn endpoint_url(&self, p: Protocol) -> String {
         let base = self.settings.site_url.trim_end_matches('/');
-        format!("{base}/webservice/{}/server.php", p.name())
+        format!("{base}{}", crate::domain::routes::server(p, crate::domain::routes::Auth::Token))
     }
 
     /// Brings the data up to `delta.seq` in place.

@@ -3,6 +3,7 @@
 //! answer made readable. It runs as a background job: a key never waits for the network.
 
 use crate::domain::Protocol;
+use crate::domain::routes::{self, Auth};
 use crate::functions::value::Value;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -27,15 +28,15 @@ impl Call {
     fn request(&self) -> (String, &'static str, Vec<u8>) {
         let site = self.site.trim_end_matches('/');
         let function = self.function.clone();
-        let (script, auth): (&str, Vec<(&str, &str)>) = match &self.credentials {
-            Credentials::Token(t) => ("server.php", vec![("wstoken", t)]),
+        let (script, auth): (Auth, Vec<(&str, &str)>) = match &self.credentials {
+            Credentials::Token(t) => (Auth::Token, vec![("wstoken", t)]),
             Credentials::Password { username, password } => {
-                ("simpleserver.php", vec![("wsusername", username), ("wspassword", password)])
+                (Auth::Password, vec![("wsusername", username), ("wspassword", password)])
             }
         };
         let query = form_urlencoded::Serializer::new(String::new()).extend_pairs(&auth).finish();
         let fields = self.fields.clone();
-        let url = format!("{site}/webservice/{}/{script}", self.protocol.name());
+        let url = format!("{site}{}", routes::server(self.protocol, script));
         match self.protocol {
             Protocol::Rest => {
                 let mut pairs: Vec<(String, String)> =

@@ -8,6 +8,7 @@ pub mod function_catalogue;
 pub mod iprestriction;
 pub mod login;
 pub mod moodle_functions;
+pub mod routes;
 pub mod secret;
 pub mod site_url;
 pub mod time;

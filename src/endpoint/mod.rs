@@ -184,24 +184,26 @@ pub fn app(store: Arc<Store>, config: Config) -> Result<(AppState, Running), cra
 }
 
 pub fn router(state: AppState) -> Router {
+    use crate::domain::Protocol::{Amf, Rest, Soap, Xmlrpc};
+    use crate::domain::routes::{self, Auth::Password, Auth::Token, server};
     // tower's timeout polls the request before its timer, so a request answered at once (most
     // are) never arms it; tower-http's arms a timer for every request (~1 µs each).
     let timeout = tower::ServiceBuilder::new()
         .layer(axum::error_handling::HandleErrorLayer::new(|_: tower::BoxError| async { StatusCode::REQUEST_TIMEOUT }))
         .timeout(state.request_timeout);
     Router::new()
-        .route("/webservice/rest/server.php", any(rest::server::<false>))
-        .route("/webservice/rest/simpleserver.php", any(rest::server::<true>))
-        .route("/webservice/soap/server.php", any(soap::server::<false>))
-        .route("/webservice/soap/simpleserver.php", any(soap::server::<true>))
-        .route("/webservice/soap/simpleserver.php/{*credentials}", any(soap::simple_path))
-        .route("/webservice/xmlrpc/server.php", any(xmlrpc::server::<false>))
-        .route("/webservice/xmlrpc/simpleserver.php", any(xmlrpc::server::<true>))
-        .route("/webservice/amf/server.php", any(amf::server::<false>))
-        .route("/webservice/amf/simpleserver.php", any(amf::server::<true>))
-        .route("/login/token.php", any(login::token_php))
-        .route("/lib/ajax/service.php", any(ajax::service::<false>))
-        .route("/lib/ajax/service-nologin.php", any(ajax::service::<true>))
+        .route(server(Rest, Token), any(rest::server::<false>))
+        .route(server(Rest, Password), any(rest::server::<true>))
+        .route(server(Soap, Token), any(soap::server::<false>))
+        .route(server(Soap, Password), any(soap::server::<true>))
+        .route(routes::SOAP_SIMPLE_PATH_ROUTE, any(soap::simple_path))
+        .route(server(Xmlrpc, Token), any(xmlrpc::server::<false>))
+        .route(server(Xmlrpc, Password), any(xmlrpc::server::<true>))
+        .route(server(Amf, Token), any(amf::server::<false>))
+        .route(server(Amf, Password), any(amf::server::<true>))
+        .route(routes::LOGIN_TOKEN, any(login::token_php))
+        .route(routes::AJAX_SERVICE, any(ajax::service::<false>))
+        .route(routes::AJAX_SERVICE_NOLOGIN, any(ajax::service::<true>))
         .route("/lib/ajax/{*file}", any(ajax::missing_file))
         .route("/healthz", get(|| async { "ok\n" }))
         .fallback(|| async { (StatusCode::NOT_FOUND, "Not found\n") })

@@ -11,6 +11,7 @@ use super::call::{self, CallRequest, Creds, Outcome, Stage};
 use super::{AppState, Query, busy, no_cache_headers, too_many, unavailable};
 use crate::domain::Protocol;
 use crate::domain::access::MoodleException;
+use crate::domain::routes::{self, Auth};
 use crate::functions::value::Value;
 use crate::functions::{self, Definition};
 use crate::wire::soap;
@@ -123,13 +124,13 @@ fn server_address(creds: &Creds) -> String {
     match creds {
         Creds::Token(t) => {
             let token: String = form_urlencoded::byte_serialize(t.as_deref().unwrap_or_default().as_bytes()).collect();
-            format!("/webservice/soap/server.php?wstoken={token}")
+            format!("{}?wstoken={token}", routes::server(Protocol::Soap, Auth::Token))
         }
         Creds::Password { username, password } => {
             // Path segments: a space is %20 here, not the query's `+`.
             let seg =
                 |s: &str| percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string();
-            format!("/webservice/soap/simpleserver.php/{}/{}", seg(username), seg(password))
+            format!("{}/{}/{}", routes::server(Protocol::Soap, Auth::Password), seg(username), seg(password))
         }
     }
 }

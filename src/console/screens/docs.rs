@@ -7,7 +7,9 @@ use crate::console::keys::Action;
 use crate::console::test_client::test_params;
 use crate::console::theme::Theme;
 use crate::console::widgets::{TableSpec, block, empty_text, table};
+use crate::domain::Protocol;
 use crate::domain::function_catalogue::{self, FunctionInfo};
+use crate::domain::routes::{self, Auth};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span, Text};
@@ -71,14 +73,15 @@ fn text(info: &FunctionInfo, t: &Theme) -> Text<'static> {
         None,
     );
     let positional: String = names.iter().map(|k| format!("<param><value>…{k}…</value></param>")).collect();
+    let at = |p| format!("POST …{}?wstoken=…", routes::server(p, Auth::Token));
     protocol_form(
-        "XML-RPC (POST …/webservice/xmlrpc/server.php?wstoken=…)",
+        &format!("XML-RPC ({})", at(Protocol::Xmlrpc)),
         format!("<methodCall><methodName>{}</methodName><params>{positional}</params></methodCall>", info.name),
         Some("parameters are positional, in the order of Parameters below"),
     );
     let parts: String = names.iter().map(|k| format!("<{k}>…</{k}>")).collect();
     protocol_form(
-        "SOAP (POST …/webservice/soap/server.php?wstoken=…)",
+        &format!("SOAP ({})", at(Protocol::Soap)),
         format!(
             "<SOAP-ENV:Envelope …><SOAP-ENV:Body><ns1:{0}>{parts}</ns1:{0}></SOAP-ENV:Body></SOAP-ENV:Envelope>",
             info.name
@@ -86,7 +89,7 @@ fn text(info: &FunctionInfo, t: &Theme) -> Text<'static> {
         Some("RPC/encoded, parts by name; the WSDL is …/server.php?wstoken=…&wsdl=1"),
     );
     protocol_form(
-        "AMF (POST …/webservice/amf/server.php?wstoken=…)",
+        &format!("AMF ({})", at(Protocol::Amf)),
         format!("remoting message: target {}, body [{}]", info.name, names.join(", ")),
         None,
     );
