@@ -1,217 +1,13 @@
-//! Flash remoting (AMF) as Moodle 2.0–3.0 spoke it through `Zend_Amf_Server`, without HTTP (moodle-ws-reference.md §7.1;
-//! Moodle dropped AMF in 3.1). A packet holds messages whose target is the function name and
-//! whose body is the positional parameter array; each gets `<response URI>/onResult` with the
-//! result, or `<response URI>/onStatus` with a fault. Flex `RemotingMessage`s (an AMF3 object
-//! in the body) are answered with an `AcknowledgeMessage` or an `ErrorMessage`.
-//!
-//! Faults mirror `Moodle_Amf_Server::fault` (webservice/amf/locallib.php, 2.x), which sends
-//! Zend's AMF0 error array `{description, detail, line, code}` built from the exception's
-//! message, PHP trace, line and `getCode()` (always 0 for a moodle_exception). Here `code` is
-//! Moodle's errorcode, `detail` the debuginfo when debugging is on (never a trace), `line` 0,
-//! and `level` "error", as Flash status objects carry (py3amf raises `RemotingError` with the
-//! description).
-//!
-//! The decoder is written here, bounded: the `amf` crate's (1.0) recurses with no depth limit,
-//! allocates whatever a length field declares before reading, and copies a referenced value at
-//! every reference, so hostile bytes could exhaust the stack or the memory through it. The
-//! crate encodes the answers.
+//! Requests: the packet, its messages and their AMF0/AMF3 values, read with every length,
+//! depth and count bounded (see the module's doc for why not the crate's reader).
 
-use super::{MAX_DEPTH, MAX_TEXT, MAX_VALUES};
-use crate::domain::access::MoodleException;
+use super::{Body, FLEX_MESSAGES, Flex, MAX_MESSAGES, Message, ON_RESULT, ON_STATUS, Packet};
 use crate::functions::value::{Text, Value};
-pub use amf::{Pair, amf0, amf3};
+use crate::wire::{MAX_DEPTH, MAX_TEXT, MAX_VALUES};
 use std::rc::Rc;
 
-/// Messages per packet: each is a call, and in `simpleserver.php` a password check.
-pub const MAX_MESSAGES: usize = 16;
-
-pub const ON_RESULT: &str = "/onResult";
-pub const ON_STATUS: &str = "/onStatus";
-pub const CONTENT_TYPE: &str = "application/x-amf";
-const FLEX_MESSAGES: &str = "flex.messaging.messages.";
-
-/// Zend's AMF0 error array, with Moodle's errorcode as its code (see the module's doc).
-pub fn fault(e: &MoodleException, debugging: bool) -> amf0::Value {
-    let detail = if debugging { e.debuginfo.clone().unwrap_or_default() } else { String::new() };
-    amf0::Value::Object {
-        class_name: None,
-        entries: vec![
-            pair("level", amf0::Value::String("error".into())),
-            pair("code", amf0::Value::String(e.errorcode.into())),
-            pair("description", amf0::Value::String(e.message.clone())),
-            pair("detail", amf0::Value::String(detail)),
-            pair("line", amf0::Value::Number(0.0)),
-        ],
-    }
-}
-
-fn pair<V>(key: &str, value: V) -> Pair<String, V> {
-    Pair { key: key.into(), value }
-}
-
-/// Int and Float as numbers, a list as a strict array, a map as an anonymous object.
-pub fn to_amf0(v: &Value) -> amf0::Value {
-    match v {
-        Value::Null => amf0::Value::Null,
-        Value::Bool(b) => amf0::Value::Boolean(*b),
-        Value::Int(i) => amf0::Value::Number(*i as f64),
-        Value::Float(f) => amf0::Value::Number(*f),
-        Value::Str(s) => amf0::Value::String(s.to_string()),
-        Value::List(items) => amf0::Value::Array { entries: items.iter().map(to_amf0).collect() },
-        Value::Map(pairs) => {
-            amf0::Value::Object { class_name: None, entries: pairs.iter().map(|(k, v)| pair(k, to_amf0(v))).collect() }
-        }
-    }
-}
-
-/// As [`to_amf0`], for Flex messages; an Int outside AMF3's 29 bits becomes a double.
-pub fn to_amf3(v: &Value) -> amf3::Value {
-    match v {
-        Value::Null => amf3::Value::Null,
-        Value::Bool(b) => amf3::Value::Boolean(*b),
-        Value::Int(i) => match i32::try_from(*i) {
-            Ok(small) if (-(1 << 28)..(1 << 28)).contains(&small) => amf3::Value::Integer(small),
-            _ => amf3::Value::Double(*i as f64),
-        },
-        Value::Float(f) => amf3::Value::Double(*f),
-        Value::Str(s) => amf3::Value::String(s.to_string()),
-        Value::List(items) => {
-            amf3::Value::Array { assoc_entries: Vec::new(), dense_entries: items.iter().map(to_amf3).collect() }
-        }
-        Value::Map(pairs) => amf3::Value::Object {
-            class_name: None,
-            sealed_count: 0,
-            entries: pairs.iter().map(|(k, v)| pair(k, to_amf3(v))).collect(),
-        },
-    }
-}
-
-pub const REMOTING_MESSAGE: &str = "flex.messaging.messages.RemotingMessage";
-pub const COMMAND_MESSAGE: &str = "flex.messaging.messages.CommandMessage";
-/// `CommandMessage.CLIENT_PING_OPERATION`.
-pub const PING: &str = "5";
-
-/// A typed AMF3 object with its fields in order (all sealed).
-fn typed(class: &str, fields: Vec<(&str, amf3::Value)>) -> amf3::Value {
-    amf3::Value::Object {
-        class_name: Some(class.into()),
-        sealed_count: fields.len(),
-        entries: fields.into_iter().map(|(k, v)| pair(k, v)).collect(),
-    }
-}
-
-/// The fields every Flex answer carries, for the message it answers.
-fn flex_fields(flex: &Flex, body: amf3::Value) -> Vec<(&'static str, amf3::Value)> {
-    let now_ms =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_millis() as f64);
-    let s = |v: &str| amf3::Value::String(v.into());
-    vec![
-        ("body", body),
-        ("clientId", s(flex.client_id.as_deref().unwrap_or(&uuid()))),
-        ("correlationId", s(&flex.message_id)),
-        ("destination", s(&flex.destination)),
-        ("headers", amf3::Value::Object { class_name: None, sealed_count: 0, entries: Vec::new() }),
-        ("messageId", s(&uuid())),
-        ("timeToLive", amf3::Value::Double(0.0)),
-        ("timestamp", amf3::Value::Double(now_ms)),
-    ]
-}
-
-pub fn acknowledge(flex: &Flex, value: Option<&Value>) -> amf0::Value {
-    let body = value.map_or(amf3::Value::Null, to_amf3);
-    amf0::Value::AvmPlus(typed("flex.messaging.messages.AcknowledgeMessage", flex_fields(flex, body)))
-}
-
-/// Zend's AMF3 fault: an `ErrorMessage` with faultCode, faultString and faultDetail.
-pub fn flex_error(flex: &Flex, e: &MoodleException, debugging: bool) -> amf0::Value {
-    let detail = if debugging { e.debuginfo.clone().unwrap_or_default() } else { String::new() };
-    let mut fields = flex_fields(flex, amf3::Value::Null);
-    fields.extend([
-        ("extendedData", amf3::Value::Null),
-        ("faultCode", amf3::Value::String(e.errorcode.into())),
-        ("faultDetail", amf3::Value::String(detail)),
-        ("faultString", amf3::Value::String(e.message.clone())),
-        ("rootCause", amf3::Value::Null),
-    ]);
-    amf0::Value::AvmPlus(typed("flex.messaging.messages.ErrorMessage", fields))
-}
-
-/// A random UUID in Flex's upper-case form, for message ids.
-fn uuid() -> String {
-    let mut b = [0u8; 16];
-    rand::fill(&mut b);
-    let h = hex::encode_upper(b);
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
-}
-
-/// The answer packet: the request's version, no headers, one body per message.
-pub fn encode_packet(version: u16, bodies: &[(String, amf0::Value)]) -> Vec<u8> {
-    let mut out = Vec::new();
-    out.extend(version.to_be_bytes());
-    out.extend(0u16.to_be_bytes());
-    out.extend(u16::try_from(bodies.len()).unwrap_or(u16::MAX).to_be_bytes());
-    for (target, value) in bodies.iter().take(u16::MAX.into()) {
-        write_message(&mut out, target, "null", value);
-    }
-    out
-}
-
-/// A request packet calling one function with positional parameters, as a Flash client
-/// sends it (the console's test client); the answer comes back to `/1`.
-pub fn call_packet(function: &str, params: &[Value]) -> Vec<u8> {
-    let mut out = vec![0, 0, 0, 0, 0, 1];
-    let args = amf0::Value::Array { entries: params.iter().map(to_amf0).collect() };
-    write_message(&mut out, function, "/1", &args);
-    out
-}
-
-fn write_message(out: &mut Vec<u8>, target: &str, response: &str, value: &amf0::Value) {
-    for s in [target, response] {
-        out.extend(u16::try_from(s.len()).unwrap_or(u16::MAX).to_be_bytes());
-        out.extend(&s.as_bytes()[..s.len().min(u16::MAX.into())]);
-    }
-    let mut data = Vec::new();
-    value.write_to(&mut data).expect("writing to memory cannot fail");
-    out.extend(u32::try_from(data.len()).unwrap_or(u32::MAX).to_be_bytes());
-    out.extend(data);
-}
-
-/// A decoded request packet (AMF0 envelope; values AMF0, or AMF3 after the 0x11 marker).
-#[derive(Debug)]
-pub struct Packet {
-    /// 0, or 3 for Flash's AMF3 object encoding; echoed in the answer.
-    pub version: u16,
-    pub messages: Vec<Message>,
-}
-
-#[derive(Debug)]
-pub struct Message {
-    pub target: String,
-    pub response: String,
-    pub body: Body,
-}
-
-#[derive(Debug)]
-pub enum Body {
-    /// Plain remoting: the positional parameters.
-    Call(Vec<Value>),
-    /// A Flex message object.
-    Flex(Flex),
-}
-
-/// What is needed of a Flex message to run it and to answer it.
-#[derive(Debug)]
-pub struct Flex {
-    pub class: String,
-    /// The function (`RemotingMessage`) or the command number (`CommandMessage`).
-    pub operation: String,
-    pub params: Vec<Value>,
-    pub message_id: String,
-    pub client_id: Option<String>,
-    pub destination: String,
-}
-
-/// Parses a request packet within the limits above; never panics.
+/// Parses a request packet within the limits ([`MAX_MESSAGES`], and `wire`'s on depth, text and
+/// values); never panics.
 pub fn parse_packet(bytes: &[u8]) -> Result<Packet, String> {
     let mut r = Reader::new(bytes);
     let version = r.u16()?;
@@ -666,34 +462,11 @@ impl<'a> Reader<'a> {
     }
 }
 
-impl Flex {
-    fn from_fields(class: String, fields: Vec<(Text, Value)>) -> Flex {
-        let get = |k: &str| fields.iter().find(|(name, _)| name == k).map(|(_, v)| v);
-        let text = |k: &str| match get(k) {
-            Some(Value::Str(s)) => Some(s.to_string()),
-            Some(Value::Int(i)) => Some(i.to_string()),
-            _ => None,
-        };
-        let params = match get("body") {
-            Some(Value::List(items)) => items.clone(),
-            Some(Value::Map(pairs)) => pairs.iter().map(|(_, v)| v.clone()).collect(),
-            None | Some(Value::Null) => Vec::new(),
-            Some(other) => vec![other.clone()],
-        };
-        Flex {
-            operation: text("operation").unwrap_or_default(),
-            params,
-            message_id: text("messageId").unwrap_or_default(),
-            client_id: text("clientId"),
-            destination: text("destination").unwrap_or_default(),
-            class,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::amf::encode::pair;
+    use crate::wire::amf::{REMOTING_MESSAGE, acknowledge, amf0, amf3, call_packet};
 
     #[test]
     fn call_packets_read_back() {
@@ -1027,41 +800,5 @@ mod tests {
         assert!(
             matches!(get("body"), Some(amf3::Value::Object { entries, .. }) if entries[0].value == amf3::Value::Integer(1))
         );
-    }
-
-    #[test]
-    fn answers_encode_as_amf0_that_reads_back() {
-        let long = "x".repeat(70_000);
-        let v = Value::map([
-            ("i", Value::Int(-3)),
-            ("f", Value::Float(0.5)),
-            ("s", Value::str(long.clone())),
-            ("l", Value::List(vec![Value::Bool(false), Value::Null])),
-        ]);
-        let e = MoodleException::new("c", "invalidtoken", "Invalid token - token not found").with_debuginfo("why");
-        let bytes = encode_packet(0, &[("/1/onResult".into(), to_amf0(&v)), ("/2/onStatus".into(), fault(&e, false))]);
-        // Our own reader takes an answer body as a call body: the same framing.
-        let p = parse_packet(&bytes).unwrap();
-        assert_eq!(p.messages[0].target, "/1/onResult");
-        assert_eq!(p.messages[1].response, "null");
-        assert!(matches!(&p.messages[0].body, Body::Call(got) if got == &[v]));
-        let Body::Call(f) = &p.messages[1].body else { panic!() };
-        assert_eq!(
-            f[0],
-            Value::map([
-                ("level", Value::str("error")),
-                ("code", Value::str("invalidtoken")),
-                ("description", Value::str("Invalid token - token not found")),
-                ("detail", Value::str("")),
-                ("line", Value::Int(0)),
-            ])
-        );
-        assert_eq!(fault(&e, true), {
-            let amf0::Value::Object { mut entries, .. } = fault(&e, false) else { panic!() };
-            entries[3].value = s0("why");
-            amf0::Value::Object { class_name: None, entries }
-        });
-        // A string past 65535 bytes goes as a long string.
-        assert!(enc0(&to_amf0(&Value::str(long))).starts_with(&[0x0c, 0, 1, 0x11, 0x70]));
     }
 }
