@@ -9,5 +9,6 @@ pub mod domain;
 pub mod endpoint;
 pub mod functions;
 pub mod ops;
+pub mod serve;
 pub mod store;
 pub mod wire;
