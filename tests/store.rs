@@ -177,3 +177,34 @@ fn the_change_count_moves_with_every_write_but_the_endpoints_activity() {
     assert_eq!(count(), after_op, "log rows are not configuration");
     assert_eq!(store.read().unwrap().call_count().unwrap(), 1);
 }
+
+#[test]
+fn a_schema_1_database_gains_the_change_feed_on_open() {
+    use wsconsole::store::feed::{self, Change, Since};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ws.redb");
+    let store = Store::open(&path).unwrap();
+    wsconsole::ops::Ops::new(std::sync::Arc::new(store), "t")
+        .create_user(wsconsole::ops::NewUser::named("kept", wsconsole::domain::AuthMethod::Webservice))
+        .unwrap();
+    // What schema 1 was: no feed table, no feed number.
+    {
+        let db = redb::Builder::new().create(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.delete_table(wsconsole::store::tables::FEED).unwrap();
+        let mut meta = txn.open_table(wsconsole::store::tables::META).unwrap();
+        meta.insert("schema_version", 1).unwrap();
+        meta.remove("feed").unwrap();
+        drop(meta);
+        txn.commit().unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let v = store.read().unwrap();
+    assert!(v.user_by_username("kept").unwrap().is_some(), "the data stays");
+    assert_eq!(feed::seq(&v).unwrap(), 1, "the migration is the feed's first write");
+    assert_eq!(
+        feed::since(&v, 0, 10).unwrap(),
+        Since::Changes(vec![(1, vec![Change::All])]),
+        "readers read everything"
+    );
+}
