@@ -8,7 +8,8 @@
 //! function lookup does before its per-call error handling. Any other file under `/lib/ajax/`
 //! answers as a PHP file that does not exist.
 
-use super::{AppState, Query, unavailable};
+use super::answers::unavailable;
+use super::state::{AppState, Query};
 use crate::domain::moodle_functions;
 use crate::domain::{MOBILE_SERVICE, Settings};
 use crate::functions::value::Value;

@@ -3,8 +3,9 @@
 //! 3.1). Each message of a packet is one call through the shared pipeline, answered to
 //! `<response URI>/onResult` or `/onStatus`; the format is `crate::wire::amf`'s.
 
+use super::answers::{bad_request, busy, too_many, unavailable};
 use super::call::{self, CallRequest, Outcome};
-use super::{AppState, bad_request, busy, too_many, unavailable};
+use super::state::AppState;
 use crate::domain::Protocol;
 use crate::functions;
 use crate::wire::amf::{self, amf0};
@@ -23,7 +24,7 @@ pub async fn server<const SIMPLE: bool>(
     body: Bytes,
 ) -> Response {
     let started = Instant::now();
-    let query = super::Query::of(&uri);
+    let query = super::state::Query::of(&uri);
     let creds = || query.creds(SIMPLE);
     let packet = match amf::parse_packet(&body) {
         Ok(p) => p,
@@ -64,7 +65,7 @@ pub async fn server<const SIMPLE: bool>(
         let answer = call::call(&app, req).await;
         let reply = match (answer.outcome, &flex) {
             // Moodle's server.php dies: an empty 200.
-            (Outcome::SwitchedOff, _) => return super::died(StatusCode::OK),
+            (Outcome::SwitchedOff, _) => return super::answers::died(StatusCode::OK),
             (Outcome::TooMany(wait), _) => return too_many(wait),
             (Outcome::Busy, _) => return busy(),
             (Outcome::Unavailable(e), _) => return unavailable(e),
@@ -81,6 +82,6 @@ pub async fn server<const SIMPLE: bool>(
     }
     let mut h = HeaderMap::new();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(amf::CONTENT_TYPE));
-    super::no_cache_headers(&mut h);
+    super::answers::no_cache_headers(&mut h);
     (StatusCode::OK, h, amf::encode_packet(packet.version, &answers)).into_response()
 }

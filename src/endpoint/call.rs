@@ -4,7 +4,7 @@
 
 use super::activity::Event;
 use super::password_gate::{Checked, GateRefusal};
-use super::{AppState, ip_of};
+use super::state::{AppState, ip_of};
 use crate::domain::access::{
     AccessRequest, Caller, Credentials, Denial, Grant, MoodleException, PasswordCheck, authenticate,
     callable_functions, decide,

@@ -3,9 +3,10 @@
 //! site key, since only its hash is stored (`domain::login::reusable_token`).
 
 use super::activity::Event;
+use super::answers::{bad_request, too_many, unavailable};
 use super::params::request_params;
 use super::password_gate::{Checked, GateRefusal};
-use super::{AppState, bad_request, ip_of, too_many, unavailable};
+use super::state::{AppState, ip_of};
 use crate::domain::CallLog;
 use crate::domain::login::{LoginDenial, LoginGrant, LoginRequest, decide_login, reusable_token};
 use crate::domain::secret::verify_password;
@@ -95,7 +96,7 @@ pub async fn token_php(
         Ok((Ok(grant), snapshot)) => (grant, snapshot),
         Ok((Err(f), _)) => return refuse(f),
         Err(GateRefusal::TooMany(wait)) => return too_many(wait),
-        Err(GateRefusal::Busy) => return super::busy(),
+        Err(GateRefusal::Busy) => return super::answers::busy(),
         Err(GateRefusal::Unavailable(e)) => return unavailable(e),
     };
     let app2 = app.clone();

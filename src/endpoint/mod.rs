@@ -5,6 +5,7 @@
 mod activity;
 mod ajax;
 mod amf;
+mod answers;
 mod body_budget;
 mod call;
 mod connections;
@@ -16,21 +17,20 @@ mod password_pool;
 mod rest;
 mod soap;
 mod start;
+mod state;
 mod throttle;
 mod xmlrpc;
 
-use crate::domain::iprestriction::{ClientAddr, IpRestriction};
 use crate::store::Store;
 use axum::Router;
 use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{Request, StatusCode, Uri};
 use axum::routing::{any, get};
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use activity::LAST_ACCESS_EVERY;
+pub use state::{App, AppState};
 pub use throttle::LIMIT as DEFAULT_FAILURE_LIMIT;
 
 /// How the endpoint runs.
@@ -73,83 +73,6 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_BODY: usize = 8 * 1024 * 1024;
 /// The default [`Config::request_timeout`].
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// What every handler shares.
-pub struct App {
-    pub store: Arc<Store>,
-    fresh: fresh::Fresh,
-    activity: activity::Activity,
-    throttle: Arc<throttle::Throttle>,
-    /// Bounds concurrent argon2 verifications, so a login flood cannot take every core, and
-    /// serves waiting ones in turn by address.
-    passwords: password_gate::PasswordGate,
-    request_timeout: Duration,
-    body_budget: Arc<body_budget::BodyBudget>,
-}
-
-pub type AppState = Arc<App>;
-
-impl App {
-    /// The client's address: the socket peer, or `X-Forwarded-For` when the peer is a trusted
-    /// proxy (the last address in the header that is not itself a trusted proxy).
-    fn client(&self, peer: SocketAddr, headers: &HeaderMap, trusted: &str) -> ClientAddr {
-        let peer_addr = ClientAddr::from(peer.ip());
-        if trusted.trim().is_empty() {
-            return peer_addr;
-        }
-        let proxies = IpRestriction::parse_lenient(trusted);
-        if !proxies.matches(peer_addr) {
-            return peer_addr;
-        }
-        let forwarded =
-            headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(",");
-        // From the right: skip our own proxies; the first other entry is the client. An entry
-        // that does not parse ends the search (anything left of it is the client's to forge).
-        // Parsed strictly: `010.001.002.003` is no address (readers disagree on leading zeros).
-        for entry in forwarded.split(',').rev() {
-            match entry.trim().parse::<IpAddr>().ok().map(ClientAddr::from) {
-                Some(a) if proxies.matches(a) => continue,
-                Some(a) => return a,
-                None => return peer_addr,
-            }
-        }
-        peer_addr
-    }
-}
-
-/// The query string's parameters, where XML-RPC, SOAP and AMF clients put their credentials
-/// (`$_GET` in Moodle): the last of a repeated name wins, as in PHP.
-struct Query(Vec<(String, String)>);
-
-impl Query {
-    fn of(uri: &Uri) -> Query {
-        Query(form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).into_owned().collect())
-    }
-
-    fn get(&self, key: &str) -> Option<String> {
-        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.clone())
-    }
-
-    /// `wstoken` for server.php; `wsusername` / `wspassword` for simpleserver.php.
-    fn creds(&self, simple: bool) -> call::Creds {
-        if simple {
-            call::Creds::Password {
-                username: self.get("wsusername").unwrap_or_default(),
-                password: self.get("wspassword").unwrap_or_default(),
-            }
-        } else {
-            call::Creds::Token(self.get("wstoken"))
-        }
-    }
-}
-
-/// The IP form of a client address, for the throttle.
-fn ip_of(addr: ClientAddr) -> IpAddr {
-    match addr {
-        ClientAddr::V4(v) => IpAddr::V4(v.into()),
-        ClientAddr::V6(g) => IpAddr::V6(g.into()),
-    }
-}
 
 /// The endpoint's background parts, to stop cleanly.
 pub struct Running {
@@ -258,45 +181,4 @@ pub async fn shutdown_signal() {
         _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
     }
     tracing::info!("stopping: finishing requests and flushing the activity log");
-}
-
-/// The headers every web-service answer carries (`send_headers` in each protocol's server):
-/// no caching, and open to any origin.
-fn no_cache_headers(h: &mut HeaderMap) {
-    use axum::http::{HeaderValue, header};
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, must-revalidate, pre-check=0, post-check=0, max-age=0"),
-    );
-    h.insert(header::EXPIRES, HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"));
-    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("none"));
-    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-}
-
-/// What Moodle's server scripts send when web services or the protocol are off: they `die`,
-/// leaving an empty page.
-fn died(status: StatusCode) -> Response {
-    (status, [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")], "").into_response()
-}
-
-/// A store failure while serving: the client did nothing wrong.
-fn unavailable(e: impl std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "database unavailable");
-    (StatusCode::SERVICE_UNAVAILABLE, "Service unavailable\n").into_response()
-}
-
-fn too_many(retry_after: u64) -> Response {
-    (StatusCode::TOO_MANY_REQUESTS, [("retry-after", retry_after.to_string())], "Too many failed attempts; try later\n")
-        .into_response()
-}
-
-/// The password checks' queue is full: nothing is wrong with the request.
-fn busy() -> Response {
-    (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "1")], "Busy: too many password checks waiting; try again\n")
-        .into_response()
-}
-
-fn bad_request(why: impl std::fmt::Display) -> Response {
-    (StatusCode::BAD_REQUEST, format!("Bad request: {why}\n")).into_response()
 }

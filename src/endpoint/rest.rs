@@ -1,9 +1,10 @@
 //! `/webservice/rest/server.php` (token) and `simpleserver.php` (username/password):
 //! moodle-ws-reference.md §2 and §3.
 
+use super::answers::{bad_request, busy, too_many, unavailable};
 use super::call::{self, CallRequest, Creds, Outcome};
 use super::params;
-use super::{AppState, bad_request, busy, too_many, unavailable};
+use super::state::AppState;
 use crate::domain::Protocol;
 use crate::domain::access::MoodleException;
 use crate::functions;
@@ -70,7 +71,9 @@ async fn serve(app: AppState, peer: SocketAddr, headers: HeaderMap, uri: Uri, bo
     let answer = call::call(&app, req).await;
     match answer.outcome {
         // server.php answers 403, simpleserver.php just dies (200), both with no body.
-        Outcome::SwitchedOff => super::died(if mode == Mode::Token { StatusCode::FORBIDDEN } else { StatusCode::OK }),
+        Outcome::SwitchedOff => {
+            super::answers::died(if mode == Mode::Token { StatusCode::FORBIDDEN } else { StatusCode::OK })
+        }
         Outcome::TooMany(wait) => too_many(wait),
         Outcome::Busy => busy(),
         Outcome::Unavailable(e) => unavailable(e),
@@ -91,7 +94,7 @@ fn rest_headers(format: Format) -> HeaderMap {
             h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("inline; filename=\"response.xml\""));
         }
     }
-    super::no_cache_headers(&mut h);
+    super::answers::no_cache_headers(&mut h);
     h
 }
 

@@ -7,8 +7,9 @@
 //! "Procedure not present"; errors while the function runs are Moodle's `Receiver` fault.
 //! Deliberate difference: a part left out of a call is treated as not sent (PHP refuses it).
 
+use super::answers::{busy, no_cache_headers, too_many, unavailable};
 use super::call::{self, CallRequest, Creds, Outcome, Stage};
-use super::{AppState, Query, busy, no_cache_headers, too_many, unavailable};
+use super::state::{AppState, Query};
 use crate::domain::Protocol;
 use crate::domain::access::MoodleException;
 use crate::domain::routes::{self, Auth};
@@ -139,7 +140,7 @@ fn server_address(creds: &Creds) -> String {
 fn refusal(answer: call::Answer, function: &str) -> Response {
     match answer.outcome {
         // Moodle's server.php dies: an empty 200.
-        Outcome::SwitchedOff => super::died(StatusCode::OK),
+        Outcome::SwitchedOff => super::answers::died(StatusCode::OK),
         Outcome::TooMany(wait) => too_many(wait),
         Outcome::Busy => busy(),
         Outcome::Unavailable(e) => unavailable(e),

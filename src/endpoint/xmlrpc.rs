@@ -4,8 +4,9 @@
 //!
 //! The format is `crate::wire::xmlrpc`'s; XML safety the shared reader's (`crate::wire::xml`).
 
+use super::answers::{busy, too_many, unavailable};
 use super::call::{self, CallRequest, Outcome};
-use super::{AppState, busy, too_many, unavailable};
+use super::state::AppState;
 use crate::domain::Protocol;
 use crate::domain::access::MoodleException;
 use crate::functions;
@@ -25,7 +26,7 @@ pub async fn server<const SIMPLE: bool>(
     body: Bytes,
 ) -> Response {
     let started = Instant::now();
-    let creds = super::Query::of(&uri).creds(SIMPLE);
+    let creds = super::state::Query::of(&uri).creds(SIMPLE);
     let (function, args) = match xmlrpc::parse_method_call(&body) {
         Ok((name, params)) => {
             let args = functions::name_positional(&name, params);
@@ -40,7 +41,7 @@ pub async fn server<const SIMPLE: bool>(
     let answer = call::call(&app, req).await;
     match answer.outcome {
         // Moodle's server.php dies: an empty 200.
-        Outcome::SwitchedOff => super::died(StatusCode::OK),
+        Outcome::SwitchedOff => super::answers::died(StatusCode::OK),
         Outcome::TooMany(wait) => too_many(wait),
         Outcome::Busy => busy(),
         Outcome::Unavailable(e) => unavailable(e),
@@ -53,7 +54,7 @@ fn headers() -> HeaderMap {
     let mut h = HeaderMap::new();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml; charset=utf-8"));
     h.insert(header::SERVER, HeaderValue::from_static("Moodle XML-RPC Server/1.0"));
-    super::no_cache_headers(&mut h);
+    super::answers::no_cache_headers(&mut h);
     h
 }
 
