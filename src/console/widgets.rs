@@ -22,6 +22,11 @@ pub fn block<'a>(title: impl Into<String>, t: &Theme) -> Block<'a> {
     Block::default().borders(Borders::ALL).title(Span::styled(format!(" {} ", title.into()), t.title()))
 }
 
+/// A time in UTC to the minute without its zone, for narrow columns whose header names it.
+pub fn utc_minute(t: i64) -> String {
+    crate::domain::time::format_time(t).trim_end_matches(" UTC").to_string()
+}
+
 pub fn yes_no(on: bool) -> &'static str {
     if on { "[x]" } else { "[ ]" }
 }

@@ -10,7 +10,7 @@ use crate::console::keys::Action;
 use crate::console::overlays::form::FormDialog;
 use crate::console::test_client::{self, Call, Credentials as CallCredentials};
 use crate::console::widgets::{block, wrap_indented};
-use crate::domain::access::{AccessRequest, Credentials, decide};
+use crate::domain::access::{AccessRequest, Credentials, Place, decide};
 use crate::domain::iprestriction::ClientAddr;
 use crate::domain::secret::verify_password;
 use crate::domain::time::format_time_in;
@@ -47,7 +47,7 @@ struct Inputs {
 pub struct Verdict {
     pub pass: bool,
     pub sentence: String,
-    pub fix: Option<ScreenId>,
+    pub fix: Option<Place>,
     /// When it was decided, and the time of the data it was decided on.
     pub at: UnixTime,
     pub data_at: UnixTime,
@@ -186,14 +186,14 @@ impl Check {
 }
 
 /// The verdict for `c`: whether it passes, the sentence, the screen that fixes a failure.
-fn verdict(store: &Store, c: &Inputs, token: Option<Option<u64>>, now: UnixTime) -> (bool, String, Option<ScreenId>) {
+fn verdict(store: &Store, c: &Inputs, token: Option<Option<u64>>, now: UnixTime) -> (bool, String, Option<Place>) {
     let protocol = Protocol::parse(&c.protocol).unwrap_or(Protocol::Rest);
     let Some(remote) = ClientAddr::parse(&c.ip) else {
         return (false, format!("\"{}\" is not an IP address.", c.ip), None);
     };
     let decided = store.read().map_err(|e| e.to_string()).and_then(|v| {
         let credentials = match token {
-            Some(None) => return Ok((false, format!("No token named \"{}\".", c.token), Some(super::tokens::ID))),
+            Some(None) => return Ok((false, format!("No token named \"{}\".", c.token), Some(Place::Tokens))),
             Some(Some(id)) => Credentials::Token(v.token_hash_by_id(id).map_err(|e| e.to_string())?),
             None => Credentials::Password { username: &c.username, password: &c.password },
         };
@@ -213,7 +213,7 @@ fn verdict(store: &Store, c: &Inputs, token: Option<Option<u64>>, now: UnixTime)
                 ),
                 None,
             ),
-            Err(denial) => (false, denial.explain(), Some(of_place(denial.place()))),
+            Err(denial) => (false, denial.explain(), Some(denial.place())),
         })
     });
     decided.unwrap_or_else(|e| (false, e, None))
@@ -229,7 +229,9 @@ impl Screen for Check {
         let last = self.response_lines();
         match action {
             Action::Edit => vec![Effect::Open(Box::new(FormDialog::new(self.check_form(), ID)))],
-            Action::Open => self.verdict.as_ref().and_then(|v| v.fix).map(Effect::Go).into_iter().collect(),
+            Action::Open => {
+                self.verdict.as_ref().and_then(|v| v.fix).map(|p| Effect::Go(of_place(p))).into_iter().collect()
+            }
             Action::Send => self.test_form(cx),
             Action::Copy => match &self.response {
                 Some(r) => vec![Effect::Copy(r.clone()), Effect::Say("answer copied (OSC 52)".into())],
@@ -314,11 +316,7 @@ impl Screen for Check {
                 let text = format!("{head}{}", v.sentence);
                 lines.extend(wrap_indented(&text, width, 8).into_iter().map(|l| Line::from(Span::styled(l, style))));
                 if let Some(fix) = v.fix {
-                    let title = crate::console::screens::all()
-                        .into_iter()
-                        .find(|s| s.id() == fix)
-                        .map_or(fix.0, |s| s.meta().title);
-                    let text = format!("Fix it in: {title} (x goes there)");
+                    let text = format!("Fix it in: {} (x goes there)", fix.title());
                     lines.extend(
                         wrap_indented(&text, width, 11).into_iter().map(|l| Line::from(Span::styled(l, t.key()))),
                     );

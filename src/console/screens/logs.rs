@@ -4,7 +4,7 @@
 use super::{Hint, List, Meta, Screen, ScreenId};
 use crate::console::effect::{Ctx, Effects};
 use crate::console::keys::Action;
-use crate::console::widgets::{TableSpec, empty_text, table};
+use crate::console::widgets::{TableSpec, empty_text, table, utc_minute};
 use crate::domain::time::format_time;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -51,11 +51,6 @@ impl Logs {
     fn rows(&self, cx: &Ctx) -> usize {
         if self.pane == 0 { self.calls(cx).len() } else { self.audit(cx).len() }
     }
-}
-
-/// A time without its zone, for columns whose header names it.
-fn time(t: i64) -> String {
-    format_time(t).trim_end_matches(" UTC").to_string()
 }
 
 impl Screen for Logs {
@@ -147,7 +142,7 @@ impl Screen for Logs {
             };
             table(f, list, &t, spec, |i| {
                 let c = &d.calls[v[i]];
-                let mut cells = vec![time(c.call.time), c.username.clone(), c.call.function.to_string()];
+                let mut cells = vec![utc_minute(c.call.time), c.username.clone(), c.call.function.to_string()];
                 if wide {
                     cells.push(c.call.protocol.to_string());
                 }
@@ -180,7 +175,13 @@ impl Screen for Logs {
             };
             table(f, list, &t, spec, |i| {
                 let a = &d.audit[v[i]];
-                Row::new(vec![time(a.time), a.actor.clone(), a.operation.clone(), a.target.clone(), a.summary.clone()])
+                Row::new(vec![
+                    utc_minute(a.time),
+                    a.actor.clone(),
+                    a.operation.clone(),
+                    a.target.clone(),
+                    a.summary.clone(),
+                ])
             });
         }
     }

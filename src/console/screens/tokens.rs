@@ -12,7 +12,7 @@ use crate::console::overlays::form::FormDialog;
 use crate::console::overlays::secret::Secret;
 use crate::console::overlays::typed::Typed;
 use crate::console::token_index::{TokenList, TokenView};
-use crate::console::widgets::{TableSpec, empty_text, table};
+use crate::console::widgets::{TableSpec, empty_text, table, utc_minute};
 use crate::domain::TokenState;
 use crate::domain::time::format_time;
 use crate::domain::validate::FieldError;
@@ -43,11 +43,6 @@ fn sort_name(s: TokenSort) -> &'static str {
         TokenSort::LastAccess => "last access",
         TokenSort::Created => "created",
     }
-}
-
-/// A time without its zone, for narrow columns whose header names the zone.
-fn short_time(t: i64) -> String {
-    format_time(t).trim_end_matches(" UTC").to_string()
 }
 
 impl Tokens {
@@ -240,7 +235,7 @@ impl Screen for Tokens {
                 " {}: {ip} · created by {} {} · last access {}",
                 e.name,
                 v.creator,
-                short_time(e.created),
+                utc_minute(e.created),
                 e.last_access.map_or("never".into(), format_time),
             );
             f.render_widget(Paragraph::new(text).style(t.dim()), detail);
@@ -263,7 +258,7 @@ impl Screen for Tokens {
                 TokenState::Expired => bad,
             });
             let until = e.valid_until.map_or("no expiry".into(), |x| if wide { format_time(x) } else { day(x) });
-            let last = e.last_access.map_or("never".into(), |x| if wide { format_time(x) } else { short_time(x) });
+            let last = e.last_access.map_or("never".into(), |x| if wide { format_time(x) } else { utc_minute(x) });
             let mut cells = vec![Cell::from(e.name.to_string()), Cell::from(v.username.to_string())];
             cells.push(Cell::from(v.service_name.to_string()));
             if wide {
