@@ -8,6 +8,7 @@ pub mod console;
 pub mod domain;
 pub mod endpoint;
 pub mod functions;
+pub mod model;
 pub mod ops;
 pub mod serve;
 pub mod store;

@@ -4,7 +4,7 @@
 
 use crate::domain::Protocol;
 use crate::domain::routes::{self, Auth};
-use crate::functions::value::Value;
+use crate::model::value::Value;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -129,8 +129,7 @@ fn pretty(text: String) -> String {
 /// in declared order; `None` for a parameter left empty.
 fn named_args(function: &str, fields: Vec<(String, String)>) -> Vec<(String, Option<Value>)> {
     let mut given = crate::wire::params::from_pairs(fields).unwrap_or_default();
-    let keys =
-        crate::functions::definition(function).map(crate::functions::Definition::param_names).unwrap_or_default();
+    let keys = crate::model::description(function).map(crate::model::Description::param_names).unwrap_or_default();
     keys.into_iter()
         .map(|k| {
             let value = given.iter().position(|(name, _)| name == k).map(|i| given.remove(i).1.into_lists());
@@ -142,7 +141,7 @@ fn named_args(function: &str, fields: Vec<(String, String)>) -> Vec<(String, Opt
 /// The REST parameter names of a function's test form: each scalar leaf of its parameter
 /// schema, with the first list item's brackets (`users[0][username]`).
 pub fn test_params(function: &str) -> &'static [&'static str] {
-    use crate::functions::schema::Schema;
+    use crate::model::schema::Schema;
     use std::sync::OnceLock;
     static CACHE: OnceLock<HashMap<&'static str, Vec<&'static str>>> = OnceLock::new();
     fn leaves(prefix: String, s: &Schema, out: &mut Vec<&'static str>) {
@@ -158,7 +157,7 @@ pub fn test_params(function: &str) -> &'static [&'static str] {
         }
     }
     let cache = CACHE.get_or_init(|| {
-        crate::functions::all()
+        crate::model::all()
             .iter()
             .map(|d| {
                 let mut out = Vec::new();

@@ -12,7 +12,7 @@ use super::answers::unavailable;
 use super::state::{AppState, Query};
 use crate::domain::moodle_functions;
 use crate::domain::{MOBILE_SERVICE, Settings};
-use crate::functions::value::Value;
+use crate::model::value::Value;
 use crate::store::Queries;
 use axum::body::Bytes;
 use axum::extract::State;

@@ -52,7 +52,7 @@ pub async fn server<const SIMPLE: bool>(
                 continue;
             }
         };
-        let args = functions::name_positional(&function, params);
+        let args = crate::model::name_positional(&function, params);
         let req = CallRequest {
             protocol: Protocol::Amf,
             peer,

@@ -12,8 +12,9 @@ use crate::domain::access::{
 use crate::domain::iprestriction::ClientAddr;
 use crate::domain::secret::{clean_token, hash_token, verify_password};
 use crate::domain::{CallLog, Protocol};
-use crate::functions::value::Value;
-use crate::functions::{self, CallContext, Definition};
+use crate::functions::{self, CallContext};
+use crate::model::value::Value;
+use crate::model::{self, Description as Definition};
 use axum::http::HeaderMap;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -123,7 +124,7 @@ pub async fn call_listing(app: &AppState, mut req: CallRequest<'_>, list: bool) 
     } else {
         Listing::default()
     };
-    let def = functions::definition(&grant.function).expect("decide only grants catalogued functions");
+    let def = model::description(&grant.function).expect("decide only grants catalogued functions");
     let result = if def.info.name != functions::SITE_INFO {
         // Writes commit durably and searches may read every user: keep them off the async
         // workers. The hot, cheap site info runs inline.
@@ -187,7 +188,7 @@ pub async fn describe(
     }
     let entry = Entry { function: function.as_deref(), protocol, client: auth.client, now: auth.now, started };
     log_caller(app, &entry, outcome, &caller);
-    let defs = names.into_iter().filter_map(functions::definition).collect();
+    let defs = names.into_iter().filter_map(model::description).collect();
     Ok((defs, auth.snapshot.settings.site_url.clone()))
 }
 

@@ -10,7 +10,7 @@ use super::state::{AppState, ip_of};
 use crate::domain::CallLog;
 use crate::domain::login::{LoginDenial, LoginGrant, LoginRequest, decide_login, reusable_token};
 use crate::domain::secret::verify_password;
-use crate::functions::value::{Text, Value};
+use crate::model::value::{Text, Value};
 use crate::ops::Ops;
 use crate::store::Queries;
 use crate::wire::params::take;

@@ -2,7 +2,7 @@
 //! `multipart/form-data`, as PHP builds `$_GET`/`$_POST` (the bracket syntax is
 //! `crate::wire::params`').
 
-use crate::functions::value::{Text, Value};
+use crate::model::value::{Text, Value};
 use crate::wire::params::{MAX_PARAMS, ParamError, from_pairs, merge, parse};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Uri, header};

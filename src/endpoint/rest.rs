@@ -7,8 +7,7 @@ use super::params;
 use super::state::AppState;
 use crate::domain::Protocol;
 use crate::domain::access::MoodleException;
-use crate::functions;
-use crate::functions::value::Value;
+use crate::model::value::Value;
 use crate::wire::encode;
 use crate::wire::params::take;
 use axum::body::Bytes;
@@ -98,7 +97,7 @@ fn rest_headers(format: Format) -> HeaderMap {
     h
 }
 
-fn success(format: Format, value: Option<&Value>, desc: Option<&functions::schema::Schema>) -> Response {
+fn success(format: Format, value: Option<&Value>, desc: Option<&crate::model::schema::Schema>) -> Response {
     let body = match format {
         Format::Json => encode::json(value.unwrap_or(&Value::Null)),
         Format::Xml => encode::xml_response(value, desc),

@@ -13,8 +13,8 @@ use super::state::{AppState, Query};
 use crate::domain::Protocol;
 use crate::domain::access::MoodleException;
 use crate::domain::routes::{self, Auth};
-use crate::functions::value::Value;
-use crate::functions::{self, Definition};
+use crate::model::value::Value;
+use crate::model::{self, Description as Definition};
 use crate::wire::soap;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, State};
@@ -111,7 +111,7 @@ async fn serve(app: AppState, peer: SocketAddr, headers: HeaderMap, creds: Creds
     let (answer, listing) = call::call_listing(&app, req, true).await;
     match answer.outcome {
         Outcome::Done { value, def } => {
-            let defs: Vec<&Definition> = listing.callable.into_iter().filter_map(functions::definition).collect();
+            let defs: Vec<&Definition> = listing.callable.into_iter().filter_map(model::description).collect();
             let types = soap::Types::of(&defs);
             let url = format!("{}{address}", listing.site_url);
             soap_response(StatusCode::OK, soap::response_envelope(&url, &request.function, def, value.as_ref(), &types))

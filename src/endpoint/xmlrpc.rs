@@ -29,7 +29,7 @@ pub async fn server<const SIMPLE: bool>(
     let creds = super::state::Query::of(&uri).creds(SIMPLE);
     let (function, args) = match xmlrpc::parse_method_call(&body) {
         Ok((name, params)) => {
-            let args = functions::name_positional(&name, params);
+            let args = crate::model::name_positional(&name, params);
             (Some(name), args)
         }
         Err(why) => {

@@ -1,29 +1,25 @@
-//! The external functions: each catalogue entry (`domain::function_catalogue`) with its
-//! parameter and return descriptions and its implementation over the store. Writes go through
-//! `ops`, audited as `ws:<username>`. Knows no wire protocol.
+//! The external functions' implementations over the store, one per description of
+//! `crate::model`. Writes go through `ops`, audited as `ws:<username>`. Knows no wire protocol.
 
 mod roles;
-pub mod schema;
 mod site_info;
 mod users;
-pub mod value;
 
 use crate::domain::access::{INVALID_PARAMETER_EXCEPTION, MOODLE_EXCEPTION, MoodleException};
-use crate::domain::function_catalogue::{self, FunctionInfo};
 use crate::domain::{Service, ServiceId, Settings, Token, UnixTime, User, capabilities};
+use crate::model::schema::{clean_return, validate};
+use crate::model::value::Value;
+use crate::model::{Description, roles as roles_desc, site_info as site_info_desc, users as users_desc};
 use crate::ops::{OpError, Ops};
 use crate::store::{Queries, ReadView, RecordCache, Store, StoreError};
-use schema::{Schema, clean_return, validate};
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::sync::OnceLock;
-use value::Value;
 
 /// Moodle release and version this endpoint answers as (`core_webservice_get_site_info`).
 pub const MOODLE_RELEASE: &str = "4.5 (wsconsole 0.1)";
 pub const MOODLE_VERSION: &str = "2024100700";
 
-pub use site_info::NAME as SITE_INFO;
+pub use crate::model::site_info::NAME as SITE_INFO;
 
 /// Who calls, through what: what an implementation may use.
 pub struct CallContext<'a> {
@@ -120,74 +116,27 @@ pub fn moodle_error(code: &'static str, message: impl Into<String>) -> MoodleExc
 
 type Run = fn(&CallContext<'_>, &Value) -> Result<Value, MoodleException>;
 
-/// One function: catalogue entry, descriptions, implementation.
-pub struct Definition {
-    pub info: &'static FunctionInfo,
-    /// A single structure: the function's named parameters, in positional order.
-    pub params: Schema,
-    /// `None` for functions that return nothing.
-    pub returns: Option<Schema>,
-    run: Run,
-}
-
-impl Definition {
-    /// The parameters' names in declared order: the positional order of XML-RPC and AMF.
-    pub fn param_names(&self) -> Vec<&'static str> {
-        match &self.params {
-            Schema::Single { keys, .. } => keys.iter().map(|(k, _)| *k).collect(),
-            _ => Vec::new(),
-        }
-    }
-}
-
-fn definitions() -> &'static [Definition] {
-    static DEFS: OnceLock<Vec<Definition>> = OnceLock::new();
-    DEFS.get_or_init(|| {
-        let def = |name: &str, params, returns, run| Definition {
-            info: function_catalogue::find(name).expect("every implemented function is in the catalogue"),
-            params,
-            returns,
-            run,
-        };
-        vec![
-            def(site_info::NAME, site_info::params(), Some(site_info::returns()), site_info::run as Run),
-            def(users::BY_FIELD, users::by_field_params(), Some(users::by_field_returns()), users::get_users_by_field),
-            def(users::GET, users::get_params(), Some(users::get_returns()), users::get_users),
-            def(users::CREATE, users::create_params(), Some(users::create_returns()), users::create_users),
-            def(users::UPDATE, users::update_params(), Some(users::update_returns()), users::update_users),
-            def(users::DELETE, users::delete_params(), None, users::delete_users),
-            def(roles::ASSIGN, roles::params("assignments"), None, roles::assign_roles),
-            def(roles::UNASSIGN, roles::params("unassignments"), None, roles::unassign_roles),
-        ]
+/// The implementation of a described function.
+fn implementation(name: &str) -> Option<Run> {
+    Some(match name {
+        site_info_desc::NAME => site_info::run,
+        users_desc::BY_FIELD => users::get_users_by_field,
+        users_desc::GET => users::get_users,
+        users_desc::CREATE => users::create_users,
+        users_desc::UPDATE => users::update_users,
+        users_desc::DELETE => users::delete_users,
+        roles_desc::ASSIGN => roles::assign_roles,
+        roles_desc::UNASSIGN => roles::unassign_roles,
+        _ => return None,
     })
-}
-
-pub fn definition(name: &str) -> Option<&'static Definition> {
-    definitions().iter().find(|d| d.info.name == name)
-}
-
-pub fn all() -> &'static [Definition] {
-    definitions()
-}
-
-/// Names positional parameters (XML-RPC, AMF) by the function's declared order (MDL-53962).
-/// Extra values get names no description has, so validation refuses them as Moodle's would.
-pub fn name_positional(function: &str, params: Vec<Value>) -> Value {
-    let keys = definition(function).map(Definition::param_names).unwrap_or_default();
-    Value::Map(
-        params
-            .into_iter()
-            .enumerate()
-            .map(|(i, v)| (keys.get(i).map_or_else(|| format!("param{i}").into(), |k| (*k).into()), v))
-            .collect(),
-    )
 }
 
 /// Validates the parameters, runs the function and cleans its result: Moodle's
 /// `validate_parameters` → call → `clean_returnvalue`. `Ok(None)` for a void function.
-pub fn call(def: &Definition, ctx: &CallContext<'_>, params: &Value) -> Result<Option<Value>, MoodleException> {
+pub fn call(def: &Description, ctx: &CallContext<'_>, params: &Value) -> Result<Option<Value>, MoodleException> {
+    let run = implementation(def.info.name).ok_or_else(|| invalid_parameter("not implemented here"))?;
     let params = validate(&def.params, params).map_err(|e| invalid_parameter(e.0))?;
-    let result = (def.run)(ctx, &params)?;
+    let result = run(ctx, &params)?;
     match &def.returns {
         None => Ok(None),
         Some(desc) => clean_return(desc, result).map(Some).map_err(|e| {
@@ -206,11 +155,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_catalogue_function_is_implemented() {
-        for f in function_catalogue::FUNCTIONS {
-            let d = definition(f.name).unwrap_or_else(|| panic!("{} has no implementation", f.name));
-            assert!(matches!(d.params, Schema::Single { .. }), "{}", f.name);
+    fn every_described_function_is_implemented() {
+        for d in crate::model::all() {
+            assert!(implementation(d.info.name).is_some(), "{} has no implementation", d.info.name);
         }
-        assert_eq!(all().len(), function_catalogue::FUNCTIONS.len());
     }
 }

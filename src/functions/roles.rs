@@ -1,39 +1,13 @@
 //! `core_role_assign_roles` and `core_role_unassign_roles`, in the system context.
 
-use super::schema::{ParamType as P, Schema, multiple, single, value};
-use super::value::Value;
 use super::{CallContext, internal, invalid_parameter, op_error};
 use crate::domain::access::MoodleException;
 use crate::domain::capabilities as cap;
+use crate::model::value::Value;
 use crate::store::Queries;
-
-pub const ASSIGN: &str = "core_role_assign_roles";
-pub const UNASSIGN: &str = "core_role_unassign_roles";
 
 /// The system context's id, as Moodle numbers it.
 const SYSTEM_CONTEXT_ID: i64 = 1;
-
-pub fn params(list: &'static str) -> Schema {
-    single(
-        "",
-        vec![(
-            list,
-            multiple(
-                single(
-                    "",
-                    vec![
-                        ("roleid", value(P::Int, "Role to assign to the user")),
-                        ("userid", value(P::Int, "The user that is going to be assigned")),
-                        ("contextid", value(P::Int, "The context to assign the user role in").optional()),
-                        ("contextlevel", value(P::Alphanumext, "The context level to assign the user role in (block, course, coursecat, system, user, module)").optional()),
-                        ("instanceid", value(P::Int, "The Instance id of item where the role needs to be assigned").optional()),
-                    ],
-                ),
-                "",
-            ),
-        )],
-    )
-}
 
 /// Resolves one assignment to (role shortname, username); only the system context exists.
 fn resolve(ctx: &CallContext<'_>, a: &Value) -> Result<(String, String), MoodleException> {

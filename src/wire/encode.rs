@@ -3,8 +3,8 @@
 //! (moodle-ws-reference.md §2.4–2.6).
 
 use crate::domain::access::MoodleException;
-use crate::functions::schema::Schema;
-use crate::functions::value::Value;
+use crate::model::schema::Schema;
+use crate::model::value::Value;
 use std::fmt::Write;
 
 /// PHP `json_encode($v)`: `/` escaped, non-ASCII as `\uXXXX`, an empty array as `[]`.
@@ -199,7 +199,7 @@ pub fn xml_exception(e: &MoodleException, debugging: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::functions::schema::{ParamType, multiple, single, value};
+    use crate::model::schema::{ParamType, multiple, single, value};
 
     #[test]
     fn json_like_php() {

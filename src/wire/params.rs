@@ -3,7 +3,7 @@
 //! (`array_merge($_GET, $_POST)`). Bounded in count and depth.
 
 use super::MAX_DEPTH;
-use crate::functions::value::{Text, Value};
+use crate::model::value::{Text, Value};
 
 /// PHP's `max_input_vars` default.
 pub const MAX_PARAMS: usize = 1000;

@@ -4,7 +4,7 @@
 
 use super::xml::{Node, escape_text, parse_document};
 use crate::domain::access::MoodleException;
-use crate::functions::value::{Value, php_float};
+use crate::model::value::{Value, php_float};
 
 const HEAD: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>";
 

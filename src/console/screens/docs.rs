@@ -47,7 +47,7 @@ fn visible(filter: &str) -> Vec<&'static FunctionInfo> {
 /// The documentation of one function.
 fn text(info: &FunctionInfo, t: &Theme) -> Text<'static> {
     let mut text = Text::default();
-    let Some(def) = crate::functions::definition(info.name) else { return text };
+    let Some(def) = crate::model::description(info.name) else { return text };
     text.push_line(Line::from(Span::styled(info.name, t.title())));
     text.push_line(Line::raw(info.description));
     text.push_line(Line::raw(format!(

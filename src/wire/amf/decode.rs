@@ -2,7 +2,7 @@
 //! depth and count bounded (see the module's doc for why not the crate's reader).
 
 use super::{Body, FLEX_MESSAGES, Flex, MAX_MESSAGES, Message, ON_RESULT, ON_STATUS, Packet};
-use crate::functions::value::{Text, Value};
+use crate::model::value::{Text, Value};
 use crate::wire::{MAX_DEPTH, MAX_TEXT, MAX_VALUES};
 use std::rc::Rc;
 

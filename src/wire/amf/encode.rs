@@ -3,7 +3,7 @@
 
 use super::Flex;
 use crate::domain::access::MoodleException;
-use crate::functions::value::Value;
+use crate::model::value::Value;
 use amf::{Pair, amf0, amf3};
 
 /// Zend's AMF0 error array, with Moodle's errorcode as its code (see the module's doc).

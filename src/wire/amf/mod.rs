@@ -19,7 +19,7 @@
 mod decode;
 mod encode;
 
-use crate::functions::value::{Text, Value};
+use crate::model::value::{Text, Value};
 pub use amf::{Pair, amf0, amf3};
 pub use decode::parse_packet;
 pub use encode::{acknowledge, call_packet, encode_packet, fault, flex_error, to_amf0, to_amf3};

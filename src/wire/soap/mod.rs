@@ -8,7 +8,7 @@ mod response;
 mod types;
 mod wsdl;
 
-use crate::functions::value::Value;
+use crate::model::value::Value;
 pub use request::{call_envelope, parse_request};
 pub use response::{fault, moodle_error, receiver_fault, response_envelope};
 pub use types::Types;

@@ -4,9 +4,9 @@
 use super::response::{Namespaces, Writer};
 use super::types::Types;
 use super::{NS_ENC, NS_ENV, Request};
-use crate::functions;
-use crate::functions::schema::Schema;
-use crate::functions::value::Value;
+use crate::model;
+use crate::model::schema::Schema;
+use crate::model::value::Value;
 use crate::wire::xml::{Node, local, parse_document};
 use std::collections::HashMap;
 
@@ -45,7 +45,7 @@ pub fn parse_request(body: &[u8]) -> Result<Request, Request> {
     let function = operation.name.clone();
     // SOAP encoding's multi-reference values (`href="#id"`) point at siblings of the operation.
     let mut decoder = Decoder::new(body.children.iter().filter_map(|n| n.attribute("id").map(|id| (id, n))).collect());
-    let keys: Vec<(&str, &Schema)> = match functions::definition(&function).map(|d| &d.params) {
+    let keys: Vec<(&str, &Schema)> = match model::description(&function).map(|d| &d.params) {
         Some(Schema::Single { keys, .. }) => keys.iter().map(|(k, s)| (*k, s)).collect(),
         _ => Vec::new(),
     };

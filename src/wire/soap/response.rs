@@ -3,9 +3,9 @@
 use super::types::Types;
 use super::{NS_APACHE, NS_ENC, NS_ENV, NS_XSD, NS_XSI};
 use crate::domain::access::MoodleException;
-use crate::functions::Definition;
-use crate::functions::schema::{ParamType, Schema};
-use crate::functions::value::{Value, php_float};
+use crate::model::Description;
+use crate::model::schema::{ParamType, Schema};
+use crate::model::value::{Value, php_float};
 use crate::wire::xml::{escape_attribute, escape_text};
 
 /// Moodle's `send_error` envelope: a refusal before the call, with the debuginfo when
@@ -92,7 +92,7 @@ pub(super) struct Writer<'a> {
 pub fn response_envelope(
     url: &str,
     function: &str,
-    def: &Definition,
+    def: &Description,
     value: Option<&Value>,
     types: &Types<'_>,
 ) -> String {

@@ -1,7 +1,7 @@
 //! Moodle's virtual struct classes, named in one order by the WSDL and the answers.
 
-use crate::functions::Definition;
-use crate::functions::schema::{ParamType, Schema};
+use crate::model::Description;
+use crate::model::schema::{ParamType, Schema};
 
 /// The struct classes Moodle generates for the caller's functions: every single structure
 /// reachable through single structures from a parameter or a return, numbered in the order
@@ -13,7 +13,7 @@ pub struct Types<'a> {
 
 /// A function's operation in the WSDL: its parts' types and its answer's.
 pub(super) struct Signature<'a> {
-    pub(super) def: &'a Definition,
+    pub(super) def: &'a Description,
     pub(super) params: Vec<(&'a str, Doc)>,
     pub(super) returns: Option<Doc>,
 }
@@ -40,7 +40,7 @@ impl Doc {
 }
 
 impl<'a> Types<'a> {
-    pub fn of(defs: &[&'a Definition]) -> Types<'a> {
+    pub fn of(defs: &[&'a Description]) -> Types<'a> {
         let mut types = Types { structs: Vec::new() };
         for def in sorted(defs) {
             types.walk_function(def);
@@ -48,7 +48,7 @@ impl<'a> Types<'a> {
         types
     }
 
-    pub(super) fn walk_function(&mut self, def: &'a Definition) -> Signature<'a> {
+    pub(super) fn walk_function(&mut self, def: &'a Description) -> Signature<'a> {
         let params = match &def.params {
             Schema::Single { keys, .. } => keys.iter().map(|(k, s)| (*k, self.doc(s))).collect(),
             _ => Vec::new(),
@@ -86,7 +86,7 @@ impl<'a> Types<'a> {
 }
 
 /// Moodle lists a service's functions by name.
-pub(super) fn sorted<'a>(defs: &[&'a Definition]) -> Vec<&'a Definition> {
+pub(super) fn sorted<'a>(defs: &[&'a Description]) -> Vec<&'a Description> {
     let mut v = defs.to_vec();
     v.sort_by_key(|d| d.info.name);
     v.dedup_by_key(|d| d.info.name);
@@ -96,23 +96,23 @@ pub(super) fn sorted<'a>(defs: &[&'a Definition]) -> Vec<&'a Definition> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::functions;
+    use crate::model;
 
-    fn def(name: &str) -> &'static Definition {
-        functions::definition(name).unwrap()
+    fn def(name: &str) -> &'static Description {
+        model::description(name).unwrap()
     }
 
     #[test]
     fn struct_classes_are_numbered_as_moodle_does() {
-        let defs = [def(functions::SITE_INFO), def("core_user_get_users"), def("core_user_create_users")];
+        let defs = [def(model::site_info::NAME), def("core_user_get_users"), def("core_user_create_users")];
         let types = Types::of(&defs);
         let names: Vec<&str> = types.structs.iter().map(|(_, c)| c.as_str()).collect();
         assert_eq!(names, ["webservices_struct_class_000000", "webservices_struct_class_000001"]);
         // Functions by name: core_user_get_users' answer before the site info.
         assert_eq!(types.class(def("core_user_get_users").returns.as_ref().unwrap()), Some(names[0]));
-        assert_eq!(types.class(def(functions::SITE_INFO).returns.as_ref().unwrap()), Some(names[1]));
+        assert_eq!(types.class(def(model::site_info::NAME).returns.as_ref().unwrap()), Some(names[1]));
         // Alone, the site info is the first class.
-        let alone = Types::of(&[def(functions::SITE_INFO)]);
-        assert_eq!(alone.class(def(functions::SITE_INFO).returns.as_ref().unwrap()), Some(names[0]));
+        let alone = Types::of(&[def(model::site_info::NAME)]);
+        assert_eq!(alone.class(def(model::site_info::NAME).returns.as_ref().unwrap()), Some(names[0]));
     }
 }

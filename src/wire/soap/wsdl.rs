@@ -2,12 +2,12 @@
 
 use super::types::{Signature, Types, sorted};
 use super::{CLASS, NS_ENC, NS_WSDL, NS_WSDL_SOAP, NS_XSD, SOAP_HTTP};
-use crate::functions::Definition;
-use crate::functions::schema::Schema;
+use crate::model::Description;
+use crate::model::schema::Schema;
 use crate::wire::xml::{escape_attribute, escape_text};
 
 /// `webservice_soap\wsdl::to_xml()`, as SimpleXML writes it.
-pub fn wsdl_document(url: &str, defs: &[&Definition]) -> String {
+pub fn wsdl_document(url: &str, defs: &[&Description]) -> String {
     let mut types = Types { structs: Vec::new() };
     let functions: Vec<Signature> = sorted(defs).into_iter().map(|d| types.walk_function(d)).collect();
     let mut u = String::new();
