@@ -238,7 +238,10 @@ fn a_console_behind_the_feed_reads_everything_and_ends_equal() {
         ops.create_user(NewUser::named(&format!("b{i}"), AuthMethod::Webservice)).unwrap();
     }
     let start = std::time::Instant::now();
-    while app.full_reads < 2 {
+    // The full read may begin before the last write lands (the feed thread looks on its own):
+    // wait for it, then for what came after it.
+    let target = feed::seq(&store.read().unwrap()).unwrap();
+    while app.full_reads < 2 || app.data().is_none_or(|d| d.seq < target) {
         assert!(start.elapsed() < std::time::Duration::from_secs(10), "never read everything again");
         std::thread::sleep(std::time::Duration::from_millis(20));
         app.tick();

@@ -8,8 +8,9 @@
 //! function lookup does before its per-call error handling. Any other file under `/lib/ajax/`
 //! answers as a PHP file that does not exist.
 
-use super::answers::unavailable;
-use super::state::{AppState, Query};
+use super::answers::Refusal;
+use super::incoming::Query;
+use super::state::AppState;
 use crate::domain::moodle_functions;
 use crate::domain::{MOBILE_SERVICE, Settings};
 use crate::model::value::Value;
@@ -29,28 +30,29 @@ const MAX_CALLS: usize = 50;
 const MAX_REQUEST_BYTES: usize = 64 * 1024;
 
 /// `/lib/ajax/service.php` (`NOLOGIN = false`) and `/lib/ajax/service-nologin.php`.
-pub async fn service<const NOLOGIN: bool>(State(app): State<AppState>, uri: Uri, body: Bytes) -> Response {
+pub async fn service<const NOLOGIN: bool>(
+    State(app): State<AppState>,
+    uri: Uri,
+    body: Bytes,
+) -> Result<Response, Refusal> {
     // service-nologin.php defines ALLOW_GET_PARAMETERS: `args` in the query, else the body.
     let from_query = if NOLOGIN { Query::of(&uri).get("args").filter(|a| !a.is_empty()) } else { None };
     let raw: &[u8] = from_query.as_deref().map_or(&body, str::as_bytes);
     if raw.len() > MAX_REQUEST_BYTES {
-        return (StatusCode::PAYLOAD_TOO_LARGE, format!("Request too large: at most {MAX_REQUEST_BYTES} bytes\n"))
-            .into_response();
+        let too_large = format!("Request too large: at most {MAX_REQUEST_BYTES} bytes\n");
+        return Ok((StatusCode::PAYLOAD_TOO_LARGE, too_large).into_response());
     }
-    let snapshot = match app.fresh.get().await {
-        Ok(s) => s,
-        Err(e) => return unavailable(e),
-    };
+    let snapshot = app.fresh.get().await.map_err(Refusal::unavailable)?;
     let settings = &snapshot.settings;
     let coding_error = |why: String| {
         fatal_error("codingerror", format!("Coding error detected, it must be fixed by a programmer: {why}"), settings)
     };
     let requests = match parse_requests(raw) {
         Ok(r) => r,
-        Err(why) => return coding_error(format!("Invalid json in request: {why}")),
+        Err(why) => return Ok(coding_error(format!("Invalid json in request: {why}"))),
     };
     if requests.len() > MAX_CALLS {
-        return coding_error(format!("more than {MAX_CALLS} calls in one request"));
+        return Ok(coding_error(format!("more than {MAX_CALLS} calls in one request")));
     }
     let mut answers: Vec<(i64, Value)> = Vec::new();
     for request in &requests {
@@ -58,11 +60,11 @@ pub async fn service<const NOLOGIN: bool>(State(app): State<AppState>, uri: Uri,
         let index = request.get("index").map_or(0, php_int);
         // external_function_info() throws before call_external_function's try block.
         if !moodle_functions::exists(&method) {
-            return fatal_error(
+            return Ok(fatal_error(
                 "invalidrecord",
                 "Can't find data record in database table external_functions.",
                 settings,
-            );
+            ));
         }
         if method != PUBLIC_CONFIG {
             answers.push((
@@ -72,17 +74,14 @@ pub async fn service<const NOLOGIN: bool>(State(app): State<AppState>, uri: Uri,
             // Moodle does not process the requests after a failed one.
             break;
         }
-        let mobile = match snapshot.view.service_by_shortname(MOBILE_SERVICE) {
-            Ok(m) => m,
-            Err(e) => return unavailable(e),
-        };
+        let mobile = snapshot.view.service_by_shortname(MOBILE_SERVICE).map_err(Refusal::unavailable)?;
         let mobile_on = settings.enable_web_services && mobile.is_some_and(|m| m.enabled);
         answers
             .push((index, Value::map([("error", Value::Bool(false)), ("data", public_config(settings, mobile_on))])));
     }
     let mut resp = (StatusCode::OK, crate::wire::encode::json(&php_array(answers))).into_response();
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
-    resp
+    Ok(resp)
 }
 
 /// A PHP file under `/lib/ajax/` that does not exist: php-fpm's own answer.

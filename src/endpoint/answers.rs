@@ -1,7 +1,9 @@
-//! The answers every protocol shares: the headers of every web-service answer, Moodle's empty
-//! page when something is off, and the refusals that come before a call (database unavailable,
-//! too many failures, the password checks busy, a request that cannot be read).
+//! The answers every protocol shares: the headers of every web-service answer, and the
+//! refusals that come before a call (switched off, too many failures, the password checks
+//! busy, the database unavailable, a request that cannot be read). Handlers return
+//! `Result<Response, Refusal>` and pass a refusal on with `?`.
 
+use super::password_gate::GateRefusal;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
@@ -19,29 +21,65 @@ pub(super) fn no_cache_headers(h: &mut HeaderMap) {
     h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
 }
 
-/// What Moodle's server scripts send when web services or the protocol are off: they `die`,
-/// leaving an empty page.
-pub(super) fn died(status: StatusCode) -> Response {
-    (status, [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")], "").into_response()
+/// A request stopped before any function ran, answered alike by every protocol.
+#[derive(Debug)]
+pub enum Refusal {
+    /// Web services or the protocol are off. Moodle's server scripts `die`, leaving an empty
+    /// page: REST's `server.php` with 403, every other script with 200.
+    SwitchedOff(StatusCode),
+    /// Too many failed authentications from this address: seconds to wait.
+    TooMany(u64),
+    /// The password checks' queue is full: nothing is wrong with the request.
+    Busy,
+    /// The database failed; the client did nothing wrong.
+    Unavailable(String),
+    /// The request cannot be read.
+    BadRequest(String),
 }
 
-/// A store failure while serving: the client did nothing wrong.
-pub(super) fn unavailable(e: impl std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "database unavailable");
-    (StatusCode::SERVICE_UNAVAILABLE, "Service unavailable\n").into_response()
+impl Refusal {
+    pub fn unavailable(e: impl std::fmt::Display) -> Refusal {
+        Refusal::Unavailable(e.to_string())
+    }
+
+    pub fn bad_request(why: impl std::fmt::Display) -> Refusal {
+        Refusal::BadRequest(why.to_string())
+    }
 }
 
-pub(super) fn too_many(retry_after: u64) -> Response {
-    (StatusCode::TOO_MANY_REQUESTS, [("retry-after", retry_after.to_string())], "Too many failed attempts; try later\n")
-        .into_response()
+impl From<GateRefusal> for Refusal {
+    fn from(refusal: GateRefusal) -> Refusal {
+        match refusal {
+            GateRefusal::TooMany(wait) => Refusal::TooMany(wait),
+            GateRefusal::Busy => Refusal::Busy,
+            GateRefusal::Unavailable(e) => Refusal::Unavailable(e),
+        }
+    }
 }
 
-/// The password checks' queue is full: nothing is wrong with the request.
-pub(super) fn busy() -> Response {
-    (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "1")], "Busy: too many password checks waiting; try again\n")
-        .into_response()
-}
-
-pub(super) fn bad_request(why: impl std::fmt::Display) -> Response {
-    (StatusCode::BAD_REQUEST, format!("Bad request: {why}\n")).into_response()
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Refusal::SwitchedOff(status) => {
+                (status, [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")], "").into_response()
+            }
+            Refusal::TooMany(wait) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                [("retry-after", wait.to_string())],
+                "Too many failed attempts; try later\n",
+            )
+                .into_response(),
+            Refusal::Busy => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [("retry-after", "1")],
+                "Busy: too many password checks waiting; try again\n",
+            )
+                .into_response(),
+            Refusal::Unavailable(e) => {
+                tracing::error!(error = %e, "database unavailable");
+                (StatusCode::SERVICE_UNAVAILABLE, "Service unavailable\n").into_response()
+            }
+            Refusal::BadRequest(why) => (StatusCode::BAD_REQUEST, format!("Bad request: {why}\n")).into_response(),
+        }
+    }
 }

@@ -2,23 +2,24 @@
 //! token login/token.php issued before, as from Moodle; its value is derived again from the
 //! site key, since only its hash is stored (`domain::login::reusable_token`).
 
-use super::activity::Event;
-use super::answers::{bad_request, too_many, unavailable};
+use super::answers::Refusal;
+use super::call_log::{Entry, Who};
+use super::fresh::Snapshot;
+use super::gate::Opened;
+use super::incoming::Incoming;
 use super::params::request_params;
-use super::password_gate::{Checked, GateRefusal};
-use super::state::{AppState, ip_of};
-use crate::domain::CallLog;
-use crate::domain::login::{LoginDenial, LoginGrant, LoginRequest, decide_login, reusable_token};
-use crate::domain::secret::verify_password;
+use super::password_gate::Checked;
+use super::state::AppState;
+use crate::domain::access::PasswordCheck;
+use crate::domain::iprestriction::ClientAddr;
+use crate::domain::login::{LoginGrant, LoginRequest, decide_login, reusable_token};
 use crate::model::value::{Text, Value};
 use crate::ops::Ops;
 use crate::store::Queries;
 use crate::wire::params::take;
-use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use std::net::SocketAddr;
 
 /// A failure, as Moodle's AJAX exception handler prints it.
 struct Failure {
@@ -41,39 +42,13 @@ fn json(v: &Value) -> Response {
     (StatusCode::OK, headers(), crate::wire::encode::json(v)).into_response()
 }
 
-pub async fn token_php(
-    State(app): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request_headers: HeaderMap,
-    uri: Uri,
-    body: Bytes,
-) -> Response {
-    let mut params = match request_params(&uri, &request_headers, body).await {
-        Ok(p) => p,
-        Err(e) => return bad_request(e),
-    };
-    let snapshot = match app.fresh.get().await {
-        Ok(s) => s,
-        Err(e) => return unavailable(e),
-    };
+pub async fn token_php(State(app): State<AppState>, incoming: Incoming) -> Result<Response, Refusal> {
+    let mut params = request_params(&incoming).await.map_err(Refusal::bad_request)?;
+    let Opened { snapshot, client, now } = app.open(&incoming).await?;
     let settings = &snapshot.settings;
-    let client = app.client(peer, &request_headers, &settings.trusted_proxies);
-    let now = crate::store::now();
-    let log = |outcome: &'static str| {
-        app.activity.send(Event::Call(CallLog {
-            time: now,
-            token: None,
-            user: None,
-            service: None,
-            function: "login/token.php".into(),
-            protocol: "login".into(),
-            remote_ip: client.to_string(),
-            outcome: outcome.into(),
-            duration_micros: 0,
-        }))
-    };
+    let entry = Entry { function: "login/token.php", protocol: "login", client, now, started: incoming.started };
     let refuse = |f: Failure| {
-        log(f.code);
+        app.log_call(&entry, f.code, Who::default());
         let mut r = super::ajax::fatal_error(f.code, f.message, settings);
         r.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
         r
@@ -81,33 +56,31 @@ pub async fn token_php(
     // What needs no password check is answered before the gate, and costs no slot.
     let login = match read_login(settings, &mut params) {
         Ok(Read::Login(login)) => login,
-        Ok(Read::SiteCheck) => return json(&Value::map([("appsitecheck", Value::str("ok"))])),
-        Err(f) => return refuse(f),
+        Ok(Read::SiteCheck) => return Ok(json(&Value::map([("appsitecheck", Value::str("ok"))]))),
+        Err(f) => return Ok(refuse(f)),
     };
-    let checked = app
-        .passwords
-        .run(ip_of(client), app.fresh.get(), move |snapshot| {
-            let decision = check_login(&snapshot, &login, client, now);
+    let (decision, decided_on) = app
+        .check_password(client, login.password.clone(), move |snapshot, check| {
+            let decision = check_login(snapshot, &login, client, now, check);
             let wrong_password = matches!(&decision, Err(f) if f.code == "invalidlogin");
-            Checked { value: (decision, snapshot), wrong_password }
+            Checked { value: decision, wrong_password }
         })
-        .await;
-    let grant = match checked {
-        Ok((Ok(grant), snapshot)) => (grant, snapshot),
-        Ok((Err(f), _)) => return refuse(f),
-        Err(GateRefusal::TooMany(wait)) => return too_many(wait),
-        Err(GateRefusal::Busy) => return super::answers::busy(),
-        Err(GateRefusal::Unavailable(e)) => return unavailable(e),
+        .await?;
+    let grant = match decision {
+        Ok(grant) => grant,
+        Err(f) => return Ok(refuse(f)),
     };
     let app2 = app.clone();
-    match tokio::task::spawn_blocking(move || issue(&app2, &grant.1, &grant.0, client, now)).await {
-        Ok(Ok(v)) => {
-            log("ok");
+    let issued = tokio::task::spawn_blocking(move || issue(&app2, &decided_on, &grant, client, now))
+        .await
+        .map_err(Refusal::unavailable)?;
+    Ok(match issued {
+        Ok(v) => {
+            app.log_call(&entry, "ok", Who::default());
             json(&v)
         }
-        Ok(Err(f)) => refuse(f),
-        Err(e) => unavailable(e),
-    }
+        Err(f) => refuse(f),
+    })
 }
 
 /// A login's parameters, as sent.
@@ -126,7 +99,7 @@ enum Read {
 /// The parameters as Moodle reads them, and the refusals that need no password check.
 fn read_login(settings: &crate::domain::Settings, params: &mut Vec<(Text, Value)>) -> Result<Read, Failure> {
     if !settings.enable_web_services {
-        let d = LoginDenial::WebServicesDisabled;
+        let d = crate::domain::login::LoginDenial::WebServicesDisabled;
         return Err(fail(d.errorcode(), d.message()));
     }
     if take(params, "appsitecheck").is_some_and(|v| v == "1") {
@@ -143,12 +116,13 @@ fn read_login(settings: &crate::domain::Settings, params: &mut Vec<(Text, Value)
     }))
 }
 
-/// `domain::login::decide_login` with the password check, run behind the password gate.
+/// `domain::login::decide_login`, run behind the password gate.
 fn check_login(
-    snapshot: &super::fresh::Snapshot,
+    snapshot: &Snapshot,
     login: &Login,
-    client: crate::domain::iprestriction::ClientAddr,
+    client: ClientAddr,
     now: i64,
+    check: PasswordCheck<'_>,
 ) -> Result<LoginGrant, Failure> {
     let req = LoginRequest {
         username: &login.username,
@@ -157,17 +131,7 @@ fn check_login(
         remote: client,
         now,
     };
-    let checked = std::cell::Cell::new(false);
-    let decision = decide_login(snapshot, &req, &|u, p| {
-        checked.set(true);
-        verify_password(&u.password_hash, p)
-    })
-    .map_err(internal)?;
-    if !checked.get() {
-        // No password was checked: spend the same time, so that names cannot be found by timing.
-        crate::domain::secret::waste_a_password_check(&login.password);
-    }
-    decision.map_err(|d| fail(d.errorcode(), d.message()))
+    decide_login(snapshot, &req, check).map_err(internal)?.map_err(|d| fail(d.errorcode(), d.message()))
 }
 
 fn internal(e: crate::store::StoreError) -> Failure {
@@ -177,16 +141,16 @@ fn internal(e: crate::store::StoreError) -> Failure {
 /// The user's valid login token for the service, or a new one committed before the answer.
 fn issue(
     app: &AppState,
-    snapshot: &super::fresh::Snapshot,
+    snapshot: &Snapshot,
     grant: &LoginGrant,
-    client: crate::domain::iprestriction::ClientAddr,
+    client: ClientAddr,
     now: i64,
 ) -> Result<Value, Failure> {
     let key = app.store.site_key().map_err(internal)?;
     let own = snapshot.view.tokens_of_user(grant.user.id).map_err(internal)?;
     if let Some((token, value)) = reusable_token(key, grant.user.id, own, grant.service.id, client, now) {
         // Handed back without a write; Moodle sets its last access now.
-        app.activity.note_access(token.id, token.last_access, now);
+        app.note_access(&token, now);
         return Ok(Value::map([("token", Value::str(value)), ("privatetoken", Value::Null)]));
     }
     let settings = &snapshot.settings;

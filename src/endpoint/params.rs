@@ -2,10 +2,11 @@
 //! `multipart/form-data`, as PHP builds `$_GET`/`$_POST` (the bracket syntax is
 //! `crate::wire::params`').
 
+use super::incoming::Incoming;
 use crate::model::value::{Text, Value};
 use crate::wire::params::{MAX_PARAMS, ParamError, from_pairs, merge, parse};
 use axum::body::Bytes;
-use axum::http::{HeaderMap, Uri, header};
+use axum::http::header;
 
 /// The text fields of a `multipart/form-data` body, as PHP puts them in `$_POST` (file
 /// fields go to `$_FILES`, which no function here reads).
@@ -32,18 +33,19 @@ pub async fn multipart_pairs(body: Bytes, boundary: String) -> Result<Vec<(Strin
 
 /// Query parameters merged with a form body (urlencoded or multipart), PHP's way: the body
 /// wins. Other bodies (JSON, …) are ignored, as PHP does.
-pub async fn request_params(uri: &Uri, headers: &HeaderMap, body: Bytes) -> Result<Vec<(Text, Value)>, ParamError> {
+pub async fn request_params(incoming: &Incoming) -> Result<Vec<(Text, Value)>, ParamError> {
+    let (uri, headers, body) = (&incoming.uri, &incoming.headers, &incoming.body);
     let query = parse(uri.query().unwrap_or("").as_bytes())?;
     let content_type =
         headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(|ct| ct.trim().to_ascii_lowercase());
     let form = match content_type.as_deref() {
         _ if body.is_empty() => Vec::new(),
-        None => parse(&body)?,
-        Some(ct) if ct.starts_with("application/x-www-form-urlencoded") => parse(&body)?,
+        None => parse(body)?,
+        Some(ct) if ct.starts_with("application/x-www-form-urlencoded") => parse(body)?,
         Some(ct) if ct.starts_with("multipart/form-data") => {
             let raw = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
             let boundary = multer::parse_boundary(raw).map_err(|e| ParamError::Malformed(e.to_string()))?;
-            from_pairs(multipart_pairs(body, boundary).await?)?
+            from_pairs(multipart_pairs(body.clone(), boundary).await?)?
         }
         Some(_) => Vec::new(),
     };

@@ -1,8 +1,9 @@
 //! `/webservice/rest/server.php` (token) and `simpleserver.php` (username/password):
 //! moodle-ws-reference.md §2 and §3.
 
-use super::answers::{bad_request, busy, too_many, unavailable};
-use super::call::{self, CallRequest, Creds, Outcome};
+use super::answers::Refusal;
+use super::call::{self, Call, Creds};
+use super::incoming::Incoming;
 use super::params;
 use super::state::AppState;
 use crate::domain::Protocol;
@@ -10,12 +11,9 @@ use crate::domain::access::MoodleException;
 use crate::model::value::Value;
 use crate::wire::encode;
 use crate::wire::params::take;
-use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use std::net::SocketAddr;
-use std::time::Instant;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Format {
@@ -23,62 +21,28 @@ enum Format {
     Json,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    Token,
-    Simple,
-}
-
 /// `server.php` (`SIMPLE = false`, token) and `simpleserver.php` (`SIMPLE = true`,
 /// username and password).
-pub async fn server<const SIMPLE: bool>(
-    State(app): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    uri: Uri,
-    body: Bytes,
-) -> Response {
-    serve(app, peer, headers, uri, body, if SIMPLE { Mode::Simple } else { Mode::Token }).await
-}
-
-async fn serve(app: AppState, peer: SocketAddr, headers: HeaderMap, uri: Uri, body: Bytes, mode: Mode) -> Response {
-    let started = Instant::now();
-    let mut params = match params::request_params(&uri, &headers, body).await {
-        Ok(p) => p,
-        Err(e) => return bad_request(e),
-    };
+pub async fn server<const SIMPLE: bool>(State(app): State<AppState>, incoming: Incoming) -> Result<Response, Refusal> {
+    let mut params = params::request_params(&incoming).await.map_err(Refusal::bad_request)?;
     let format =
         if take(&mut params, "moodlewsrestformat").as_deref() == Some("json") { Format::Json } else { Format::Xml };
     let function = take(&mut params, "wsfunction");
     params.retain(|(k, _)| !k.starts_with("moodlewssetting"));
-    let creds = match mode {
-        Mode::Token => Creds::Token(take(&mut params, "wstoken")),
-        Mode::Simple => Creds::Password {
+    let creds = if SIMPLE {
+        Creds::Password {
             username: take(&mut params, "wsusername").unwrap_or_default(),
             password: take(&mut params, "wspassword").unwrap_or_default(),
-        },
-    };
-    let req = CallRequest {
-        protocol: Protocol::Rest,
-        peer,
-        headers: &headers,
-        creds,
-        function,
-        args: Value::map(params),
-        started,
-    };
-    let answer = call::call(&app, req).await;
-    match answer.outcome {
-        // server.php answers 403, simpleserver.php just dies (200), both with no body.
-        Outcome::SwitchedOff => {
-            super::answers::died(if mode == Mode::Token { StatusCode::FORBIDDEN } else { StatusCode::OK })
         }
-        Outcome::TooMany(wait) => too_many(wait),
-        Outcome::Busy => busy(),
-        Outcome::Unavailable(e) => unavailable(e),
-        Outcome::Failed(e) => error(format, &e, answer.debugging),
-        Outcome::Done { value, def } => success(format, value.as_ref(), def.returns.as_ref()),
-    }
+    } else {
+        Creds::Token(take(&mut params, "wstoken"))
+    };
+    let request = Call { protocol: Protocol::Rest, creds, function, args: Value::map(params) };
+    let answer = call::call(&app, &incoming, request).await?;
+    Ok(match answer.result {
+        Ok(done) => success(format, done.value.as_ref(), done.description.returns.as_ref()),
+        Err(e) => error(format, &e, answer.debugging),
+    })
 }
 
 /// The headers of every REST answer (rest/locallib.php `send_headers`).

@@ -7,50 +7,38 @@
 //! "Procedure not present"; errors while the function runs are Moodle's `Receiver` fault.
 //! Deliberate difference: a part left out of a call is treated as not sent (PHP refuses it).
 
-use super::answers::{busy, no_cache_headers, too_many, unavailable};
-use super::call::{self, CallRequest, Creds, Outcome, Stage};
-use super::state::{AppState, Query};
+use super::answers::{Refusal, no_cache_headers};
+use super::call::{self, Answer, Call, Creds, Stage};
+use super::incoming::{Incoming, Query};
+use super::state::AppState;
 use crate::domain::Protocol;
 use crate::domain::access::MoodleException;
 use crate::domain::routes::{self, Auth};
 use crate::model::value::Value;
-use crate::model::{self, Description as Definition};
+use crate::model::{self, Description};
 use crate::wire::soap;
-use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use std::net::SocketAddr;
-use std::time::Instant;
 
 /// What the call log records for a WSDL request, and for an envelope naming no operation.
 const WSDL_LOG_NAME: &str = "(wsdl)";
 const UNREADABLE_LOG_NAME: &str = "(unreadable envelope)";
 
 /// `server.php` and `simpleserver.php` with credentials in the query string.
-pub async fn server<const SIMPLE: bool>(
-    State(app): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    uri: Uri,
-    body: Bytes,
-) -> Response {
-    let query = Query::of(&uri);
-    let creds = query.creds(SIMPLE);
-    serve(app, peer, headers, creds, wants_wsdl(&query), body).await
+pub async fn server<const SIMPLE: bool>(State(app): State<AppState>, incoming: Incoming) -> Result<Response, Refusal> {
+    let query = incoming.query();
+    serve(app, incoming, query.creds(SIMPLE), wants_wsdl(&query)).await
 }
 
 /// `simpleserver.php/<username>/<password>`: Moodle's workaround for `&` in SOAP URLs, and
 /// the address its WSDL gives simple clients.
 pub async fn simple_path(
     State(app): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(rest): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
-    body: Bytes,
-) -> Response {
-    let query = Query::of(&uri);
+    incoming: Incoming,
+) -> Result<Response, Refusal> {
+    let query = incoming.query();
     let mut username = query.get("wsusername").unwrap_or_default();
     let mut password = query.get("wspassword").unwrap_or_default();
     if username.is_empty() || password.is_empty() {
@@ -59,7 +47,7 @@ pub async fn simple_path(
             (username, password) = (u.to_string(), p.to_string());
         }
     }
-    serve(app, peer, headers, Creds::Password { username, password }, wants_wsdl(&query), body).await
+    serve(app, incoming, Creds::Password { username, password }, wants_wsdl(&query)).await
 }
 
 /// `optional_param('wsdl', 0, PARAM_INT)`: any non-zero integer asks for the WSDL.
@@ -67,57 +55,43 @@ fn wants_wsdl(query: &Query) -> bool {
     query.get("wsdl").and_then(|v| v.trim().parse::<i64>().ok()).is_some_and(|n| n != 0)
 }
 
-async fn serve(app: AppState, peer: SocketAddr, headers: HeaderMap, creds: Creds, wsdl: bool, body: Bytes) -> Response {
-    let started = Instant::now();
+async fn serve(app: AppState, incoming: Incoming, creds: Creds, wsdl: bool) -> Result<Response, Refusal> {
     let address = server_address(&creds);
     if wsdl {
-        let req = CallRequest {
-            protocol: Protocol::Soap,
-            peer,
-            headers: &headers,
-            creds,
-            function: Some(WSDL_LOG_NAME.into()),
-            args: Value::Null,
-            started,
-        };
-        return match call::describe(&app, req, "ok").await {
-            Ok((defs, site)) => moodle_headers(StatusCode::OK, soap::wsdl_document(&format!("{site}{address}"), &defs)),
-            Err(answer) => refusal(answer, ""),
-        };
+        let request = Call { protocol: Protocol::Soap, creds, function: Some(WSDL_LOG_NAME.into()), args: Value::Null };
+        return Ok(match call::describe(&app, &incoming, &request, "ok").await? {
+            Ok((descriptions, site)) => {
+                moodle_headers(StatusCode::OK, soap::wsdl_document(&format!("{site}{address}"), &descriptions))
+            }
+            Err(refused) => failure(refused, ""),
+        });
     }
-    let mut request = match soap::parse_request(&body) {
+    let mut request = match soap::parse_request(&incoming.body) {
         Ok(r) | Err(r) => r,
     };
     let args = std::mem::replace(&mut request.args, Value::Null);
     if let Some(why) = request.invalid.take() {
         // Moodle authenticates before PHP reads the envelope: a refused caller hears that first.
         let logged = if request.function.is_empty() { UNREADABLE_LOG_NAME.to_string() } else { request.function };
-        let req = CallRequest {
-            protocol: Protocol::Soap,
-            peer,
-            headers: &headers,
-            creds,
-            function: Some(logged),
-            args,
-            started,
-        };
-        return match call::describe(&app, req, "badrequest").await {
+        let request = Call { protocol: Protocol::Soap, creds, function: Some(logged), args };
+        return Ok(match call::describe(&app, &incoming, &request, "badrequest").await? {
             Ok(_) => php_fault("SOAP-ENV:Client", &why),
-            Err(answer) => refusal(answer, ""),
-        };
+            Err(refused) => failure(refused, ""),
+        });
     }
-    let function = Some(request.function.clone());
-    let req = CallRequest { protocol: Protocol::Soap, peer, headers: &headers, creds, function, args, started };
-    let (answer, listing) = call::call_listing(&app, req, true).await;
-    match answer.outcome {
-        Outcome::Done { value, def } => {
-            let defs: Vec<&Definition> = listing.callable.into_iter().filter_map(model::description).collect();
-            let types = soap::Types::of(&defs);
+    let asked = Call { protocol: Protocol::Soap, creds, function: Some(request.function.clone()), args };
+    let (answer, listing) = call::call_listing(&app, &incoming, asked, true).await?;
+    Ok(match answer.result {
+        Ok(done) => {
+            let callable: Vec<&Description> = listing.callable.into_iter().filter_map(model::description).collect();
+            let types = soap::Types::of(&callable);
             let url = format!("{}{address}", listing.site_url);
-            soap_response(StatusCode::OK, soap::response_envelope(&url, &request.function, def, value.as_ref(), &types))
+            let envelope =
+                soap::response_envelope(&url, &request.function, done.description, done.value.as_ref(), &types);
+            soap_response(StatusCode::OK, envelope)
         }
-        outcome => refusal(call::Answer { outcome, ..answer }, &request.function),
-    }
+        Err(_) => failure(answer, &request.function),
+    })
 }
 
 /// The address Moodle's WSDL gives (after the site's), which is also its namespace.
@@ -136,21 +110,16 @@ fn server_address(creds: &Creds) -> String {
     }
 }
 
-/// Every answer that is not a result; `function` is the operation the envelope named.
-fn refusal(answer: call::Answer, function: &str) -> Response {
-    match answer.outcome {
-        // Moodle's server.php dies: an empty 200.
-        Outcome::SwitchedOff => super::answers::died(StatusCode::OK),
-        Outcome::TooMany(wait) => too_many(wait),
-        Outcome::Busy => busy(),
-        Outcome::Unavailable(e) => unavailable(e),
-        Outcome::Done { .. } => php_fault("SOAP-ENV:Client", "Bad Request"),
-        Outcome::Failed(e) => match answer.stage {
-            Stage::Caller => moodle_error(&e, answer.debugging),
-            Stage::Function if function.is_empty() => php_fault("SOAP-ENV:Client", "Bad Request"),
-            Stage::Function => php_fault("SOAP-ENV:Server", &format!("Procedure '{function}' not present")),
-            Stage::Execution => receiver_fault(&e, answer.debugging),
-        },
+/// A caller refused, or a call that failed; `function` is the operation the envelope named.
+fn failure(answer: Answer, function: &str) -> Response {
+    let Err(e) = answer.result else {
+        return php_fault("SOAP-ENV:Client", "Bad Request");
+    };
+    match answer.stage {
+        Stage::Caller => moodle_error(&e, answer.debugging),
+        Stage::Function if function.is_empty() => php_fault("SOAP-ENV:Client", "Bad Request"),
+        Stage::Function => php_fault("SOAP-ENV:Server", &format!("Procedure '{function}' not present")),
+        Stage::Execution => receiver_fault(&e, answer.debugging),
     }
 }
 

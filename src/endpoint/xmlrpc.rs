@@ -4,50 +4,35 @@
 //!
 //! The format is `crate::wire::xmlrpc`'s; XML safety the shared reader's (`crate::wire::xml`).
 
-use super::answers::{busy, too_many, unavailable};
-use super::call::{self, CallRequest, Outcome};
+use super::answers::Refusal;
+use super::call::{self, Call};
+use super::incoming::Incoming;
 use super::state::AppState;
 use crate::domain::Protocol;
 use crate::domain::access::MoodleException;
 use crate::functions;
 use crate::wire::xmlrpc;
-use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use std::net::SocketAddr;
-use std::time::Instant;
 
-pub async fn server<const SIMPLE: bool>(
-    State(app): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    uri: Uri,
-    body: Bytes,
-) -> Response {
-    let started = Instant::now();
-    let creds = super::state::Query::of(&uri).creds(SIMPLE);
-    let (function, args) = match xmlrpc::parse_method_call(&body) {
+pub async fn server<const SIMPLE: bool>(State(app): State<AppState>, incoming: Incoming) -> Result<Response, Refusal> {
+    let creds = incoming.query().creds(SIMPLE);
+    let (function, args) = match xmlrpc::parse_method_call(&incoming.body) {
         Ok((name, params)) => {
             let args = crate::model::name_positional(&name, params);
             (Some(name), args)
         }
         Err(why) => {
             let e = functions::invalid_parameter(format!("Invalid XML-RPC request: {why}"));
-            return fault(&e, false);
+            return Ok(fault(&e, false));
         }
     };
-    let req = CallRequest { protocol: Protocol::Xmlrpc, peer, headers: &headers, creds, function, args, started };
-    let answer = call::call(&app, req).await;
-    match answer.outcome {
-        // Moodle's server.php dies: an empty 200.
-        Outcome::SwitchedOff => super::answers::died(StatusCode::OK),
-        Outcome::TooMany(wait) => too_many(wait),
-        Outcome::Busy => busy(),
-        Outcome::Unavailable(e) => unavailable(e),
-        Outcome::Failed(e) => fault(&e, answer.debugging),
-        Outcome::Done { value, .. } => respond(xmlrpc::method_response(value.as_ref())),
-    }
+    let answer = call::call(&app, &incoming, Call { protocol: Protocol::Xmlrpc, creds, function, args }).await?;
+    Ok(match answer.result {
+        Ok(done) => respond(xmlrpc::method_response(done.value.as_ref())),
+        Err(e) => fault(&e, answer.debugging),
+    })
 }
 
 fn headers() -> HeaderMap {
