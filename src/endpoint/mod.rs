@@ -90,6 +90,8 @@ impl Running {
     }
 }
 
+/// The endpoint's shared state and background parts; with [`router`], the endpoint as a tower
+/// service, to embed in another server or drive in process (the handler benchmark does).
 pub fn app(store: Arc<Store>, config: Config) -> Result<(AppState, Running), crate::store::StoreError> {
     // Site info and login/token.php need the site key: an unsafe key file stops the start.
     store.site_key()?;
@@ -110,6 +112,7 @@ pub fn app(store: Arc<Store>, config: Config) -> Result<(AppState, Running), cra
     Ok((Arc::new(app), Running { writer }))
 }
 
+/// Every route the endpoint answers, with its limits (body size and budget, time-out).
 pub fn router(state: AppState) -> Router {
     use crate::domain::Protocol::{Amf, Rest, Soap, Xmlrpc};
     use crate::domain::routes::{self, Auth::Password, Auth::Token, server};

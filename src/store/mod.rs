@@ -1,7 +1,6 @@
 //! The store: one redb file shared by every process (DESIGN.md §2), its schema and migrations,
 //! typed reads in one read transaction and writes in one write transaction. No business rules.
 
-pub mod bulk;
 mod codec;
 pub mod feed;
 pub mod file_check;
@@ -10,7 +9,7 @@ pub mod keyfile;
 mod query;
 mod records;
 mod schema;
-pub mod tables;
+mod tables;
 mod write;
 
 pub use header::{Header, HeaderView};

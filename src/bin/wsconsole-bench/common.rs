@@ -1,9 +1,9 @@
 //! What the benchmarks share: arguments, work directories, timing and memory figures.
 
+use super::fill::Volume;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use wsconsole::store::Store;
-use wsconsole::store::bulk::Volume;
 
 pub fn arg(args: &[String], name: &str, default: u64) -> u64 {
     args.iter()

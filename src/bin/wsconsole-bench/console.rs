@@ -1,10 +1,10 @@
 //! `console`: the console's frames and keystrokes at volume, and how it follows another process's writes.
 
 use super::common::*;
+use super::fill;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use wsconsole::store::Store;
-use wsconsole::store::bulk;
 
 /// The console on an empty and on a full database, each measured in a fresh process of its own
 /// (so that its peak RSS is the console's alone, not the fill's).
@@ -14,7 +14,7 @@ pub fn console_bench(args: &[String]) {
     drop(Store::open(&empty).expect("empty database"));
     let store = Store::open(&full).expect("full database");
     let t = Instant::now();
-    bulk::fill(&store, v, wsconsole::store::now()).expect("fill");
+    fill::fill(&store, v, wsconsole::store::now()).expect("fill");
     drop(store);
     // Who the other process creates tokens for while the console is measured.
     for db in [&empty, &full] {

@@ -1,12 +1,12 @@
 //! `endpoint`: `wsconsole serve` under wrk beside a do-nothing server; `baseline` is that server.
 
 use super::common::*;
+use super::fill::{self, Volume};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use wsconsole::domain::Protocol;
 use wsconsole::domain::routes::{self, Auth, server};
 use wsconsole::domain::secret::hash_token;
-use wsconsole::store::bulk::{self, Volume};
 use wsconsole::store::{Queries, Store};
 
 /// A do-nothing HTTP server answering fixed bytes, the endpoint's body under the endpoint's
@@ -120,7 +120,7 @@ pub fn endpoint_database(args: &[String], dir: &Path) -> (PathBuf, Vec<String>, 
     std::fs::create_dir_all(dir).unwrap();
     let db = dir.join("bench.redb");
     let store = Arc::new(Store::open(&db).unwrap());
-    bulk::fill(&store, Volume { users: 10_000, services: 10, tokens, calls: 0 }, wsconsole::store::now()).unwrap();
+    fill::fill(&store, Volume { users: 10_000, services: 10, tokens, calls: 0 }, wsconsole::store::now()).unwrap();
     let ops = Ops::new(store.clone(), "bench");
     ops.set_web_services(true).unwrap();
     ops.set_protocol(Protocol::Rest, true).unwrap();
@@ -161,7 +161,7 @@ pub fn endpoint_database(args: &[String], dir: &Path) -> (PathBuf, Vec<String>, 
     let v = store.read().unwrap();
     let mut valid = Vec::new();
     for i in 1..=tokens {
-        let value = bulk::token_value(i);
+        let value = fill::token_value(i);
         if v.token_by_hash(&hash_token(&value)).unwrap().is_some_and(|t| t.valid_until.is_none_or(|u| u > now + 3600)) {
             valid.push(value);
         }

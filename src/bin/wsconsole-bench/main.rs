@@ -9,6 +9,7 @@
 mod common;
 mod console;
 mod endpoint;
+mod fill;
 mod handler;
 mod store;
 

@@ -1,12 +1,16 @@
 //! `store`: opening and reading the store at volume, beside plain redb.
 
 use super::common::*;
+use super::fill;
 use redb::ReadableDatabase;
 use std::time::{Duration, Instant};
 use wsconsole::domain::secret::hash_token;
-use wsconsole::store::bulk;
-use wsconsole::store::tables::TOKENS;
+
 use wsconsole::store::{Queries, Store, TokenQuery, UserFilter};
+
+/// The store's token table as plain redb sees it (the file format's name and types), for the
+/// baseline that reads it without wsconsole's API.
+const TOKENS: redb::TableDefinition<&[u8; 32], &[u8]> = redb::TableDefinition::new("tokens");
 
 pub fn store_bench(args: &[String]) {
     let v = volume(args, 1_000);
@@ -18,7 +22,7 @@ pub fn store_bench(args: &[String]) {
     drop(Store::open(&empty).expect("empty database"));
     let store = Store::open(&full).expect("full database");
     let t = Instant::now();
-    bulk::fill(&store, v, wsconsole::store::now()).expect("fill");
+    fill::fill(&store, v, wsconsole::store::now()).expect("fill");
     println!("fill: {:.1} s", t.elapsed().as_secs_f64());
     drop(store);
 
@@ -34,7 +38,7 @@ pub fn store_bench(args: &[String]) {
     let store = Store::open(&full).expect("open");
     // The same pseudo-random keys for both paths.
     let n = 100_000u64;
-    let keys: Vec<[u8; 32]> = (0..n).map(|i| hash_token(&bulk::token_value(1 + (i * 7919) % v.tokens))).collect();
+    let keys: Vec<[u8; 32]> = (0..n).map(|i| hash_token(&fill::token_value(1 + (i * 7919) % v.tokens))).collect();
     let raw = store.raw();
     // Warm the cache once for both.
     for k in &keys {

@@ -1,9 +1,10 @@
-//! Bulk generation of a large database, for benchmarks and volume tests. Writes rows directly
-//! in large transactions (no argon2, no audit) so that a million rows take seconds.
+//! Bulk generation of a large database, for the benchmarks and the volume tests (which include
+//! this file). Writes rows through the store's public write tables in large transactions (no
+//! argon2, no audit), so that a million rows take seconds.
 
-use super::{Store, StoreError};
-use crate::domain::secret::hash_token;
-use crate::domain::*;
+use wsconsole::domain::secret::hash_token;
+use wsconsole::domain::*;
+use wsconsole::store::{Store, StoreError};
 
 /// How much to generate.
 #[derive(Debug, Clone, Copy)]
@@ -133,4 +134,28 @@ pub fn fill(store: &Store, v: Volume, now: UnixTime) -> Result<(), StoreError> {
             t.append_calls(&calls)
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wsconsole::store::Queries;
+
+    #[test]
+    fn bulk_fill_refers_to_its_own_users_beside_existing_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(Store::open(&dir.path().join("b.redb")).unwrap());
+        let ops = wsconsole::ops::Ops::new(store.clone(), "t");
+        for name in ["early", "gone"] {
+            ops.create_user(wsconsole::ops::NewUser::named(name, wsconsole::domain::AuthMethod::Webservice)).unwrap();
+        }
+        ops.delete_user("gone").unwrap();
+        fill(&store, Volume { users: 50, services: 3, tokens: 200, calls: 10 }, wsconsole::store::now()).unwrap();
+        let v = store.read().unwrap();
+        for i in 1..=200 {
+            let t = v.token_by_hash(&wsconsole::domain::secret::hash_token(&token_value(i))).unwrap().unwrap();
+            let u = Queries::user(&v, t.user).unwrap().unwrap();
+            assert!(u.username.starts_with("user"), "token {i} belongs to {}", u.username);
+        }
+    }
 }
