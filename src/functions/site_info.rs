@@ -10,7 +10,9 @@ pub fn run(ctx: &CallContext<'_>, _params: &Value) -> Result<Value, MoodleExcept
     let private_key = ctx.store.site_key().map_err(super::internal)?.user_private_access_key(u.id);
     let site_url = ctx.settings.site_url.clone();
     let picture = format!("{site_url}/theme/image.php/boost/core/1/u/f1");
-    let mut out = vec![
+    // Every field of the answer, allocated once.
+    let mut out = Vec::with_capacity(32);
+    out.extend([
         ("sitename", Value::str(ctx.settings.site_name.to_owned())),
         ("username", Value::str(u.username.to_owned())),
         ("firstname", Value::str(u.firstname.to_owned())),
@@ -20,7 +22,7 @@ pub fn run(ctx: &CallContext<'_>, _params: &Value) -> Result<Value, MoodleExcept
         ("userid", Value::Int(i64::try_from(u.id).unwrap_or(i64::MAX))),
         ("siteurl", Value::str(site_url)),
         ("userpictureurl", Value::str(picture)),
-    ];
+    ]);
     let mut functions = Vec::new();
     // With a token: the token's service; with username/password: none (as Moodle).
     if let (Some(service), Some(_)) = (ctx.service, ctx.token) {
