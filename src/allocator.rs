@@ -56,13 +56,15 @@ mod tests {
     #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
     #[test]
     fn the_options_are_set_before_main() {
-        // SAFETY: reads two process-wide allocator options.
-        let (eager, delay) = unsafe {
+        // SAFETY: reads three process-wide allocator options.
+        let options = unsafe {
             (
                 libmimalloc_sys::mi_option_get(MI_OPTION_ARENA_EAGER_COMMIT),
                 libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY),
+                libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_EXTEND_DELAY),
             )
         };
-        assert_eq!((eager, delay), (0, 0), "mimalloc's defaults are 2 and 1000");
+        // mimalloc's defaults: eager commit 2, extend delay 1 ms.
+        assert_eq!(options, (0, PURGE_DELAY_MS, 0));
     }
 }

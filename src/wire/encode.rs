@@ -251,7 +251,8 @@ mod tests {
     fn the_eight_byte_scan_escapes_what_the_table_escapes() {
         // Every special byte at every place of an eight-byte word, beside plain and
         // multi-byte text, and random strings of such pieces.
-        let pieces = ["a", "Z", "~", "\u{7f}", " ", "\"", "\\", "/", "\n", "\u{1}", "\u{1f}", "é", "€", "\u{1F600}", "0"];
+        let pieces =
+            ["a", "Z", "~", "\u{7f}", " ", "\"", "\\", "/", "\n", "\u{1}", "\u{1f}", "é", "€", "\u{1F600}", "0"];
         for special in pieces {
             for at in 0..17 {
                 let s = format!("{}{special}{}", "x".repeat(at), "y".repeat(9));
