@@ -76,13 +76,17 @@ pub async fn authorise<T: Send + 'static>(
             };
             // Refusals that need no password check (switched off, plugin off, missing
             // credentials) come first and take no slot of the password pool.
-            let (cheap, checked) = asked.decide(decider, &snapshot, &|_, _| false);
-            if !checked && !wrong_password(&cheap) {
+            let checked = std::cell::Cell::new(false);
+            let cheap = asked.decide(decider, &snapshot, &|_, _| {
+                checked.set(true);
+                false
+            });
+            if !checked.get() && !wrong_password(&cheap) {
                 cheap
             } else {
                 let (d, snap) = app
                     .check_password(client, password.clone(), move |snap, check| {
-                        let d = asked.decide(decider, snap, check).0;
+                        let d = asked.decide(decider, snap, check);
                         Checked { wrong_password: wrong_password(&d), value: d }
                     })
                     .await?;
@@ -129,13 +133,13 @@ struct PasswordCall {
 }
 
 impl PasswordCall {
-    /// The decision; also says whether a password check ran.
+    /// The decision, checking the password with `check` if it comes to that.
     fn decide<T>(
         &self,
         decider: Decider<T>,
         snapshot: &Snapshot,
         check: PasswordCheck<'_>,
-    ) -> (Result<Result<T, Denial>, StoreError>, bool) {
+    ) -> Result<Result<T, Denial>, StoreError> {
         let req = AccessRequest {
             protocol: self.protocol,
             credentials: Credentials::Password { username: &self.username, password: &self.password },
@@ -143,11 +147,6 @@ impl PasswordCall {
             remote: self.remote,
             now: self.now,
         };
-        let checked = std::cell::Cell::new(false);
-        let d = decider(snapshot, &req, &|u, p| {
-            checked.set(true);
-            check(u, p)
-        });
-        (d, checked.get())
+        decider(snapshot, &req, check)
     }
 }
