@@ -37,20 +37,34 @@ pub fn is_token_format(token: &str) -> bool {
 /// in it. Secrets that must be shown again (a user's private access key, a self-issued token
 /// handed back on the next login) are derived from it and from what the database stores, so
 /// that the database file alone never reveals a usable secret.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SiteKey([u8; SiteKey::LEN]);
+#[derive(Clone)]
+pub struct SiteKey {
+    bytes: [u8; SiteKey::LEN],
+    /// HMAC-SHA256 keyed with `bytes`, its padded key already hashed: each derivation clones
+    /// it instead of hashing the key again (two of its four SHA-256 blocks).
+    keyed: hmac::Hmac<Sha256>,
+}
+
+impl PartialEq for SiteKey {
+    fn eq(&self, other: &SiteKey) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+impl Eq for SiteKey {}
 
 impl SiteKey {
     pub const LEN: usize = 32;
 
     pub fn from_bytes(bytes: [u8; SiteKey::LEN]) -> SiteKey {
-        SiteKey(bytes)
+        let keyed = hmac::Hmac::<Sha256>::new_from_slice(&bytes).expect("HMAC takes a key of any length");
+        SiteKey { bytes, keyed }
     }
 
     /// HMAC-SHA256 of `purpose` and `parts`, each length-prefixed so that no two inputs share
     /// a message.
     fn derive(&self, purpose: &str, parts: &[&[u8]]) -> [u8; 32] {
-        let mut mac = hmac::Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes a key of any length");
+        let mut mac = self.keyed.clone();
         for part in std::iter::once(purpose.as_bytes()).chain(parts.iter().copied()) {
             mac.update(&(part.len() as u64).to_be_bytes());
             mac.update(part);

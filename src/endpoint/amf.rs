@@ -11,8 +11,8 @@ use crate::domain::Protocol;
 use crate::functions;
 use crate::wire::amf::{self, amf0};
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{StatusCode, header};
+use axum::response::Response;
 
 pub async fn server<const SIMPLE: bool>(State(app): State<AppState>, incoming: Incoming) -> Result<Response, Refusal> {
     let query = incoming.query();
@@ -52,8 +52,6 @@ pub async fn server<const SIMPLE: bool>(State(app): State<AppState>, incoming: I
         };
         answers.push(reply);
     }
-    let mut h = HeaderMap::new();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(amf::CONTENT_TYPE));
-    super::answers::no_cache_headers(&mut h);
-    Ok((StatusCode::OK, h, amf::encode_packet(packet.version, &answers)).into_response())
+    let body = amf::encode_packet(packet.version, &answers);
+    Ok(super::answers::answer(StatusCode::OK, &[(header::CONTENT_TYPE, amf::CONTENT_TYPE)], body))
 }

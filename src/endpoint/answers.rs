@@ -4,13 +4,29 @@
 //! `Result<Response, Refusal>` and pass a refusal on with `?`.
 
 use super::password_gate::GateRefusal;
-use axum::http::{HeaderMap, StatusCode};
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+
+/// A web-service answer: `headers` (its content type first), then [`no_cache_headers`]. Built
+/// in the response's own header map, which a `(status, HeaderMap, body)` answer would copy
+/// its map into.
+pub(super) fn answer(status: StatusCode, headers: &[(HeaderName, &'static str)], body: impl Into<Body>) -> Response {
+    let mut response = Response::new(body.into());
+    *response.status_mut() = status;
+    let h = response.headers_mut();
+    h.reserve(headers.len() + 5);
+    for (name, value) in headers {
+        h.insert(name.clone(), HeaderValue::from_static(value));
+    }
+    no_cache_headers(h);
+    response
+}
 
 /// The headers every web-service answer carries (`send_headers` in each protocol's server):
 /// no caching, and open to any origin.
 pub(super) fn no_cache_headers(h: &mut HeaderMap) {
-    use axum::http::{HeaderValue, header};
+    use axum::http::header;
     h.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, must-revalidate, pre-check=0, post-check=0, max-age=0"),

@@ -12,8 +12,8 @@ use crate::model::value::Value;
 use crate::wire::encode;
 use crate::wire::params::take;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderName, StatusCode, header};
+use axum::response::Response;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Format {
@@ -45,20 +45,16 @@ pub async fn server<const SIMPLE: bool>(State(app): State<AppState>, incoming: I
     })
 }
 
-/// The headers of every REST answer (rest/locallib.php `send_headers`).
-fn rest_headers(format: Format) -> HeaderMap {
-    let mut h = HeaderMap::new();
-    match format {
-        Format::Json => {
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        }
-        Format::Xml => {
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/xml; charset=utf-8"));
-            h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("inline; filename=\"response.xml\""));
-        }
-    }
-    super::answers::no_cache_headers(&mut h);
-    h
+/// A REST answer with the headers of rest/locallib.php `send_headers`.
+fn respond(format: Format, body: String) -> Response {
+    let headers: &[(HeaderName, &'static str)] = match format {
+        Format::Json => &[(header::CONTENT_TYPE, "application/json")],
+        Format::Xml => &[
+            (header::CONTENT_TYPE, "application/xml; charset=utf-8"),
+            (header::CONTENT_DISPOSITION, "inline; filename=\"response.xml\""),
+        ],
+    };
+    super::answers::answer(StatusCode::OK, headers, body)
 }
 
 fn success(format: Format, value: Option<&Value>, desc: Option<&crate::model::schema::Schema>) -> Response {
@@ -66,7 +62,7 @@ fn success(format: Format, value: Option<&Value>, desc: Option<&crate::model::sc
         Format::Json => encode::json(value.unwrap_or(&Value::Null)),
         Format::Xml => encode::xml_response(value, desc),
     };
-    (StatusCode::OK, rest_headers(format), body).into_response()
+    respond(format, body)
 }
 
 /// Every REST error is HTTP 200 with an exception body.
@@ -75,5 +71,5 @@ fn error(format: Format, e: &MoodleException, debugging: bool) -> Response {
         Format::Json => encode::json_exception(e, debugging),
         Format::Xml => encode::xml_exception(e, debugging),
     };
-    (StatusCode::OK, rest_headers(format), body).into_response()
+    respond(format, body)
 }

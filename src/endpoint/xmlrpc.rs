@@ -13,8 +13,8 @@ use crate::domain::access::MoodleException;
 use crate::functions;
 use crate::wire::xmlrpc;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{StatusCode, header};
+use axum::response::Response;
 
 pub async fn server<const SIMPLE: bool>(State(app): State<AppState>, incoming: Incoming) -> Result<Response, Refusal> {
     let creds = incoming.query().creds(SIMPLE);
@@ -35,16 +35,9 @@ pub async fn server<const SIMPLE: bool>(State(app): State<AppState>, incoming: I
     })
 }
 
-fn headers() -> HeaderMap {
-    let mut h = HeaderMap::new();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml; charset=utf-8"));
-    h.insert(header::SERVER, HeaderValue::from_static("Moodle XML-RPC Server/1.0"));
-    super::answers::no_cache_headers(&mut h);
-    h
-}
-
 fn respond(body: String) -> Response {
-    (StatusCode::OK, headers(), body).into_response()
+    let headers = [(header::CONTENT_TYPE, "text/xml; charset=utf-8"), (header::SERVER, "Moodle XML-RPC Server/1.0")];
+    super::answers::answer(StatusCode::OK, &headers, body)
 }
 
 /// Moodle's fault, always HTTP 200.

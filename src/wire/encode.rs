@@ -100,8 +100,9 @@ fn next_escape(bytes: &[u8], mut from: usize) -> usize {
 }
 
 fn json_string(out: &mut String, s: &str) {
-    out.push('"');
     let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push('"');
     // Copy runs of bytes that need no escape in one go. A run ends at an ASCII byte or at the
     // first byte of a character beyond ASCII, so it always ends on a character boundary.
     let mut run = 0;

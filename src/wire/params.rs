@@ -27,28 +27,42 @@ impl std::fmt::Display for ParamError {
 
 /// Parses one urlencoded string into a PHP-like map.
 pub fn parse(input: &[u8]) -> Result<Vec<(Text, Value)>, ParamError> {
-    from_pairs(form_urlencoded::parse(input).map(|(k, v)| (k.into_owned(), v.into_owned())))
+    from_pairs(form_urlencoded::parse(input).map(|(k, v)| (k, v.into_owned())))
 }
 
 /// Builds a PHP-like map from decoded (name, value) pairs, in order.
-pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Result<Vec<(Text, Value)>, ParamError> {
-    let mut root: Vec<(Text, Value)> = Vec::new();
+pub fn from_pairs<K: AsRef<str> + Into<String>>(
+    pairs: impl IntoIterator<Item = (K, String)>,
+) -> Result<Vec<(Text, Value)>, ParamError> {
+    let mut root: Vec<(Text, Value)> = Vec::with_capacity(8);
     for (n, (key, value)) in pairs.into_iter().enumerate() {
         if n >= MAX_PARAMS {
             return Err(ParamError::TooMany);
         }
-        if !key.is_empty() && !key.contains(['[', ' ', '.']) {
+        let name = key.as_ref();
+        if !name.is_empty() && !name.contains(['[', ' ', '.']) {
             // A plain name, the usual case: set as it is, with no path to build.
-            match root.iter_mut().find(|(k, _)| *k == key) {
+            match root.iter_mut().find(|(k, _)| k == name) {
                 Some(slot) => slot.1 = Value::str(value),
-                None => root.push((key.into(), Value::str(value))),
+                None => root.push((reserved(key), Value::str(value))),
             }
             continue;
         }
-        let Some(path) = key_path(&key)? else { continue };
+        let Some(path) = key_path(name)? else { continue };
         insert(&mut root, &path, Value::str(value));
     }
     Ok(root)
+}
+
+/// The names every call sends, as constants: a key of the request that is one of them needs
+/// no copy of its own.
+const RESERVED: [&str; 6] = ["wstoken", "wsfunction", "moodlewsrestformat", "wsusername", "wspassword", "service"];
+
+fn reserved(key: impl AsRef<str> + Into<String>) -> Text {
+    match RESERVED.iter().find(|r| **r == key.as_ref()) {
+        Some(name) => Text::Borrowed(name),
+        None => Text::Owned(key.into()),
+    }
 }
 
 /// `array_merge($_GET, $_POST)`: a top-level key in the body replaces the query's.
@@ -206,6 +220,13 @@ mod tests {
         // An append after the largest index is dropped, as PHP does, not a panic.
         let p = parse(b"a[9223372036854775807]=1&a[]=2").unwrap();
         assert_eq!(p[0].1, Value::map([("9223372036854775807", s("1"))]));
+    }
+
+    #[test]
+    fn reserved_names_are_the_constants_and_others_are_kept_as_sent() {
+        let p = parse(b"wstoken=abc&wsfunctionx=1&service=s").unwrap();
+        let keys: Vec<(&str, bool)> = p.iter().map(|(k, _)| (k.as_ref(), matches!(k, Text::Borrowed(_)))).collect();
+        assert_eq!(keys, [("wstoken", true), ("wsfunctionx", false), ("service", true)]);
     }
 
     #[test]
