@@ -194,3 +194,26 @@ fn a_schema_1_database_gains_the_change_feed_on_open() {
         "readers read everything"
     );
 }
+
+#[test]
+fn a_schema_2_database_gains_the_upstream_table_on_open() {
+    const UPSTREAM: redb::TableDefinition<u64, &[u8]> = redb::TableDefinition::new("upstream");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ws.redb");
+    let store = std::sync::Arc::new(Store::open(&path).unwrap());
+    wsconsole::ops::Ops::new(store.clone(), "t").set_upstream_rate(wsconsole::domain::MOBILE_SERVICE, 60).unwrap();
+    drop(store);
+    // What schema 2 was: no upstream table, no upstream settings record.
+    {
+        let db = redb::Builder::new().create(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.delete_table(UPSTREAM).unwrap();
+        txn.open_table(META).unwrap().insert("schema_version", 2).unwrap();
+        txn.commit().unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let v = store.read().unwrap();
+    assert_eq!(v.meta().unwrap().get("schema_version").unwrap().unwrap().value(), SCHEMA_VERSION);
+    assert_eq!(v.upstream(1).unwrap(), None, "the table is there, empty");
+    assert_eq!(v.settings().unwrap().upstream, Default::default());
+}

@@ -25,9 +25,11 @@ pub enum ServiceCmd {
         #[arg(long)]
         json: bool,
     },
-    /// A service's settings, functions and authorised users.
+    /// A service's settings, functions, authorised users and link to the Moodle site.
     Show {
         shortname: String,
+        #[arg(long)]
+        json: bool,
     },
     Enable {
         shortname: String,
@@ -64,6 +66,19 @@ pub enum ServiceCmd {
     Unauthorise {
         shortname: String,
         username: String,
+    },
+    /// Connects the service to the Moodle site (setting `upstreamurl`): sets or replaces the
+    /// token its calls go to the site with, read from the first line of stdin (or a prompt
+    /// that does not echo). The token is stored sealed with the key file and never shown again.
+    Upstream {
+        shortname: String,
+        /// Removes the token: the service's calls are answered here again.
+        #[arg(long, conflicts_with = "calls_per_minute")]
+        remove: bool,
+        /// Only sets how many calls a minute the service may send to the site (0: no limit of
+        /// its own); the token stays as it is.
+        #[arg(long, value_name = "N")]
+        calls_per_minute: Option<u32>,
     },
 }
 
@@ -108,10 +123,33 @@ pub(super) fn service(ops: &Ops, c: ServiceCmd, out: Out<'_>) -> Result<(), CliE
             }
             print_table(out, &["SHORTNAME", "NAME", "KIND", "STATE", "FUNCTIONS", "USERS"], &rows)?;
         }
-        ServiceCmd::Show { shortname } => {
+        ServiceCmd::Show { shortname, json } => {
             let v = ops.store().read()?;
             let s =
                 v.service_by_shortname(&shortname)?.ok_or_else(|| CliError(format!("no service \"{shortname}\"")))?;
+            let link = v.upstream(s.id)?;
+            if json {
+                let functions = v.service_function_names(s.id)?;
+                let mut users = Vec::new();
+                for a in v.authorised_users(s.id)? {
+                    let name = Queries::user(&v, a.user)?.map(|u| u.username).unwrap_or_default();
+                    users.push(
+                        json!({"username": name, "iprestriction": a.ip_restriction, "validuntil": a.valid_until}),
+                    );
+                }
+                return print_json(
+                    out,
+                    &json!({
+                        "id": s.id, "name": s.name, "shortname": s.shortname, "enabled": s.enabled,
+                        "restrictedusers": s.restricted_users, "requiredcapability": s.required_capability,
+                        "downloadfiles": s.download_files, "uploadfiles": s.upload_files, "builtin": s.builtin,
+                        "functions": functions, "authorisedusers": users,
+                        "tokens": v.token_ids_of_service(s.id)?.len(),
+                        "timecreated": s.created, "timemodified": s.modified,
+                        "upstream": upstream_json(link.as_ref()),
+                    }),
+                );
+            }
             writeln!(out, "name:                  {}", s.name)?;
             writeln!(out, "shortname:             {}", s.shortname)?;
             writeln!(out, "kind:                  {}", if s.builtin { "built-in" } else { "custom" })?;
@@ -144,6 +182,9 @@ pub(super) fn service(ops: &Ops, c: ServiceCmd, out: Out<'_>) -> Result<(), CliE
                 writeln!(out, "users:                 all users")?;
             }
             writeln!(out, "tokens:                {}", v.token_ids_of_service(s.id)?.len())?;
+            for line in upstream_lines(link.as_ref()) {
+                writeln!(out, "{line}")?;
+            }
         }
         ServiceCmd::Enable { shortname } => {
             ops.set_service_enabled(&shortname, true)?;
@@ -174,6 +215,79 @@ pub(super) fn service(ops: &Ops, c: ServiceCmd, out: Out<'_>) -> Result<(), CliE
             ops.unauthorise_user(&shortname, &username)?;
             writeln!(out, "unauthorised {username} on {shortname}")?;
         }
+        ServiceCmd::Upstream { shortname, remove: true, .. } => {
+            ops.remove_upstream_credential(&shortname)?;
+            writeln!(out, "{shortname}: upstream credential removed; its calls are answered here")?;
+        }
+        ServiceCmd::Upstream { shortname, calls_per_minute: Some(n), .. } => {
+            ops.set_upstream_rate(&shortname, n)?;
+            let limit = if n == 0 { "no limit of its own".to_string() } else { format!("{n} calls per minute") };
+            writeln!(out, "{shortname}: {limit} to the Moodle site")?;
+        }
+        ServiceCmd::Upstream { shortname, .. } => {
+            let credential = read_secret("Site token: ")?;
+            ops.set_upstream_credential(&shortname, &credential)?;
+            writeln!(out, "{shortname}: upstream credential set (sealed; it is not shown again)")?;
+            if ops.store().read()?.settings()?.upstream.url.is_empty() {
+                writeln!(out, "note: no Moodle site yet: wsconsole settings set upstreamurl URL")?;
+            }
+        }
     }
     Ok(())
+}
+
+/// A secret from a prompt that does not echo on a terminal, else the first line of stdin.
+fn read_secret(prompt: &str) -> Result<String, CliError> {
+    if std::io::stdin().is_terminal() {
+        return Ok(rpassword::prompt_password(prompt)?);
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}
+
+/// The service's link to the site as `service show --json` gives it: whether a credential is
+/// set and since when, never the credential.
+fn upstream_json(link: Option<&crate::domain::upstream::Upstream>) -> Value {
+    let Some(u) = link else {
+        return json!({"credential": false, "credentialset": null, "callsperminute": 0, "sync": null, "lasterror": null});
+    };
+    json!({
+        "credential": u.credential.is_some(),
+        "credentialset": u.credential.as_ref().map(|c| c.set_at),
+        "callsperminute": u.calls_per_minute,
+        "sync": u.sync.as_ref().map(|s| json!({
+            "time": s.at, "sitename": s.site_name, "release": s.release, "username": s.username,
+            "functions": s.functions.len(),
+        })),
+        "lasterror": u.last_error.as_ref().map(|e| json!({"time": e.at, "message": e.message})),
+    })
+}
+
+fn upstream_lines(link: Option<&crate::domain::upstream::Upstream>) -> Vec<String> {
+    let Some(u) = link else {
+        return vec!["moodle site:           not connected (answered here)".into()];
+    };
+    let mut lines = vec![match &u.credential {
+        Some(c) => format!("moodle site:           credential set {}", format_time(c.set_at)),
+        None => "moodle site:           no credential".into(),
+    }];
+    if u.calls_per_minute > 0 {
+        lines.push(format!("  limit:               {} calls per minute", u.calls_per_minute));
+    }
+    match &u.sync {
+        Some(s) => lines.push(format!(
+            "  last sync:           {}: {} ({}) as {}, {} functions",
+            format_time(s.at),
+            s.site_name,
+            s.release,
+            s.username,
+            s.functions.len()
+        )),
+        None => lines.push("  last sync:           never".into()),
+    }
+    if let Some(e) = &u.last_error {
+        lines.push(format!("  last error:          {}: {}", format_time(e.at), e.message));
+    }
+    lines
 }

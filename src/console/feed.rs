@@ -248,7 +248,8 @@ impl Follower {
                 | Change::RoleAssignment { .. }
                 | Change::Service(_)
                 | Change::ServiceFunctions(_)
-                | Change::Authorised { .. } => config = true,
+                | Change::Authorised { .. }
+                | Change::Upstream(_) => config = true,
             }
         }
         for id in accesses {

@@ -37,6 +37,19 @@ pub const NAMES: &[ConfigName] = &[
     },
     ConfigName { name: "trustedproxies", help: "Reverse proxies whose X-Forwarded-For is believed (IP list)" },
     ConfigName { name: "loglifetime", help: "Days to keep endpoint call logs; 0 keeps them forever" },
+    ConfigName {
+        name: "upstreamurl",
+        help: "The Moodle site the endpoint fronts (its wwwroot), http:// or https://; empty for none",
+    },
+    ConfigName {
+        name: "upstreamconcurrency",
+        help: "Calls in flight to the Moodle site at most, over every service (at least 1)",
+    },
+    ConfigName { name: "upstreamtimeout", help: "Seconds a call to the Moodle site may take in all (1 to 600)" },
+    ConfigName {
+        name: "upstreamca",
+        help: "A PEM file of certificate authorities to trust for the Moodle site besides the system's; empty for none",
+    },
 ];
 
 fn bool_value(name: &'static str, v: &str) -> Result<bool, FieldError> {
@@ -74,7 +87,7 @@ pub fn apply(s: &mut Settings, name: &str, value: &str) -> Result<(), FieldError
         "auth" => s.auth_plugins = auth_plugins(value)?,
         "enablewsdocumentation" => s.ws_documentation = bool_value("enablewsdocumentation", value)?,
         "sitename" => s.site_name = text("sitename", value, 255, true)?,
-        "siteurl" => s.site_url = site_url(value)?,
+        "siteurl" => s.site_url = http_url("siteurl", value)?,
         "tokenduration" => s.token_duration = parse_duration(value).map_err(|m| FieldError::new("tokenduration", m))?,
         "tokenmaxperuserservice" => {
             let n: u32 = number("tokenmaxperuserservice", value)?;
@@ -90,6 +103,23 @@ pub fn apply(s: &mut Settings, name: &str, value: &str) -> Result<(), FieldError
                 iprestriction::normalise(value).map_err(|e| FieldError::new("trustedproxies", e.to_string()))?
         }
         "loglifetime" => s.log_lifetime_days = number("loglifetime", value)?,
+        "upstreamurl" if value.trim().is_empty() => s.upstream.url = String::new(),
+        "upstreamurl" => s.upstream.url = http_url("upstreamurl", value)?,
+        "upstreamconcurrency" => {
+            let n: u32 = number("upstreamconcurrency", value)?;
+            if n == 0 {
+                return Err(FieldError::new("upstreamconcurrency", "must be at least 1"));
+            }
+            s.upstream.max_concurrent = n;
+        }
+        "upstreamtimeout" => {
+            let t: u32 = number("upstreamtimeout", value)?;
+            if !(1..=600).contains(&t) {
+                return Err(FieldError::new("upstreamtimeout", "must be 1 to 600 seconds"));
+            }
+            s.upstream.timeout_secs = t;
+        }
+        "upstreamca" => s.upstream.ca_file = text("upstreamca", value, 4096, false)?,
         other => {
             let known: Vec<&str> = NAMES.iter().map(|n| n.name).collect();
             return Err(FieldError::new(
@@ -123,14 +153,15 @@ fn debug(v: &str) -> Result<u32, FieldError> {
     })
 }
 
-fn site_url(v: &str) -> Result<String, FieldError> {
-    let v = text("siteurl", v, 255, true)?;
+/// An `http://` or `https://` URL, without its trailing slashes.
+fn http_url(name: &'static str, v: &str) -> Result<String, FieldError> {
+    let v = text(name, v, 255, true)?;
     let rest = v.strip_prefix("http://").or_else(|| v.strip_prefix("https://"));
     match rest {
         Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => {
             Ok(v.trim_end_matches('/').to_string())
         }
-        _ => Err(FieldError::new("siteurl", format!("\"{v}\" is not an http:// or https:// URL"))),
+        _ => Err(FieldError::new(name, format!("\"{v}\" is not an http:// or https:// URL"))),
     }
 }
 
@@ -151,6 +182,10 @@ pub fn show(s: &Settings) -> Vec<(&'static str, String)> {
         ("debug", s.debug.to_string()),
         ("trustedproxies", s.trusted_proxies.clone()),
         ("loglifetime", s.log_lifetime_days.to_string()),
+        ("upstreamurl", s.upstream.url.clone()),
+        ("upstreamconcurrency", s.upstream.max_concurrent.to_string()),
+        ("upstreamtimeout", s.upstream.timeout_secs.to_string()),
+        ("upstreamca", s.upstream.ca_file.clone()),
     ]
 }
 
@@ -199,6 +234,8 @@ mod tests {
         apply(&mut s, "auth", "webservice").unwrap();
         assert_eq!(s.token_duration, 7_257_600);
         assert_eq!(s.site_url, "https://ws.example.com");
+        apply(&mut s, "upstreamurl", "https://moodle.example.com/").unwrap();
+        assert_eq!(s.upstream.url, "https://moodle.example.com");
 
         let before = s.clone();
         for (name, value, says) in [
@@ -209,6 +246,9 @@ mod tests {
             ("debug", "loud", "not none"),
             ("trustedproxies", "10.0.0.0/99", "10.0.0.0/99"),
             ("tokenmaxperuserservice", "0", "at least 1"),
+            ("upstreamurl", "moodle.example.com", "not an http"),
+            ("upstreamconcurrency", "0", "at least 1"),
+            ("upstreamtimeout", "601", "1 to 600"),
             ("nosuch", "1", "unknown setting \"nosuch\""),
         ] {
             let e = apply(&mut s, name, value).unwrap_err();

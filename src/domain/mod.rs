@@ -13,6 +13,7 @@ pub mod secret;
 pub mod site_url;
 pub mod time;
 pub mod types;
+pub mod upstream;
 pub mod validate;
 pub mod walkthrough;
 

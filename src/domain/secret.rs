@@ -2,12 +2,15 @@
 //! secrets derived from the site key. Generating them needs the OS's random source, which
 //! lives in `ops::secrets`; the key itself is read by `store::keyfile`.
 
-use super::types::{Token, TokenHash, UserId};
+use super::types::{ServiceId, Token, TokenHash, UserId};
 use hmac::{KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
 /// Moodle's token format: 32 lowercase hex characters.
 pub const TOKEN_LEN: usize = 32;
+
+/// Bytes of the random nonce that [`SiteKey::seal_credential`] takes.
+pub const CREDENTIAL_NONCE_LEN: usize = 24;
 
 /// Prefix of generated token names (`tokennameprefix`).
 pub const TOKEN_NAME_PREFIX: &str = "Webservice-";
@@ -76,6 +79,35 @@ impl SiteKey {
     /// characters, the same on every call for the same user, different between users.
     pub fn user_private_access_key(&self, user: UserId) -> String {
         hex::encode(&self.derive("userprivateaccesskey", &[&user.to_be_bytes()])[..TOKEN_LEN / 2])
+    }
+
+    /// A service's site credential sealed (XChaCha20-Poly1305 under a key derived for this use
+    /// alone) with `nonce`, which must be fresh random bytes: the nonce, then the ciphertext and
+    /// its tag. The service id is bound in, so a sealed credential moved to another service's
+    /// row does not open.
+    pub fn seal_credential(&self, service: ServiceId, nonce: [u8; CREDENTIAL_NONCE_LEN], credential: &str) -> Vec<u8> {
+        use chacha20poly1305::aead::{Aead, KeyInit as _, Payload};
+        let cipher = chacha20poly1305::XChaCha20Poly1305::new(&self.derive("upstreamcredential", &[]).into());
+        let aad = service.to_be_bytes();
+        let sealed = cipher
+            .encrypt(&nonce.into(), Payload { msg: credential.as_bytes(), aad: &aad })
+            .expect("XChaCha20-Poly1305 seals any message of this size");
+        [nonce.as_slice(), &sealed].concat()
+    }
+
+    /// The credential [`seal_credential`](Self::seal_credential) sealed for `service`; `None`
+    /// when it was sealed under another key, for another service, or altered.
+    pub fn open_credential(&self, service: ServiceId, sealed: &[u8]) -> Option<String> {
+        use chacha20poly1305::aead::{Aead, KeyInit as _, Payload};
+        if sealed.len() < CREDENTIAL_NONCE_LEN {
+            return None;
+        }
+        let (nonce, ciphertext) = sealed.split_at(CREDENTIAL_NONCE_LEN);
+        let cipher = chacha20poly1305::XChaCha20Poly1305::new(&self.derive("upstreamcredential", &[]).into());
+        let aad = service.to_be_bytes();
+        let nonce: [u8; CREDENTIAL_NONCE_LEN] = nonce.try_into().ok()?;
+        let plain = cipher.decrypt(&nonce.into(), Payload { msg: ciphertext, aad: &aad }).ok()?;
+        String::from_utf8(plain).ok()
     }
 
     /// The value of a token issued by login/token.php, from fields its row keeps for its whole
@@ -214,6 +246,22 @@ mod tests {
         assert_ne!(t, key.login_token(&login_token(4, 3, 100)));
         assert_ne!(t, key.login_token(&login_token(3, 3, 101)));
         assert_eq!(format!("{key:?}"), "SiteKey(..)");
+    }
+
+    #[test]
+    fn a_credential_opens_only_with_its_key_and_service_and_unaltered() {
+        let key = SiteKey::from_bytes([7; 32]);
+        let sealed = key.seal_credential(4, [1; CREDENTIAL_NONCE_LEN], "0123456789abcdef0123456789abcdef");
+        assert_eq!(key.open_credential(4, &sealed).as_deref(), Some("0123456789abcdef0123456789abcdef"));
+        assert!(!sealed.windows(16).any(|w| w == b"0123456789abcdef"), "sealed, not in clear");
+        assert_eq!(key.open_credential(5, &sealed), None, "another service's row");
+        assert_eq!(SiteKey::from_bytes([8; 32]).open_credential(4, &sealed), None, "another key");
+        let mut altered = sealed.clone();
+        *altered.last_mut().unwrap() ^= 1;
+        assert_eq!(key.open_credential(4, &altered), None);
+        assert_eq!(key.open_credential(4, &sealed[..10]), None);
+        let again = key.seal_credential(4, [2; CREDENTIAL_NONCE_LEN], "0123456789abcdef0123456789abcdef");
+        assert_ne!(again, sealed, "a fresh nonce, a different sealing");
     }
 
     #[test]

@@ -173,6 +173,10 @@ pub struct Settings {
     pub trusted_proxies: String,
     /// `loglifetime`: days to keep call-log rows, 0 = forever.
     pub log_lifetime_days: u32,
+    /// `upstream*`: the Moodle site behind the endpoint. Stored as a record of its own beside
+    /// this one (so that databases written before it still read), hence not serialised here.
+    #[serde(skip)]
+    pub upstream: super::upstream::UpstreamSettings,
 }
 
 /// Moodle's default "User created token duration": 12 weeks.
@@ -194,6 +198,7 @@ impl Default for Settings {
             debug: debug_level::NONE,
             trusted_proxies: String::new(),
             log_lifetime_days: 90,
+            upstream: Default::default(),
         }
     }
 }

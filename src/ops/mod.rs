@@ -7,6 +7,7 @@ pub mod secrets;
 mod services;
 mod settings;
 mod tokens;
+mod upstream;
 mod users;
 
 pub use services::{NewService, ServiceEdit};

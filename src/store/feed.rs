@@ -48,6 +48,8 @@ pub enum Change {
     Audit,
     /// Call-log rows were appended or pruned.
     Calls,
+    /// A service's link to the Moodle site (credential, limit, sync).
+    Upstream(ServiceId),
 }
 
 /// What one transaction is changing, gathered as its tables are written.

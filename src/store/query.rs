@@ -122,7 +122,16 @@ fn contains_ci(haystack: &str, needle_lower: &str) -> bool {
 /// Every read the front ends and `ops` need.
 pub trait Queries: View {
     fn settings(&self) -> Result<Settings, StoreError> {
-        Ok(get_record(self.config()?, "settings", "settings")?.unwrap_or_default())
+        let mut settings: Settings = get_record(self.config()?, "settings", "settings")?.unwrap_or_default();
+        if let Some(upstream) = get_record(self.config()?, "upstream", "upstream settings")? {
+            settings.upstream = upstream;
+        }
+        Ok(settings)
+    }
+
+    /// A service's link to the Moodle site, if it has one.
+    fn upstream(&self, service: ServiceId) -> Result<Option<crate::domain::upstream::Upstream>, StoreError> {
+        get_record(self.upstreams()?, service, "upstream")
     }
 
     /// What the endpoint recorded at its last start, if one ever ran on this database.

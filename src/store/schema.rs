@@ -12,7 +12,7 @@ use crate::domain::{Role, Service, Settings};
 use redb::ReadableTable;
 
 /// The schema this release writes.
-pub const SCHEMA_VERSION: u64 = 2;
+pub const SCHEMA_VERSION: u64 = 3;
 
 const VERSION_KEY: &str = "schema_version";
 const CREATED_KEY: &str = "created_at";
@@ -34,6 +34,9 @@ const MIGRATIONS: &[Migration] = &[
             Ok(())
         },
     },
+    // 3 adds the `upstream` table (opening the write transaction's tables created it) and the
+    // feed's `Upstream` change, which older releases cannot read: they refuse the file.
+    Migration { from: 2, apply: |_| Ok(()) },
 ];
 
 pub(super) fn prepare(store: &Store) -> Result<(), StoreError> {

@@ -104,6 +104,8 @@ tables! {
     call_log, CallLogT, CALL_LOG = "call_log": (u64, u64) => Bytes;
     /// (time, seq) → AuditEntry
     audit_log, AuditLog, AUDIT_LOG = "audit_log": (u64, u64) => Bytes;
+    /// service id → Upstream: the service's sealed site credential, limit and last sync
+    upstreams, Upstreams, UPSTREAM = "upstream": u64 => Bytes;
     /// The change feed: sequence number → what that write transaction changed (`feed::Change`s).
     feed, Feed, FEED = "feed": u64 => Bytes;
 }

@@ -59,6 +59,7 @@ impl WriteTables<'_> {
 
     pub fn put_settings(&mut self, s: &Settings) -> Result<(), StoreError> {
         self.config.insert("settings", encode(s).as_slice())?;
+        self.config.insert("upstream", encode(&s.upstream).as_slice())?;
         self.changed(Change::Settings);
         Ok(())
     }
@@ -193,7 +194,23 @@ impl WriteTables<'_> {
 
     /// Removes a service with its functions, authorised users and tokens; returns how many
     /// tokens went with it.
+    /// Writes a service's link to the site.
+    pub fn put_upstream(&mut self, u: &crate::domain::upstream::Upstream) -> Result<(), StoreError> {
+        self.upstreams.insert(u.service, encode(u).as_slice())?;
+        self.changed(Change::Upstream(u.service));
+        Ok(())
+    }
+
+    /// Removes a service's link to the site (its sealed credential with it).
+    pub fn remove_upstream(&mut self, service: ServiceId) -> Result<(), StoreError> {
+        if self.upstreams.remove(service)?.is_some() {
+            self.changed(Change::Upstream(service));
+        }
+        Ok(())
+    }
+
     pub fn remove_service(&mut self, s: &Service) -> Result<usize, StoreError> {
+        self.remove_upstream(s.id)?;
         let revoked = self.remove_tokens_of_service(s.id)?;
         self.services.remove(s.id)?;
         self.services_by_shortname.remove(s.shortname.as_str())?;

@@ -1,0 +1,133 @@
+//! Fronting a Moodle site (issue 17), as scripts use it: the site's URL as a setting, a
+//! service's site token given on stdin, sealed, and never shown, printed or audited in clear.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_wsconsole");
+const CREDENTIAL: &str = "5f4dcc3b5aa765d61d8327deb882cf99";
+
+struct Site {
+    dir: tempfile::TempDir,
+    db: PathBuf,
+}
+
+impl Site {
+    fn new() -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("front.redb");
+        Site { dir, db }
+    }
+
+    fn run(&self, args: &[&str], stdin: &str) -> Output {
+        let mut child = Command::new(BIN)
+            .arg("--db")
+            .arg(&self.db)
+            .args(args)
+            .env_remove("WSCONSOLE_DB")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str], stdin: &str) -> String {
+        let out = self.run(args, stdin);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn fails(&self, args: &[&str], stdin: &str) -> String {
+        let out = self.run(args, stdin);
+        assert!(!out.status.success(), "{args:?} should fail");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+        err
+    }
+
+    fn link(&self) -> serde_json::Value {
+        let shown: serde_json::Value =
+            serde_json::from_str(&self.ok(&["service", "show", "moodle_mobile_app", "--json"], "")).unwrap();
+        shown["upstream"].clone()
+    }
+
+    /// Every file beside the database (the database, the key file, anything else) and every
+    /// text the CLI shows about the site: none holds the credential.
+    fn assert_credential_nowhere(&self) {
+        for entry in std::fs::read_dir(self.dir.path()).unwrap() {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+            assert!(!bytes.windows(CREDENTIAL.len()).any(|w| w == CREDENTIAL.as_bytes()), "in a file");
+        }
+        for args in [
+            &["service", "show", "moodle_mobile_app", "--json"][..],
+            &["service", "show", "moodle_mobile_app"],
+            &["service", "list", "--json"],
+            &["settings", "show"],
+            &["audit", "--json"],
+            &["audit"],
+        ] {
+            assert!(!self.ok(args, "").contains(CREDENTIAL), "{args:?}");
+        }
+    }
+}
+
+#[test]
+fn a_site_token_is_given_on_stdin_sealed_and_never_shown() {
+    let site = Site::new();
+    site.ok(&["settings", "set", "upstreamurl", "https://moodle.example.com/"], "");
+    assert!(site.ok(&["settings", "show"], "").contains("https://moodle.example.com"));
+    assert_eq!(site.link()["credential"], false);
+
+    let said = site.ok(&["service", "upstream", "moodle_mobile_app"], &format!("{CREDENTIAL}\n"));
+    assert!(said.contains("credential set") && !said.contains(CREDENTIAL), "{said}");
+    let link = site.link();
+    assert_eq!(link["credential"], true, "{link}");
+    assert!(link["credentialset"].as_i64().unwrap() > 1_700_000_000);
+    assert_eq!(link["sync"], serde_json::Value::Null);
+    site.assert_credential_nowhere();
+
+    // The limit changes alone; the credential stays.
+    site.ok(&["service", "upstream", "moodle_mobile_app", "--calls-per-minute", "120"], "");
+    let link = site.link();
+    assert_eq!((link["credential"].as_bool(), link["callsperminute"].as_u64()), (Some(true), Some(120)));
+    assert!(site.ok(&["service", "show", "moodle_mobile_app"], "").contains("120 calls per minute"));
+
+    // Bad input: a clear error, and the stored credential is untouched.
+    let err = site.fails(&["service", "upstream", "moodle_mobile_app"], "not a token!\n");
+    assert!(err.contains("not a Moodle token"), "{err}");
+    assert!(site.fails(&["service", "upstream", "moodle_mobile_app"], "\n").contains("empty"));
+    assert!(site.fails(&["service", "upstream", "nosuch"], &format!("{CREDENTIAL}\n")).contains("nosuch"));
+    assert_eq!(site.link()["credential"], true);
+    // Never an argument: there is no place for it.
+    assert_eq!(site.run(&["service", "upstream", "moodle_mobile_app", CREDENTIAL], "").status.code(), Some(2));
+
+    let audit = site.ok(&["audit", "--filter", "upstream"], "");
+    assert!(audit.contains("set upstream credential") && audit.contains("set upstream rate"), "{audit}");
+
+    site.ok(&["service", "upstream", "moodle_mobile_app", "--remove"], "");
+    assert_eq!(site.link()["credential"], false);
+    assert_eq!(site.link()["callsperminute"], 120, "the limit is the service's, kept");
+    assert!(site.fails(&["service", "upstream", "moodle_mobile_app", "--remove"], "").contains("no upstream"));
+    site.assert_credential_nowhere();
+}
+
+#[test]
+fn upstream_settings_are_checked() {
+    let site = Site::new();
+    for (name, value, says) in [
+        ("upstreamurl", "moodle.example.com", "not an http"),
+        ("upstreamconcurrency", "0", "at least 1"),
+        ("upstreamtimeout", "0", "1 to 600"),
+    ] {
+        let err = site.fails(&["settings", "set", name, value], "");
+        assert!(err.contains(says), "{name}: {err}");
+    }
+    site.ok(&["settings", "set", "upstreamtimeout", "5"], "");
+    site.ok(&["settings", "set", "upstreamurl", ""], "");
+    let shown = site.ok(&["settings", "show"], "");
+    assert!(shown.lines().any(|l| l.contains("upstreamtimeout") && l.trim_end().ends_with('5')), "{shown}");
+}
