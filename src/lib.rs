@@ -12,4 +12,5 @@ pub mod model;
 pub mod ops;
 pub mod serve;
 pub mod store;
+pub mod upstream;
 pub mod wire;

@@ -16,9 +16,11 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("wire", &["domain", "model"]),
     // The implementations know no wire format.
     ("functions", &["domain", "model", "store", "ops"]),
-    ("endpoint", &["domain", "model", "store", "ops", "wire", "functions"]),
-    ("console", &["domain", "model", "store", "ops", "wire", "functions"]),
-    ("cli", &["domain", "model", "store", "ops", "wire", "functions", "endpoint", "console", "serve"]),
+    // The HTTP client toward the Moodle site behind the endpoint, and the sync.
+    ("upstream", &["domain", "model", "store", "ops"]),
+    ("endpoint", &["domain", "model", "store", "ops", "wire", "functions", "upstream"]),
+    ("console", &["domain", "model", "store", "ops", "wire", "functions", "upstream"]),
+    ("cli", &["domain", "model", "store", "ops", "wire", "functions", "upstream", "endpoint", "console", "serve"]),
 ];
 
 /// The top-level modules a file names through `crate::` paths, outside comments and the

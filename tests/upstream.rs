@@ -1,6 +1,8 @@
 //! Fronting a Moodle site (issue 17), as scripts use it: the site's URL as a setting, a
 //! service's site token given on stdin, sealed, and never shown, printed or audited in clear.
 
+mod common;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
@@ -57,10 +59,10 @@ impl Site {
 
     /// Every file beside the database (the database, the key file, anything else) and every
     /// text the CLI shows about the site: none holds the credential.
-    fn assert_credential_nowhere(&self) {
+    fn assert_credential_nowhere(&self, credential: &str) {
         for entry in std::fs::read_dir(self.dir.path()).unwrap() {
             let bytes = std::fs::read(entry.unwrap().path()).unwrap();
-            assert!(!bytes.windows(CREDENTIAL.len()).any(|w| w == CREDENTIAL.as_bytes()), "in a file");
+            assert!(!bytes.windows(credential.len()).any(|w| w == credential.as_bytes()), "in a file");
         }
         for args in [
             &["service", "show", "moodle_mobile_app", "--json"][..],
@@ -70,7 +72,7 @@ impl Site {
             &["audit", "--json"],
             &["audit"],
         ] {
-            assert!(!self.ok(args, "").contains(CREDENTIAL), "{args:?}");
+            assert!(!self.ok(args, "").contains(credential), "{args:?}");
         }
     }
 }
@@ -88,7 +90,7 @@ fn a_site_token_is_given_on_stdin_sealed_and_never_shown() {
     assert_eq!(link["credential"], true, "{link}");
     assert!(link["credentialset"].as_i64().unwrap() > 1_700_000_000);
     assert_eq!(link["sync"], serde_json::Value::Null);
-    site.assert_credential_nowhere();
+    site.assert_credential_nowhere(CREDENTIAL);
 
     // The limit changes alone; the credential stays.
     site.ok(&["service", "upstream", "moodle_mobile_app", "--calls-per-minute", "120"], "");
@@ -112,7 +114,7 @@ fn a_site_token_is_given_on_stdin_sealed_and_never_shown() {
     assert_eq!(site.link()["credential"], false);
     assert_eq!(site.link()["callsperminute"], 120, "the limit is the service's, kept");
     assert!(site.fails(&["service", "upstream", "moodle_mobile_app", "--remove"], "").contains("no upstream"));
-    site.assert_credential_nowhere();
+    site.assert_credential_nowhere(CREDENTIAL);
 }
 
 #[test]
@@ -130,4 +132,62 @@ fn upstream_settings_are_checked() {
     site.ok(&["settings", "set", "upstreamurl", ""], "");
     let shown = site.ok(&["settings", "show"], "");
     assert!(shown.lines().any(|l| l.contains("upstreamtimeout") && l.trim_end().ends_with('5')), "{shown}");
+}
+
+/// A second `wsconsole serve` on its own database plays the Moodle site: the recorded
+/// fixtures' site, whose token `common::T` is wsuser's on testsvc (four functions).
+fn moodle_site(dir: &std::path::Path) -> common::Endpoint {
+    let db = dir.join("site.redb");
+    let store = std::sync::Arc::new(wsconsole::store::Store::open(&db).unwrap());
+    common::fixture_site(&wsconsole::ops::Ops::new(store, "site-admin"));
+    common::Endpoint::spawn(&db)
+}
+
+#[test]
+fn sync_asks_the_site_what_the_credential_may_call_and_records_failures() {
+    let moodle = tempfile::tempdir().unwrap();
+    let moodle = (moodle_site(moodle.path()), moodle);
+    let front = Site::new();
+    // No credential yet: said so, and nothing is asked.
+    let err = front.fails(&["service", "sync", "moodle_mobile_app"], "");
+    assert!(err.contains("no upstream credential"), "{err}");
+
+    front.ok(&["service", "upstream", "moodle_mobile_app"], &format!("{}\n", common::T));
+    // No site yet.
+    let err = front.fails(&["service", "sync", "moodle_mobile_app"], "");
+    assert!(err.contains("settings set upstreamurl"), "{err}");
+
+    front.ok(&["settings", "set", "upstreamurl", &moodle.0.base], "");
+    let said = front.ok(&["service", "sync", "moodle_mobile_app"], "");
+    assert_eq!(said.trim(), "moodle_mobile_app: Oracle Site (4.5 (wsconsole 0.1)) as wsuser: 4 functions");
+    let synced: serde_json::Value =
+        serde_json::from_str(&front.ok(&["service", "sync", "moodle_mobile_app", "--json"], "")).unwrap();
+    assert_eq!(
+        synced["functions"],
+        serde_json::json!([
+            "core_user_create_users",
+            "core_user_get_users",
+            "core_user_get_users_by_field",
+            "core_webservice_get_site_info"
+        ])
+    );
+    let link = front.link();
+    assert_eq!((link["sync"]["sitename"].as_str(), link["sync"]["functions"].as_u64()), (Some("Oracle Site"), Some(4)));
+    assert_eq!(link["lasterror"], serde_json::Value::Null);
+
+    // A credential the site does not know: the site's own refusal, recorded; the last good
+    // sync is dropped with the credential it belonged to.
+    front.ok(&["service", "upstream", "moodle_mobile_app"], "0000aaaa0000aaaa0000aaaa0000aaaa\n");
+    let err = front.fails(&["service", "sync", "moodle_mobile_app"], "");
+    assert!(err.contains("the site refused") && err.contains("invalidtoken"), "{err}");
+    assert!(front.link()["lasterror"]["message"].as_str().unwrap().contains("invalidtoken"));
+
+    // The site down: a clear error within the time-out, recorded.
+    front.ok(&["service", "upstream", "moodle_mobile_app"], &format!("{}\n", common::T));
+    drop(moodle);
+    let err = front.fails(&["service", "sync", "moodle_mobile_app"], "");
+    assert!(err.contains("could not be reached"), "{err}");
+    let shown = front.ok(&["service", "show", "moodle_mobile_app"], "");
+    assert!(shown.contains("last error") && shown.contains("could not be reached"), "{shown}");
+    front.assert_credential_nowhere(common::T);
 }

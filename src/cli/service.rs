@@ -80,6 +80,13 @@ pub enum ServiceCmd {
         #[arg(long, value_name = "N")]
         calls_per_minute: Option<u32>,
     },
+    /// Asks the Moodle site, with the service's credential, its name, release and the
+    /// functions the credential's account may call, and records them (or the failure).
+    Sync {
+        shortname: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub(super) fn service(ops: &Ops, c: ServiceCmd, out: Out<'_>) -> Result<(), CliError> {
@@ -223,6 +230,26 @@ pub(super) fn service(ops: &Ops, c: ServiceCmd, out: Out<'_>) -> Result<(), CliE
             ops.set_upstream_rate(&shortname, n)?;
             let limit = if n == 0 { "no limit of its own".to_string() } else { format!("{n} calls per minute") };
             writeln!(out, "{shortname}: {limit} to the Moodle site")?;
+        }
+        ServiceCmd::Sync { shortname, json } => {
+            let sync = crate::upstream::sync_service(ops, &shortname).map_err(|e| CliError(e.to_string()))?;
+            if json {
+                return print_json(
+                    out,
+                    &json!({
+                        "sitename": sync.site_name, "release": sync.release, "username": sync.username,
+                        "functions": sync.functions, "time": sync.at,
+                    }),
+                );
+            }
+            writeln!(
+                out,
+                "{shortname}: {} ({}) as {}: {} functions",
+                sync.site_name,
+                sync.release,
+                sync.username,
+                sync.functions.len()
+            )?;
         }
         ServiceCmd::Upstream { shortname, .. } => {
             let credential = read_secret("Site token: ")?;

@@ -1,0 +1,154 @@
+//! The Moodle site behind the endpoint (DESIGN.md §8), seen from here: one HTTP client toward
+//! it (connection reuse, rustls with the system's roots and `upstreamca`, HTTP/1.1 and
+//! HTTP/2, time-outs, a bound on what it reads), and the sync that asks the site what a
+//! service's credential may call.
+//!
+//! Calls carry the credential in a POST body, never in a URL, so that no error, log line or
+//! proxy log can hold it.
+
+mod sync;
+
+pub use sync::{SyncError, sync_service};
+
+use crate::domain::upstream::UpstreamSettings;
+use crate::domain::{Protocol, routes};
+use std::time::Duration;
+
+/// The most a non-file answer from the site may hold.
+pub const MAX_ANSWER_BYTES: usize = 16 << 20;
+/// Time to open a connection to the site (TCP and TLS).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why a call to the site gave nothing usable. Each says what the site did, never the
+/// credential.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SiteError {
+    #[error("no Moodle site is set: wsconsole settings set upstreamurl URL")]
+    NoSite,
+    #[error("the trusted CA file {path} cannot be used: {why}")]
+    BadCa { path: String, why: String },
+    #[error("the site could not be reached: {0}")]
+    Unreachable(String),
+    #[error("the site did not answer within {0} s")]
+    TimedOut(u32),
+    #[error("the site answered HTTP {0}")]
+    Status(u16),
+    #[error("the site's answer is larger than {} MiB", MAX_ANSWER_BYTES >> 20)]
+    TooBig,
+    #[error("the site's answer is not a Moodle answer: {0}")]
+    NotMoodle(String),
+    /// Moodle's own exception, as the site sent it.
+    #[error("the site refused: {message} ({errorcode})")]
+    Moodle { errorcode: String, message: String },
+}
+
+/// The site, as the settings describe it.
+#[derive(Clone)]
+pub struct Site {
+    client: reqwest::Client,
+    base: String,
+    timeout_secs: u32,
+}
+
+impl Site {
+    pub fn new(settings: &UpstreamSettings) -> Result<Site, SiteError> {
+        if !settings.is_set() {
+            return Err(SiteError::NoSite);
+        }
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(Duration::from_secs(settings.timeout_secs.into()))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("wsconsole/", env!("CARGO_PKG_VERSION")));
+        if !settings.ca_file.is_empty() {
+            let bad = |why: String| SiteError::BadCa { path: settings.ca_file.clone(), why };
+            let pem = std::fs::read(&settings.ca_file).map_err(|e| bad(e.to_string()))?;
+            let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| bad(e.to_string()))?;
+            if certificates.is_empty() {
+                return Err(bad("it holds no PEM certificate".into()));
+            }
+            for c in certificates {
+                builder = builder.add_root_certificate(c);
+            }
+        }
+        let client = builder.build().map_err(|e| SiteError::Unreachable(e.to_string()))?;
+        Ok(Site { client, base: settings.url.clone(), timeout_secs: settings.timeout_secs })
+    }
+
+    /// The site's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Calls `function` over the site's REST protocol with `credential`, JSON answer: Moodle's
+    /// exception as [`SiteError::Moodle`].
+    pub async fn call_json(
+        &self,
+        credential: &str,
+        function: &str,
+        params: &[(&str, &str)],
+    ) -> Result<serde_json::Value, SiteError> {
+        let mut form = vec![("wstoken", credential), ("wsfunction", function), ("moodlewsrestformat", "json")];
+        form.extend_from_slice(params);
+        let url = format!("{}{}", self.base, routes::server(Protocol::Rest, routes::Auth::Token));
+        let response = self.client.post(url).form(&form).send().await.map_err(|e| self.failure(e))?;
+        let status = response.status();
+        let body = self.read_bounded(response).await?;
+        if !status.is_success() {
+            return Err(SiteError::Status(status.as_u16()));
+        }
+        let value: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|e| SiteError::NotMoodle(format!("not JSON ({e}): {}", preview(&body))))?;
+        if let Some(errorcode) = value.get("errorcode").and_then(|c| c.as_str())
+            && value.get("exception").is_some()
+        {
+            let message = value.get("message").and_then(|m| m.as_str()).unwrap_or_default();
+            return Err(SiteError::Moodle { errorcode: errorcode.into(), message: message.into() });
+        }
+        Ok(value)
+    }
+
+    /// The body, up to [`MAX_ANSWER_BYTES`].
+    async fn read_bounded(&self, mut response: reqwest::Response) -> Result<Vec<u8>, SiteError> {
+        if response.content_length().is_some_and(|n| n > MAX_ANSWER_BYTES as u64) {
+            return Err(SiteError::TooBig);
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.failure(e))? {
+            if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+                return Err(SiteError::TooBig);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+
+    fn failure(&self, e: reqwest::Error) -> SiteError {
+        if e.is_timeout() {
+            return SiteError::TimedOut(self.timeout_secs);
+        }
+        // What failed and its innermost cause (refused, reset, unknown certificate…); the URL
+        // is the site's, known already.
+        let cause = deepest_cause(&e);
+        let e = e.without_url();
+        SiteError::Unreachable(match cause {
+            Some(cause) => format!("{e}: {cause}"),
+            None => e.to_string(),
+        })
+    }
+}
+
+/// The innermost cause of an HTTP failure (refused, reset, certificate unknown…).
+fn deepest_cause(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut cause = e.source()?;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    Some(cause.to_string())
+}
+
+/// The start of an answer that is not what was expected, printable.
+fn preview(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(120)]);
+    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+}
