@@ -191,3 +191,115 @@ fn sync_asks_the_site_what_the_credential_may_call_and_records_failures() {
     assert!(shown.contains("last error") && shown.contains("could not be reached"), "{shown}");
     front.assert_credential_nowhere(common::T);
 }
+
+/// The front's own setup, by CLI: web services and REST/XML-RPC on, a web-service user with a
+/// role that may use them, a custom service `front` with two functions, open to all users,
+/// and a token for the user. Returns the token.
+fn front_setup(front: &Site) -> String {
+    front.ok(&["settings", "set", "enablewebservices", "1"], "");
+    front.ok(&["settings", "set", "webserviceprotocols", "rest,xmlrpc,soap"], "");
+    front.ok(&["user", "add", "caller", "--auth", "webservice"], "Caller-pass-1\n");
+    front.ok(
+        &[
+            "role",
+            "add",
+            "client",
+            "--name",
+            "Client",
+            "--cap",
+            "webservice/rest:use",
+            "--cap",
+            "webservice/xmlrpc:use",
+            "--cap",
+            "webservice/soap:use",
+        ],
+        "",
+    );
+    front.ok(&["role", "assign", "client", "caller"], "");
+    front.ok(&["service", "add", "front", "--name", "Front", "--enabled"], "");
+    front
+        .ok(&["service", "add-function", "front", "core_webservice_get_site_info", "core_user_get_users_by_field"], "");
+    front.ok(&["token", "create", "--user", "caller", "--service", "front"], "").trim().to_string()
+}
+
+/// Requests the site's own database holds in its call log, once its activity writer (which
+/// flushes every 250 ms) has written what it was given.
+fn site_calls(db: &std::path::Path) -> u64 {
+    use wsconsole::store::Queries;
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    wsconsole::store::Store::open(db).unwrap().read().unwrap().call_count().unwrap()
+}
+
+#[test]
+fn calls_pass_the_front_s_decision_then_the_site_answers_them() {
+    let moodle_dir = tempfile::tempdir().unwrap();
+    let moodle = moodle_site(moodle_dir.path());
+    let site_db = moodle_dir.path().join("site.redb");
+    let front = Site::new();
+    let token = front_setup(&front);
+    front.ok(&["settings", "set", "upstreamurl", &moodle.base], "");
+    front.ok(&["service", "upstream", "front"], &format!("{}\n", common::T));
+    front.ok(&["service", "sync", "front"], "");
+    let endpoint = common::Endpoint::spawn(&front.db);
+    let rest = |base: &str, token: &str, query: &str| {
+        common::get(&format!("{base}/webservice/rest/server.php?wstoken={token}&{query}"))
+    };
+
+    // REST: the site's bytes, status and content type, as if the caller had called the site.
+    let query = "wsfunction=core_user_get_users_by_field&moodlewsrestformat=json&field=username&values[0]=wsuser";
+    let direct = rest(&moodle.base, common::T, query);
+    let fronted = rest(&endpoint.base, &token, query);
+    assert_eq!((fronted.status, fronted.body.clone()), (direct.status, direct.body.clone()));
+    assert!(fronted.body.contains("\"username\":\"wsuser\""), "{}", fronted.body);
+    assert_eq!(fronted.header("content-type"), direct.header("content-type"));
+    let xml_query = "wsfunction=core_user_get_users_by_field&field=username&values[0]=wsuser";
+    assert_eq!(rest(&endpoint.base, &token, xml_query).body, rest(&moodle.base, common::T, xml_query).body);
+    // POST with the form in the body, as clients send it.
+    let posted = common::post_form(
+        &format!("{}/webservice/rest/server.php", endpoint.base),
+        &format!("wstoken={token}&{query}"),
+    );
+    assert_eq!(posted.body, direct.body);
+
+    // Site info: the site's, but only the front service's functions and the caller's own key.
+    let info = endpoint.site_info(&token);
+    let direct_info = moodle.site_info(common::T);
+    assert_eq!(info["sitename"], "Oracle Site");
+    assert_eq!(info["username"], "wsuser", "the site's account, as the site says");
+    let names: Vec<&str> = info["functions"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["core_user_get_users_by_field", "core_webservice_get_site_info"]);
+    assert_eq!(direct_info["functions"].as_array().unwrap().len(), 4);
+    let key = info["userprivateaccesskey"].as_str().unwrap();
+    assert!(key.len() == 32 && key != direct_info["userprivateaccesskey"].as_str().unwrap());
+
+    // XML-RPC: the site's answer re-encoded.
+    let xml = common::post_body(
+        &format!("{}/webservice/xmlrpc/server.php?wstoken={token}", endpoint.base),
+        "text/xml",
+        b"<?xml version=\"1.0\"?><methodCall><methodName>core_user_get_users_by_field</methodName><params><param><value><string>username</string></value></param><param><value><array><data><value><string>wsuser</string></value></data></array></value></param></params></methodCall>",
+    );
+    assert!(xml.body.contains("<name>username</name><value><string>wsuser</string></value>"), "{}", xml.body);
+
+    // Refused here: nothing reaches the site.
+    let before = site_calls(&site_db);
+    let not_listed = rest(
+        &endpoint.base,
+        &token,
+        "wsfunction=core_user_get_users&moodlewsrestformat=json&criteria[0][key]=username&criteria[0][value]=wsuser",
+    );
+    assert_eq!(not_listed.json()["errorcode"], "accessexception", "{}", not_listed.body);
+    let bad_token = rest(&endpoint.base, "0000aaaa0000aaaa0000aaaa0000aaaa", query);
+    assert_eq!(bad_token.json()["errorcode"], "invalidtoken");
+    front.ok(&["token", "revoke", "--user", "caller"], "");
+    let revoked = rest(&endpoint.base, &token, query);
+    assert_eq!(revoked.json()["errorcode"], "invalidtoken", "revoked in the console, refused on the next call");
+    assert_eq!(site_calls(&site_db), before, "the site saw none of the refused calls");
+
+    // The site down: a Moodle-shaped error naming the failure, at once.
+    let token = front.ok(&["token", "create", "--user", "caller", "--service", "front"], "").trim().to_string();
+    drop(moodle);
+    let down = rest(&endpoint.base, &token, query);
+    assert_eq!(down.json()["errorcode"], "upstreamerror", "{}", down.body);
+    assert!(down.json()["message"].as_str().unwrap().contains("could not be reached"), "{}", down.body);
+    assert!(endpoint.site_info(&token)["errorcode"] == "upstreamerror");
+}

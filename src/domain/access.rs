@@ -40,6 +40,10 @@ pub trait AccessData {
     /// Every service that lists the function, enabled or not.
     fn services_with_function(&self, function: &str) -> Result<Vec<Service>, Self::Error>;
     fn authorised_user(&self, service: ServiceId, user: UserId) -> Result<Option<AuthorisedUser>, Self::Error>;
+    /// For a service connected to the Moodle site (a credential set, and `upstreamurl`), the
+    /// functions the site offers it (its last sync's; none before one): its calls are forwarded.
+    /// `None` for a service answered here.
+    fn site_functions(&self, service: ServiceId) -> Result<Option<Arc<[String]>>, Self::Error>;
 }
 
 /// How the caller authenticates.
@@ -78,6 +82,8 @@ pub struct Grant {
     pub service: Arc<Service>,
     pub token: Option<Token>,
     pub function: String,
+    /// The service is connected to the Moodle site: the call goes there (DESIGN.md §8).
+    pub forward: bool,
 }
 
 /// Why one candidate service did not grant the function.
@@ -149,9 +155,9 @@ pub enum Denial {
 /// A Moodle exception as the wire protocols report it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MoodleException {
-    /// `get_class()` in Moodle 4.5.
-    pub exception: &'static str,
-    pub errorcode: &'static str,
+    /// `get_class()` in Moodle 4.5. Ours are constants; a Moodle site's (forwarded) are its own.
+    pub exception: Cow<'static, str>,
+    pub errorcode: Cow<'static, str>,
     pub message: String,
     /// Shown only when the debug setting is on.
     pub debuginfo: Option<String>,
@@ -164,7 +170,12 @@ pub const DML_MISSING_RECORD_EXCEPTION: &str = "dml_missing_record_exception";
 
 impl MoodleException {
     pub fn new(exception: &'static str, errorcode: &'static str, message: impl Into<String>) -> Self {
-        MoodleException { exception, errorcode, message: message.into(), debuginfo: None }
+        MoodleException {
+            exception: exception.into(),
+            errorcode: errorcode.into(),
+            message: message.into(),
+            debuginfo: None,
+        }
     }
 
     pub fn with_debuginfo(mut self, debuginfo: impl Into<String>) -> Self {
@@ -568,7 +579,7 @@ fn authorise_function<D: AccessData>(
         Some(f) if !f.is_empty() => f,
         _ => return Ok(Err(Denial::MissingFunctionName)),
     };
-    if function_catalogue::find(name).is_none() {
+    if function_catalogue::find(name).is_none() && !offered_by_a_site(data, token.as_ref(), name)? {
         let name = name.to_string();
         if super::moodle_functions::exists(&name) {
             return Ok(Err(Denial::FunctionNotImplemented { name }));
@@ -582,11 +593,33 @@ fn authorise_function<D: AccessData>(
     let mut refusals = Vec::new();
     for service in candidates {
         match service_refusal(data, &service, &user, name, req)? {
-            None => return Ok(Ok(Grant { user, service, token, function: name.to_string() })),
+            None => {
+                let forward = data.site_functions(service.id)?.is_some();
+                return Ok(Ok(Grant { user, service, token, function: name.to_string(), forward }));
+            }
             Some(why) => refusals.push((Service::clone(&service), why)),
         }
     }
     Ok(Err(Denial::FunctionNotAllowed { name: name.to_string(), refusals }))
+}
+
+/// Whether the Moodle site behind a service the caller may use offers `name`: the token's
+/// service, or for a username and password any service that lists it.
+fn offered_by_a_site<D: AccessData>(data: &D, token: Option<&Token>, name: &str) -> Result<bool, D::Error> {
+    let offers = |service: ServiceId| -> Result<bool, D::Error> {
+        Ok(data.site_functions(service)?.is_some_and(|f| f.iter().any(|n| n == name)))
+    };
+    match token {
+        Some(t) => offers(t.service),
+        None => {
+            for s in data.services_with_function(name)? {
+                if offers(s.id)? {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        }
+    }
 }
 
 /// Whether one service grants the function to the user, and if not, the first reason.

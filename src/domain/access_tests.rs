@@ -21,6 +21,8 @@ struct Memory {
     services: HashMap<ServiceId, Service>,
     functions: HashSet<(ServiceId, String)>,
     authorised: HashMap<(ServiceId, UserId), AuthorisedUser>,
+    /// Services connected to a Moodle site, with the functions it offers them.
+    sites: HashMap<ServiceId, Vec<String>>,
 }
 
 impl AccessData for Memory {
@@ -61,6 +63,9 @@ impl AccessData for Memory {
     }
     fn authorised_user(&self, service: ServiceId, user: UserId) -> Result<Option<AuthorisedUser>, Infallible> {
         Ok(self.authorised.get(&(service, user)).cloned())
+    }
+    fn site_functions(&self, service: ServiceId) -> Result<Option<Arc<[String]>>, Infallible> {
+        Ok(self.sites.get(&service).map(|f| f.clone().into()))
     }
 }
 
@@ -159,7 +164,7 @@ fn denial(m: &Memory, req: &AccessRequest<'_>) -> Denial {
     run(m, req).expect_err("expected a denial")
 }
 
-fn errorcode(d: &Denial) -> &'static str {
+fn errorcode(d: &Denial) -> std::borrow::Cow<'static, str> {
     d.moodle_exception().expect("an exception").errorcode
 }
 
@@ -255,7 +260,7 @@ fn deny_missing_or_unknown_token() {
         assert_eq!(d, Denial::InvalidToken);
         let e = d.moodle_exception().unwrap();
         assert_eq!(
-            (e.exception, e.errorcode, e.message.as_str()),
+            (&*e.exception, &*e.errorcode, e.message.as_str()),
             (MOODLE_EXCEPTION, "invalidtoken", "Invalid token - token not found")
         );
         assert_eq!(e.debuginfo, None);
@@ -272,7 +277,7 @@ fn deny_expired_token_before_ip() {
     assert_eq!(d, Denial::TokenExpired { token: 7, valid_until: NOW - 3600 });
     let e = d.moodle_exception().unwrap();
     assert_eq!(
-        (e.exception, e.errorcode, e.message.as_str()),
+        (&*e.exception, &*e.errorcode, e.message.as_str()),
         (WEBSERVICE_ACCESS_EXCEPTION, "accessexception", "Access control exception")
     );
     assert_eq!(e.debuginfo.as_deref(), Some("Invalid token - token expired - check validuntil time for the token"));
@@ -331,7 +336,7 @@ fn deny_simple_auth_wrong_password_or_unknown_user() {
     for req in [password_request("wsuser", "wrong"), password_request("nobody", "right")] {
         let d = denial(&m, &req);
         let e = d.moodle_exception().unwrap();
-        assert_eq!((e.errorcode, e.message.as_str()), ("wrongusernamepassword", "Wrong username or password"));
+        assert_eq!((&*e.errorcode, e.message.as_str()), ("wrongusernamepassword", "Wrong username or password"));
     }
 }
 
@@ -349,7 +354,7 @@ fn deny_deleted_user() {
     m.users.get_mut(&3).unwrap().deleted = true;
     let e = denial(&m, &token_request(Some(FUNCTION))).moodle_exception().unwrap();
     assert_eq!(
-        (e.errorcode, e.message.as_str()),
+        (&*e.errorcode, e.message.as_str()),
         ("wsaccessuserdeleted", "Refused web service access for deleted username: wsuser")
     );
 }
@@ -370,7 +375,7 @@ fn deny_suspended_user_before_capability() {
     let e = d.moodle_exception().unwrap();
     // Fixture rest_suspended_user_json, with 4.5's class name.
     assert_eq!(
-        (e.exception, e.errorcode, e.message.as_str()),
+        (&*e.exception, &*e.errorcode, e.message.as_str()),
         (MOODLE_EXCEPTION, "wsaccessusersuspended", "Refused web service access for suspended username: wsuser")
     );
     assert_eq!(d.place(), Place::Users);
@@ -403,7 +408,7 @@ fn deny_missing_function_name_after_authentication() {
     for f in [None, Some("")] {
         let d = denial(&m, &token_request(f));
         let e = d.moodle_exception().unwrap();
-        assert_eq!((e.exception, e.errorcode), (INVALID_PARAMETER_EXCEPTION, "invalidparameter"));
+        assert_eq!((&*e.exception, &*e.errorcode), (INVALID_PARAMETER_EXCEPTION, "invalidparameter"));
         assert_eq!(e.debuginfo.as_deref(), Some("Missing function name"));
     }
 }
@@ -412,7 +417,7 @@ fn deny_missing_function_name_after_authentication() {
 fn deny_unknown_function() {
     let d = denial(&site(), &token_request(Some("core_nonexistent_function")));
     let e = d.moodle_exception().unwrap();
-    assert_eq!((e.exception, e.errorcode), (DML_MISSING_RECORD_EXCEPTION, "invalidrecord"));
+    assert_eq!((&*e.exception, &*e.errorcode), (DML_MISSING_RECORD_EXCEPTION, "invalidrecord"));
     assert_eq!(e.message, "Can't find data record in database table external_functions.");
     assert_eq!(
         e.debuginfo.as_deref(),
@@ -595,4 +600,36 @@ mod login {
         assert!(run(&m, &req("wsuser", "right", MOBILE_SERVICE)).is_ok());
         assert!(run(&m, &req("wsuser", "right", "svc2")).is_err());
     }
+}
+
+/// A service connected to the Moodle site: its calls are forwarded, the site's own functions
+/// (which the catalogue here does not know) pass when the site offers them and the service
+/// lists them, and every other check still refuses before anything is forwarded.
+#[test]
+fn a_connected_service_forwards_what_it_lists_and_the_site_offers() {
+    const SITE_ONLY: &str = "core_course_get_courses";
+    let mut m = site();
+    let local = run(&m, &token_request(Some(FUNCTION))).unwrap();
+    assert!(!local.forward, "a service without a site answers here");
+    // The site's function is unknown here until the service is connected.
+    m.functions.insert((2, SITE_ONLY.into()));
+    assert!(matches!(denial(&m, &token_request(Some(SITE_ONLY))), Denial::FunctionNotImplemented { .. }));
+
+    m.sites.insert(2, vec![FUNCTION.into(), SITE_ONLY.into()]);
+    let grant = run(&m, &token_request(Some(SITE_ONLY))).unwrap();
+    assert!(grant.forward && grant.function == SITE_ONLY);
+    assert!(run(&m, &token_request(Some(FUNCTION))).unwrap().forward, "every call of the service");
+    let by_password = run(&m, &password_request("wsuser", "right")).unwrap();
+    assert!(by_password.forward);
+
+    // Offered by the site but not listed in the service: refused here.
+    m.sites.insert(2, vec![FUNCTION.into(), SITE_ONLY.into(), "core_course_get_contents".into()]);
+    assert!(matches!(denial(&m, &token_request(Some("core_course_get_contents"))), Denial::FunctionNotAllowed { .. }));
+    // Neither here nor on the site: unknown, as before.
+    assert!(matches!(denial(&m, &token_request(Some("no_such_function"))), Denial::UnknownFunction { .. }));
+    // The caller's checks come first.
+    m.authorised.clear();
+    assert!(matches!(denial(&m, &token_request(Some(SITE_ONLY))), Denial::FunctionNotAllowed { .. }));
+    m.settings.enable_web_services = false;
+    assert_eq!(denial(&m, &token_request(Some(SITE_ONLY))), Denial::WebServicesDisabled);
 }

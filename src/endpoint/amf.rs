@@ -41,7 +41,13 @@ pub async fn server<const SIMPLE: bool>(State(app): State<AppState>, incoming: I
             }
         };
         let args = crate::model::name_positional(&function, params);
-        let request = Call { protocol: Protocol::Amf, creds: query.creds(SIMPLE), function: Some(function), args };
+        let request = Call {
+            protocol: Protocol::Amf,
+            creds: query.creds(SIMPLE),
+            function: Some(function),
+            args,
+            rest_format: None,
+        };
         // A refusal (switched off, throttled…) answers the whole packet.
         let answer = call::call(&app, &incoming, request).await?;
         let reply = match (answer.result, &flex) {

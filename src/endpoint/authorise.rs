@@ -116,9 +116,9 @@ pub async fn authorise<T: Send + 'static>(
         app.note_access(&t, now);
     }
     let e = denial.moodle_exception().expect("only switched-off denials have no exception");
-    app.log_call(&call.entry(incoming, client, now), e.errorcode, Who::default());
+    app.log_call(&call.entry(incoming, client, now), e.errorcode.clone(), Who::default());
     let stage = if denial.is_function_refusal() { Stage::Function } else { Stage::Caller };
-    Ok(Err(Answer { result: Err(e), debugging, stage }))
+    Ok(Err(Answer { result: Err(e), site: None, debugging, stage }))
 }
 
 /// A username/password call, decided twice: first without checking the password (the cheap

@@ -5,6 +5,7 @@
 use super::answers::Refusal;
 use super::authorise::{Authorised, authorise};
 use super::call_log::{Entry, Who};
+use super::forward::Forwarded;
 use super::fresh::Snapshot;
 use super::incoming::Incoming;
 use super::state::AppState;
@@ -17,6 +18,7 @@ use crate::functions::{self, CallContext};
 use crate::model::value::Value;
 use crate::model::{self, Description};
 use crate::store::StoreError;
+use crate::upstream::{RestFormat, SiteReply};
 
 /// How the caller authenticates, as sent.
 pub enum Creds {
@@ -34,6 +36,9 @@ pub struct Call {
     pub function: Option<String>,
     /// The parameters by name (a `Value::Map`).
     pub args: Value,
+    /// A REST call's `moodlewsrestformat`: a call forwarded to the Moodle site gets the site's
+    /// answer in it, as the site sent it. `None` for the protocols that re-encode.
+    pub rest_format: Option<RestFormat>,
 }
 
 impl Call {
@@ -64,6 +69,9 @@ impl Call {
 /// A call that got as far as Moodle's exceptions: refused with one, failed with one, or run.
 pub struct Answer {
     pub result: Result<Done, MoodleException>,
+    /// The Moodle site's own answer to a forwarded REST call, which the caller gets as it is
+    /// (then `result` is an empty `Done`).
+    pub site: Option<SiteReply>,
     /// Whether errors carry `debuginfo` (the debug setting).
     pub debugging: bool,
     /// Where a failed call stopped.
@@ -73,7 +81,9 @@ pub struct Answer {
 /// The function ran; `value` is `None` for a void function.
 pub struct Done {
     pub value: Option<Value>,
-    pub description: &'static Description,
+    /// The local function's description; `None` when the Moodle site answered a function
+    /// this endpoint does not describe.
+    pub description: Option<&'static Description>,
 }
 
 /// The step a refusal came from: SOAP answers each in its own way.
@@ -121,6 +131,24 @@ pub async fn call_listing(
     } else {
         Listing::default()
     };
+    if grant.forward {
+        let forwarded = app.forward(&snapshot, &grant, &call, &args).await;
+        if let Some(t) = &grant.token {
+            app.note_access(t, now);
+        }
+        let (result, site) = match forwarded {
+            Ok(Forwarded::Encode(done)) => (Ok(done), None),
+            Ok(Forwarded::AsSent(reply)) => (Ok(Done { value: None, description: None }), Some(reply)),
+            Err(e) => (Err(e), None),
+        };
+        let outcome = match (&result, &site) {
+            (Err(e), _) => e.errorcode.clone(),
+            (Ok(_), Some(reply)) => site_outcome(reply).into(),
+            (Ok(_), None) => "ok".into(),
+        };
+        app.log_call(&call.entry(incoming, client, now), outcome, Who::from(&grant));
+        return Ok((Answer { result, site, debugging, stage: Stage::Execution }, listing));
+    }
     let description = model::description(&grant.function).expect("decide only grants catalogued functions");
     let result = if description.info.name != functions::SITE_INFO {
         // Writes commit durably and searches may read every user: keep them off the async
@@ -141,10 +169,10 @@ pub async fn call_listing(
     if let Some(t) = &grant.token {
         app.note_access(t, now);
     }
-    let outcome = result.as_ref().map_or_else(|e| e.errorcode, |_| "ok");
+    let outcome = result.as_ref().map_or_else(|e| e.errorcode.clone(), |_| "ok".into());
     app.log_call(&call.entry(incoming, client, now), outcome, Who::from(&grant));
-    let result = result.map(|value| Done { value, description });
-    Ok((Answer { result, debugging, stage: Stage::Execution }, listing))
+    let result = result.map(|value| Done { value, description: Some(description) });
+    Ok((Answer { result, site: None, debugging, stage: Stage::Execution }, listing))
 }
 
 /// The functions the caller may call and the site's address, for a description of the
@@ -181,6 +209,17 @@ pub async fn describe(
     app.log_call(&call.entry(incoming, auth.client, auth.now), outcome, Who::from(&caller));
     let descriptions = names.into_iter().filter_map(model::description).collect();
     Ok(Ok((descriptions, auth.snapshot.settings.site_url.clone())))
+}
+
+/// A forwarded REST call's outcome for the call log: the site's errorcode when it answered
+/// with Moodle's exception (JSON or XML), else "ok".
+fn site_outcome(reply: &SiteReply) -> String {
+    let text = String::from_utf8_lossy(&reply.body[..reply.body.len().min(4096)]);
+    let between = |open: &str, close: &str| {
+        let start = text.find(open)? + open.len();
+        Some(text[start..].split(close).next()?.to_string())
+    };
+    between("\"errorcode\":\"", "\"").or_else(|| between("<ERRORCODE>", "</ERRORCODE>")).unwrap_or_else(|| "ok".into())
 }
 
 fn run(

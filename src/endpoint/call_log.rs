@@ -44,7 +44,7 @@ impl From<&Caller> for Who {
 }
 
 impl App {
-    pub(super) fn log_call(&self, entry: &Entry<'_>, outcome: &'static str, who: Who) {
+    pub(super) fn log_call(&self, entry: &Entry<'_>, outcome: impl Into<std::borrow::Cow<'static, str>>, who: Who) {
         self.activity.send(Event::Call(CallLog {
             time: entry.now,
             token: who.token,

@@ -122,6 +122,13 @@ impl AccessData for Snapshot {
     fn authorised_user(&self, service: ServiceId, user: UserId) -> Result<Option<AuthorisedUser>, StoreError> {
         self.view.authorisation(service, user)
     }
+    fn site_functions(&self, service: ServiceId) -> Result<Option<Arc<[String]>>, StoreError> {
+        // No site set, the usual case: nothing to look up.
+        if !self.settings.upstream.is_set() {
+            return Ok(None);
+        }
+        self.configured.records.site_functions(&self.view, self.seq, service)
+    }
 }
 
 pub struct Fresh {

@@ -11,6 +11,7 @@ mod body_budget;
 mod call;
 mod call_log;
 mod connections;
+mod forward;
 mod fresh;
 mod gate;
 mod incoming;
@@ -108,6 +109,7 @@ pub fn app(store: Arc<Store>, config: Config) -> Result<(AppState, Running), cra
         throttle,
         request_timeout: config.request_timeout,
         body_budget: Arc::new(body_budget::BodyBudget::new(config.body_budget, MAX_BODY as u64)),
+        front: Default::default(),
     };
     Ok((Arc::new(app), Running { writer }))
 }

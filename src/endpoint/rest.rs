@@ -9,6 +9,7 @@ use super::state::AppState;
 use crate::domain::Protocol;
 use crate::domain::access::MoodleException;
 use crate::model::value::Value;
+use crate::upstream::{RestFormat, SiteReply};
 use crate::wire::encode;
 use crate::wire::params::take;
 use axum::extract::State;
@@ -37,10 +38,14 @@ pub async fn server<const SIMPLE: bool>(State(app): State<AppState>, incoming: I
     } else {
         Creds::Token(take(&mut params, "wstoken"))
     };
-    let request = Call { protocol: Protocol::Rest, creds, function, args: Value::map(params) };
+    let rest_format = Some(if format == Format::Json { RestFormat::Json } else { RestFormat::Xml });
+    let request = Call { protocol: Protocol::Rest, creds, function, args: Value::map(params), rest_format };
     let answer = call::call(&app, &incoming, request).await?;
+    if let Some(reply) = answer.site {
+        return Ok(as_sent(reply));
+    }
     Ok(match answer.result {
-        Ok(done) => success(format, done.value.as_ref(), done.description.returns.as_ref()),
+        Ok(done) => success(format, done.value.as_ref(), done.description.and_then(|d| d.returns.as_ref())),
         Err(e) => error(format, &e, answer.debugging),
     })
 }
@@ -72,4 +77,17 @@ fn error(format: Format, e: &MoodleException, debugging: bool) -> Response {
         Format::Xml => encode::xml_exception(e, debugging),
     };
     respond(format, body)
+}
+
+/// The Moodle site's answer to a forwarded call, as the site sent it: status, content type
+/// and bytes.
+fn as_sent(reply: SiteReply) -> Response {
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut response = Response::new(axum::body::Body::from(reply.body));
+    *response.status_mut() = status;
+    if let Some(ct) = reply.content_type.and_then(|ct| axum::http::HeaderValue::from_str(&ct).ok()) {
+        response.headers_mut().insert(header::CONTENT_TYPE, ct);
+    }
+    super::answers::no_cache_headers(response.headers_mut());
+    response
 }

@@ -58,7 +58,13 @@ fn wants_wsdl(query: &Query) -> bool {
 async fn serve(app: AppState, incoming: Incoming, creds: Creds, wsdl: bool) -> Result<Response, Refusal> {
     let address = server_address(&creds);
     if wsdl {
-        let request = Call { protocol: Protocol::Soap, creds, function: Some(WSDL_LOG_NAME.into()), args: Value::Null };
+        let request = Call {
+            protocol: Protocol::Soap,
+            creds,
+            function: Some(WSDL_LOG_NAME.into()),
+            args: Value::Null,
+            rest_format: None,
+        };
         return Ok(match call::describe(&app, &incoming, &request, "ok").await? {
             Ok((descriptions, site)) => {
                 moodle_headers(StatusCode::OK, soap::wsdl_document(&format!("{site}{address}"), &descriptions))
@@ -73,23 +79,26 @@ async fn serve(app: AppState, incoming: Incoming, creds: Creds, wsdl: bool) -> R
     if let Some(why) = request.invalid.take() {
         // Moodle authenticates before PHP reads the envelope: a refused caller hears that first.
         let logged = if request.function.is_empty() { UNREADABLE_LOG_NAME.to_string() } else { request.function };
-        let request = Call { protocol: Protocol::Soap, creds, function: Some(logged), args };
+        let request = Call { protocol: Protocol::Soap, creds, function: Some(logged), args, rest_format: None };
         return Ok(match call::describe(&app, &incoming, &request, "badrequest").await? {
             Ok(_) => php_fault("SOAP-ENV:Client", &why),
             Err(refused) => failure(refused, ""),
         });
     }
-    let asked = Call { protocol: Protocol::Soap, creds, function: Some(request.function.clone()), args };
+    let asked =
+        Call { protocol: Protocol::Soap, creds, function: Some(request.function.clone()), args, rest_format: None };
     let (answer, listing) = call::call_listing(&app, &incoming, asked, true).await?;
     Ok(match answer.result {
-        Ok(done) => {
+        Ok(call::Done { value, description: Some(description) }) => {
             let callable: Vec<&Description> = listing.callable.into_iter().filter_map(model::description).collect();
             let types = soap::Types::of(&callable);
             let url = format!("{}{address}", listing.site_url);
-            let envelope =
-                soap::response_envelope(&url, &request.function, done.description, done.value.as_ref(), &types);
+            let envelope = soap::response_envelope(&url, &request.function, description, value.as_ref(), &types);
             soap_response(StatusCode::OK, envelope)
         }
+        // Only the Moodle site's answers lack a description here, and SOAP calls are not
+        // forwarded there (the forward refuses them with Moodle's exception).
+        Ok(call::Done { description: None, .. }) => php_fault("SOAP-ENV:Server", "No description of the answer"),
         Err(_) => failure(answer, &request.function),
     })
 }

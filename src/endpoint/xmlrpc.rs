@@ -28,7 +28,9 @@ pub async fn server<const SIMPLE: bool>(State(app): State<AppState>, incoming: I
             return Ok(fault(&e, false));
         }
     };
-    let answer = call::call(&app, &incoming, Call { protocol: Protocol::Xmlrpc, creds, function, args }).await?;
+    let answer =
+        call::call(&app, &incoming, Call { protocol: Protocol::Xmlrpc, creds, function, args, rest_format: None })
+            .await?;
     Ok(match answer.result {
         Ok(done) => respond(xmlrpc::method_response(done.value.as_ref())),
         Err(e) => fault(&e, answer.debugging),

@@ -50,6 +50,22 @@ fn name_free(t: &WriteTables<'_>, name: &str, except: Option<u64>) -> OpResult<(
     Ok(())
 }
 
+/// Why a function cannot be added.
+fn unknown_function(f: &str, connected: bool) -> String {
+    let exists = crate::domain::moodle_functions::exists(f);
+    match (connected, exists) {
+        (true, _) => format!(
+            "the Moodle site does not offer {f} to this service's account (wsconsole service sync lists what it offers)"
+        ),
+        (false, true) => {
+            format!(
+                "{f} is a Moodle function this endpoint does not implement (wsconsole catalogue lists those it does)"
+            )
+        }
+        (false, false) => format!("unknown function \"{f}\": no Moodle 4.5 function has that name"),
+    }
+}
+
 fn custom(s: &Service, what: &str) -> OpResult<()> {
     if s.builtin {
         return Err(OpError::Conflict(format!(
@@ -141,22 +157,20 @@ impl Ops {
     }
 
     /// Adds (`add = true`) or removes functions; only names of the function catalogue.
+    /// Adds functions of the catalogue, or for a service connected to the Moodle site those the
+    /// site offers it (its last sync); or removes listed ones.
     pub fn set_service_functions(&self, shortname: &str, functions: &[String], add: bool) -> OpResult<Vec<String>> {
-        for f in functions {
-            if function_catalogue::find(f).is_none() {
-                let why = if crate::domain::moodle_functions::exists(f) {
-                    format!(
-                        "{f} is a Moodle function this endpoint does not implement (wsconsole catalogue lists those it does)"
-                    )
-                } else {
-                    format!("unknown function \"{f}\": no Moodle 4.5 function has that name")
-                };
-                return Err(FieldError::new("function", why).into());
-            }
-        }
         self.apply(if add { "add functions" } else { "remove functions" }, |t, _| {
             let s = service(t, shortname)?;
             custom(&s, "its functions")?;
+            if add {
+                let site = crate::domain::access::AccessData::site_functions(t, s.id)?;
+                for f in functions {
+                    if function_catalogue::find(f).is_none() && !site.as_ref().is_some_and(|o| o.contains(f)) {
+                        return Err(FieldError::new("function", unknown_function(f, site.is_some())).into());
+                    }
+                }
+            }
             for f in functions {
                 if add {
                     t.set_service_function(s.id, f, true)?;

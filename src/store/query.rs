@@ -663,6 +663,14 @@ fn sort_token_rows(rows: &mut [TokenRow], sort: TokenSort, descending: bool) {
 
 /// The access decision reads the store through the same queries.
 impl<V: View> AccessData for V {
+    fn site_functions(&self, service: ServiceId) -> Result<Option<std::sync::Arc<[String]>>, StoreError> {
+        if !Queries::settings(self)?.upstream.is_set() {
+            return Ok(None);
+        }
+        Ok(Queries::upstream(self, service)?
+            .filter(|u| u.credential.is_some())
+            .map(|u| u.sync.map(|s| s.functions).unwrap_or_default().into()))
+    }
     type Error = StoreError;
     fn settings(&self) -> Result<std::borrow::Cow<'_, Settings>, StoreError> {
         Queries::settings(self).map(std::borrow::Cow::Owned)

@@ -33,6 +33,8 @@ pub struct RecordCache {
 
 /// A service's function names, shared by every call.
 type FunctionNames = Arc<[Cow<'static, str>]>;
+/// What the Moodle site behind a connected service offers it; `None`: answered here.
+type SiteFunctions = Option<Arc<[String]>>;
 
 #[derive(Default)]
 struct Entries {
@@ -47,6 +49,8 @@ struct Entries {
     services: HashMap<ServiceId, (Arc<Service>, usize)>,
     service_functions: HashMap<ServiceId, (FunctionNames, usize)>,
     user_roles: HashMap<UserId, Box<[RoleId]>>,
+    /// Per service: `None` when it is answered here, else the site's functions (`upstream`).
+    site_functions: HashMap<ServiceId, (SiteFunctions, usize)>,
     bytes: usize,
 }
 
@@ -80,7 +84,9 @@ impl RecordCache {
                 Change::Service(id) => {
                     freed += e.services.remove(id).map_or(0, |(_, s)| s);
                     freed += e.service_functions.remove(id).map_or(0, |(_, s)| s);
+                    freed += e.site_functions.remove(id).map_or(0, |(_, s)| s);
                 }
+                Change::Upstream(id) => freed += e.site_functions.remove(id).map_or(0, |(_, s)| s),
                 Change::ServiceFunctions(id) => freed += e.service_functions.remove(id).map_or(0, |(_, s)| s),
                 Change::RoleAssignment { user, .. } => {
                     freed += e.user_roles.remove(user).map_or(0, |r| 8 + 8 * r.len() + ENTRY_OVERHEAD);
@@ -161,6 +167,22 @@ impl RecordCache {
         let shared = names.clone();
         self.insert(at, size, |e| e.service_functions.insert(service, (shared, size + ENTRY_OVERHEAD)).is_none());
         Ok(names)
+    }
+
+    /// Whether a connected service's calls go to the site, and which functions it offers (see
+    /// `AccessData::site_functions`; the caller checks the `upstreamurl` setting), for a
+    /// snapshot at feed number `at`.
+    pub fn site_functions(&self, view: &ReadView, at: u64, service: ServiceId) -> Result<SiteFunctions, StoreError> {
+        if let Some((functions, _)) = self.read().site_functions.get(&service) {
+            return Ok(functions.clone());
+        }
+        let functions: SiteFunctions = Queries::upstream(view, service)?
+            .filter(|u| u.credential.is_some())
+            .map(|u| u.sync.map(|s| s.functions).unwrap_or_default().into());
+        let size = 16 + functions.as_ref().map_or(0, |f| f.iter().map(|n| 24 + n.len()).sum::<usize>());
+        let shared = functions.clone();
+        self.insert(at, size, |e| e.site_functions.insert(service, (shared, size + ENTRY_OVERHEAD)).is_none());
+        Ok(functions)
     }
 
     /// Whether `user` is assigned a role for which `held` is true ([`Queries::assigned_role_ids`]),

@@ -42,6 +42,43 @@ pub enum SiteError {
     Moodle { errorcode: String, message: String },
 }
 
+/// The format a REST call asks the site for (`moodlewsrestformat`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestFormat {
+    Json,
+    Xml,
+}
+
+/// The site's answer to a forwarded call, as it sent it.
+#[derive(Debug, Clone)]
+pub struct SiteReply {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+    /// From sending the call to the answer's last byte.
+    pub latency: Duration,
+}
+
+impl SiteReply {
+    /// The answer as JSON, or why it is not.
+    pub fn json(&self) -> Result<serde_json::Value, SiteError> {
+        serde_json::from_slice(&self.body)
+            .map_err(|e| SiteError::NotMoodle(format!("not JSON ({e}): {}", preview(&self.body))))
+    }
+}
+
+/// Moodle's exception in a JSON answer: (exception, errorcode, message, debuginfo).
+pub fn moodle_exception(answer: &serde_json::Value) -> Option<(String, String, String, Option<String>)> {
+    let text = |key: &str| answer.get(key).and_then(|v| v.as_str()).map(str::to_string);
+    answer.get("exception")?;
+    Some((
+        text("exception").unwrap_or_default(),
+        text("errorcode")?,
+        text("message").unwrap_or_default(),
+        text("debuginfo"),
+    ))
+}
+
 /// The site, as the settings describe it.
 #[derive(Clone)]
 pub struct Site {
@@ -99,13 +136,40 @@ impl Site {
         }
         let value: serde_json::Value = serde_json::from_slice(&body)
             .map_err(|e| SiteError::NotMoodle(format!("not JSON ({e}): {}", preview(&body))))?;
-        if let Some(errorcode) = value.get("errorcode").and_then(|c| c.as_str())
-            && value.get("exception").is_some()
-        {
-            let message = value.get("message").and_then(|m| m.as_str()).unwrap_or_default();
-            return Err(SiteError::Moodle { errorcode: errorcode.into(), message: message.into() });
+        if let Some((_, errorcode, message, _)) = moodle_exception(&value) {
+            return Err(SiteError::Moodle { errorcode, message });
         }
         Ok(value)
+    }
+
+    /// Sends a caller's call to the site's REST server as it is (`params` in PHP's form syntax),
+    /// with `credential` in place of the caller's, and hands back the site's answer untouched:
+    /// a Moodle exception is an answer like any other here.
+    pub async fn forward(
+        &self,
+        credential: &str,
+        function: &str,
+        params: &[(String, String)],
+        format: RestFormat,
+    ) -> Result<SiteReply, SiteError> {
+        let format = match format {
+            RestFormat::Json => "json",
+            RestFormat::Xml => "xml",
+        };
+        let mut form: Vec<(&str, &str)> = Vec::with_capacity(params.len() + 3);
+        form.extend([("wstoken", credential), ("wsfunction", function), ("moodlewsrestformat", format)]);
+        form.extend(params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let url = format!("{}{}", self.base, routes::server(Protocol::Rest, routes::Auth::Token));
+        let started = std::time::Instant::now();
+        let response = self.client.post(url).form(&form).send().await.map_err(|e| self.failure(e))?;
+        let status = response.status().as_u16();
+        let content_type = response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        let content_type = content_type.map(str::to_string);
+        let body = self.read_bounded(response).await?;
+        if status >= 500 {
+            return Err(SiteError::Status(status));
+        }
+        Ok(SiteReply { status, content_type, body, latency: started.elapsed() })
     }
 
     /// The body, up to [`MAX_ANSWER_BYTES`].

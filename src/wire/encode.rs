@@ -194,8 +194,8 @@ fn xmlize(out: &mut String, v: &Value, desc: &Schema) {
 /// A REST exception in JSON; `debuginfo` only when debugging.
 pub fn json_exception(e: &MoodleException, debugging: bool) -> String {
     let mut v = vec![
-        ("exception", Value::str(e.exception)),
-        ("errorcode", Value::str(e.errorcode)),
+        ("exception", Value::str(e.exception.clone())),
+        ("errorcode", Value::str(e.errorcode.clone())),
         ("message", Value::str(e.message.to_owned())),
     ];
     if debugging && let Some(d) = &e.debuginfo {
@@ -207,8 +207,8 @@ pub fn json_exception(e: &MoodleException, debugging: bool) -> String {
 /// A REST exception in XML; `DEBUGINFO` only when debugging.
 pub fn xml_exception(e: &MoodleException, debugging: bool) -> String {
     let mut out = String::from(XML_HEAD);
-    let _ = writeln!(out, "<EXCEPTION class=\"{}\">", xml_escape(e.exception));
-    let _ = writeln!(out, "<ERRORCODE>{}</ERRORCODE>", xml_escape(e.errorcode));
+    let _ = writeln!(out, "<EXCEPTION class=\"{}\">", xml_escape(&e.exception));
+    let _ = writeln!(out, "<ERRORCODE>{}</ERRORCODE>", xml_escape(&e.errorcode));
     let _ = writeln!(out, "<MESSAGE>{}</MESSAGE>", xml_escape(&e.message));
     if debugging && let Some(d) = &e.debuginfo {
         let _ = writeln!(out, "<DEBUGINFO>{}</DEBUGINFO>", xml_escape(d));

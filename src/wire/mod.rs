@@ -4,6 +4,7 @@
 
 pub mod amf;
 pub mod encode;
+pub mod json;
 pub mod params;
 pub mod soap;
 pub mod xml;

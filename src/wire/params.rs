@@ -150,6 +150,33 @@ fn insert(map: &mut Vec<(Text, Value)>, path: &[Option<String>], value: Value) {
     }
 }
 
+/// The parameters as form fields in PHP's bracket syntax, what [`parse`] reads back: a list's
+/// items and a map's keys in order (`users[0][username]=x`).
+pub fn to_pairs(params: &Value) -> Vec<(String, String)> {
+    fn walk(out: &mut Vec<(String, String)>, name: String, v: &Value) {
+        match v {
+            Value::List(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    walk(out, format!("{name}[{i}]"), item);
+                }
+            }
+            Value::Map(pairs) => {
+                for (k, item) in pairs {
+                    walk(out, format!("{name}[{k}]"), item);
+                }
+            }
+            scalar => out.push((name, scalar.php_string())),
+        }
+    }
+    let mut out = Vec::new();
+    if let Value::Map(pairs) = params {
+        for (k, v) in pairs {
+            walk(&mut out, k.to_string(), v);
+        }
+    }
+    out
+}
+
 /// Removes and returns a top-level string parameter.
 pub fn take(map: &mut Vec<(Text, Value)>, name: &str) -> Option<String> {
     let pos = map.iter().position(|(k, _)| k == name)?;
@@ -227,6 +254,20 @@ mod tests {
         let p = parse(b"wstoken=abc&wsfunctionx=1&service=s").unwrap();
         let keys: Vec<(&str, bool)> = p.iter().map(|(k, _)| (k.as_ref(), matches!(k, Text::Borrowed(_)))).collect();
         assert_eq!(keys, [("wstoken", true), ("wsfunctionx", false), ("service", true)]);
+    }
+
+    #[test]
+    fn to_pairs_writes_what_parse_reads() {
+        let form = b"users%5B0%5D%5Busername%5D=a&users%5B0%5D%5Bcustomfields%5D%5B0%5D%5Bvalue%5D=x%26y&users%5B1%5D%5Busername%5D=b&n=1";
+        let parsed = Value::Map(parse(form).unwrap());
+        let pairs = to_pairs(&parsed);
+        assert_eq!(pairs[0], ("users[0][username]".to_string(), "a".to_string()));
+        assert_eq!(pairs[1], ("users[0][customfields][0][value]".to_string(), "x&y".to_string()));
+        let again: Vec<u8> = form_urlencoded::Serializer::new(String::new()).extend_pairs(&pairs).finish().into();
+        assert_eq!(Value::Map(parse(&again).unwrap()), parsed);
+        // Lists (as the positional protocols decode them) are numbered in order.
+        let listed = Value::map([("ids", Value::List(vec![Value::Int(4), Value::Bool(true)]))]);
+        assert_eq!(to_pairs(&listed), [("ids[0]".into(), "4".into()), ("ids[1]".into(), "1".into())]);
     }
 
     #[test]

@@ -41,7 +41,7 @@ pub fn method_call(function: &str, params: &[Value]) -> String {
 /// Moodle's fault: code from the errorcode's md5, string with the errorcode (and debuginfo
 /// when debugging).
 pub fn fault_body(e: &MoodleException, debugging: bool) -> String {
-    let code = fault_code(e.errorcode);
+    let code = fault_code(&e.errorcode);
     let text = match (&e.debuginfo, debugging) {
         (Some(d), true) => format!("{} | DEBUG INFO: {d} | ERRORCODE: {}", e.message, e.errorcode),
         _ => format!("{} | ERRORCODE: {}", e.message, e.errorcode),

@@ -13,7 +13,7 @@ pub fn fault(e: &MoodleException, debugging: bool) -> amf0::Value {
         class_name: None,
         entries: vec![
             pair("level", amf0::Value::String("error".into())),
-            pair("code", amf0::Value::String(e.errorcode.into())),
+            pair("code", amf0::Value::String(e.errorcode.to_string())),
             pair("description", amf0::Value::String(e.message.clone())),
             pair("detail", amf0::Value::String(detail)),
             pair("line", amf0::Value::Number(0.0)),
@@ -99,7 +99,7 @@ pub fn flex_error(flex: &Flex, e: &MoodleException, debugging: bool) -> amf0::Va
     let mut fields = flex_fields(flex, amf3::Value::Null);
     fields.extend([
         ("extendedData", amf3::Value::Null),
-        ("faultCode", amf3::Value::String(e.errorcode.into())),
+        ("faultCode", amf3::Value::String(e.errorcode.to_string())),
         ("faultDetail", amf3::Value::String(detail)),
         ("faultString", amf3::Value::String(e.message.clone())),
         ("rootCause", amf3::Value::Null),

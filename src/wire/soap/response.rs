@@ -28,7 +28,7 @@ pub fn moodle_error(e: &MoodleException, debugging: bool) -> String {
 pub fn receiver_fault(e: &MoodleException, debugging: bool) -> String {
     let message = if debugging { e.message.as_str() } else { "Unknown error" };
     let detail = if debugging { e.debuginfo.as_deref() } else { None };
-    fault("Receiver", &format!("{message} | ERRORCODE: {}", e.errorcode), Some(e.errorcode), detail)
+    fault("Receiver", &format!("{message} | ERRORCODE: {}", e.errorcode), Some(&e.errorcode), detail)
 }
 
 /// A fault as PHP's `SoapServer` writes it (SOAP 1.1).
