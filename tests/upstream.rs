@@ -303,3 +303,146 @@ fn calls_pass_the_front_s_decision_then_the_site_answers_them() {
     assert!(down.json()["message"].as_str().unwrap().contains("could not be reached"), "{}", down.body);
     assert!(endpoint.site_info(&token)["errorcode"] == "upstreamerror");
 }
+
+/// How a scripted Moodle site misbehaves.
+#[derive(Clone, Copy)]
+enum Fault {
+    /// Answers after 10 s.
+    Slow,
+    Status500,
+    /// Closes the connection without a word.
+    Reset,
+    /// HTTP 200, "JSON", but an HTML page.
+    Garbage,
+    /// HTTP 200 with 100 MB of JSON-looking bytes, written as fast as they are read.
+    Huge,
+}
+
+/// A site that misbehaves as `fault` says on every request; its base URL.
+fn faulty_site(fault: Fault) -> String {
+    use std::io::{BufRead, BufReader, Read};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let _ = reader.take(length).read_to_end(&mut Vec::new());
+                let mut out = stream;
+                let head = |status: &str, length: usize| {
+                    format!(
+                        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
+                    )
+                };
+                let _ = match fault {
+                    Fault::Slow => {
+                        std::thread::sleep(std::time::Duration::from_secs(10));
+                        out.write_all(format!("{}[]", head("200 OK", 2)).as_bytes())
+                    }
+                    Fault::Status500 => {
+                        out.write_all(format!("{}oops!", head("500 Internal Server Error", 5)).as_bytes())
+                    }
+                    Fault::Reset => Ok(()),
+                    Fault::Garbage => out.write_all(format!("{}<html>", head("200 OK", 6)).as_bytes()),
+                    Fault::Huge => {
+                        let size = 100 << 20;
+                        let chunk = vec![b' '; 64 << 10];
+                        let mut r = out.write_all(head("200 OK", size).as_bytes());
+                        for _ in 0..size / chunk.len() {
+                            r = r.and_then(|_| out.write_all(&chunk));
+                        }
+                        r
+                    }
+                };
+            });
+        }
+    });
+    base
+}
+
+/// Peak resident memory of a process, in MiB (`VmHWM`).
+fn peak_rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: f64 =
+        status.lines().find(|l| l.starts_with("VmHWM:")).unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+    kib / 1024.0
+}
+
+#[test]
+fn a_failing_site_gets_the_caller_a_moodle_error_in_time_and_the_front_stays_healthy() {
+    let front = Site::new();
+    let token = front_setup(&front);
+    // A service answered here, for the callers a failing site must not harm.
+    front.ok(&["service", "add", "local", "--name", "Local", "--enabled"], "");
+    front.ok(&["service", "add-function", "local", "core_webservice_get_site_info"], "");
+    let local = front.ok(&["token", "create", "--user", "caller", "--service", "local"], "").trim().to_string();
+    front.ok(&["service", "upstream", "front"], &format!("{}\n", common::T));
+    front.ok(&["settings", "set", "upstreamtimeout", "2"], "");
+    let endpoint = common::Endpoint::spawn(&front.db);
+    let call = |token: &str| {
+        let started = std::time::Instant::now();
+        let reply = common::get(&format!(
+            "{}/webservice/rest/server.php?wstoken={token}&wsfunction=core_user_get_users_by_field&moodlewsrestformat=json&field=id&values[0]=1",
+            endpoint.base
+        ));
+        (reply, started.elapsed())
+    };
+    for (fault, says) in [
+        (Fault::Slow, "did not answer within 2 s"),
+        (Fault::Status500, "answered HTTP 500"),
+        (Fault::Reset, "could not be reached"),
+        (Fault::Garbage, "not a Moodle answer"),
+        (Fault::Huge, "larger than 16 MiB"),
+    ] {
+        front.ok(&["settings", "set", "upstreamurl", &faulty_site(fault)], "");
+        let (reply, took) = call(&token);
+        let answer = reply.json();
+        assert_eq!(answer["errorcode"], "upstreamerror", "{}", reply.body);
+        assert!(answer["message"].as_str().unwrap().contains(says), "{says}: {}", reply.body);
+        assert!(took < std::time::Duration::from_secs(4), "{says}: took {took:?}");
+    }
+    let peak = peak_rss_mib(endpoint.child.id());
+    eprintln!("front's peak RSS after a 100 MB answer: {peak:.1} MiB");
+    assert!(peak < 100.0, "the front read the 100 MB answer into memory: {peak:.1} MiB");
+
+    // Two calls in flight at most: the others are told at once, with Retry-After; a caller of
+    // a service answered here is served meanwhile.
+    front.ok(&["settings", "set", "upstreamconcurrency", "2"], "");
+    front.ok(&["settings", "set", "upstreamurl", &faulty_site(Fault::Slow)], "");
+    std::thread::scope(|s| {
+        let slow: Vec<_> = (0..2).map(|_| s.spawn(|| call(&token))).collect();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let (busy, took) = call(&token);
+        assert_eq!(busy.json()["errorcode"], "upstreambusy", "{}", busy.body);
+        assert_eq!(busy.header("retry-after"), Some("1"));
+        assert!(took < std::time::Duration::from_secs(1), "told at once, not queued: {took:?}");
+        let started = std::time::Instant::now();
+        assert_eq!(endpoint.site_info(&local)["username"], "caller");
+        assert!(started.elapsed() < std::time::Duration::from_secs(1), "the local service is unharmed");
+        for t in slow {
+            assert_eq!(t.join().unwrap().0.json()["errorcode"], "upstreamerror");
+        }
+    });
+
+    // Calls a minute per service: beyond them, told at once with the wait.
+    front.ok(&["settings", "set", "upstreamurl", &faulty_site(Fault::Status500)], "");
+    front.ok(&["service", "upstream", "front", "--calls-per-minute", "2"], "");
+    for _ in 0..2 {
+        assert_eq!(call(&token).0.json()["errorcode"], "upstreamerror");
+    }
+    let (limited, _) = call(&token);
+    assert_eq!(limited.json()["errorcode"], "upstreamratelimit", "{}", limited.body);
+    let wait: u64 = limited.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+}

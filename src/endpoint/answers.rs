@@ -23,6 +23,14 @@ pub(super) fn answer(status: StatusCode, headers: &[(HeaderName, &'static str)],
     response
 }
 
+/// `Retry-After` on an answer refused by a limit toward the Moodle site.
+pub(super) fn retry_after(mut response: Response, seconds: Option<u64>) -> Response {
+    if let Some(s) = seconds {
+        response.headers_mut().insert(axum::http::header::RETRY_AFTER, HeaderValue::from(s));
+    }
+    response
+}
+
 /// The headers every web-service answer carries (`send_headers` in each protocol's server):
 /// no caching, and open to any origin.
 pub(super) fn no_cache_headers(h: &mut HeaderMap) {

@@ -72,6 +72,8 @@ pub struct Answer {
     /// The Moodle site's own answer to a forwarded REST call, which the caller gets as it is
     /// (then `result` is an empty `Done`).
     pub site: Option<SiteReply>,
+    /// A call refused by a limit toward the Moodle site: seconds after which to try again.
+    pub retry_after: Option<u64>,
     /// Whether errors carry `debuginfo` (the debug setting).
     pub debugging: bool,
     /// Where a failed call stopped.
@@ -136,10 +138,10 @@ pub async fn call_listing(
         if let Some(t) = &grant.token {
             app.note_access(t, now);
         }
-        let (result, site) = match forwarded {
-            Ok(Forwarded::Encode(done)) => (Ok(done), None),
-            Ok(Forwarded::AsSent(reply)) => (Ok(Done { value: None, description: None }), Some(reply)),
-            Err(e) => (Err(e), None),
+        let (result, site, retry_after) = match forwarded {
+            Ok(Forwarded::Encode(done)) => (Ok(done), None, None),
+            Ok(Forwarded::AsSent(reply)) => (Ok(Done { value: None, description: None }), Some(reply), None),
+            Err(e) => (Err(e.exception), None, e.retry_after),
         };
         let outcome = match (&result, &site) {
             (Err(e), _) => e.errorcode.clone(),
@@ -147,7 +149,7 @@ pub async fn call_listing(
             (Ok(_), None) => "ok".into(),
         };
         app.log_call(&call.entry(incoming, client, now), outcome, Who::from(&grant));
-        return Ok((Answer { result, site, debugging, stage: Stage::Execution }, listing));
+        return Ok((Answer { result, site, retry_after, debugging, stage: Stage::Execution }, listing));
     }
     let description = model::description(&grant.function).expect("decide only grants catalogued functions");
     let result = if description.info.name != functions::SITE_INFO {
@@ -172,7 +174,7 @@ pub async fn call_listing(
     let outcome = result.as_ref().map_or_else(|e| e.errorcode.clone(), |_| "ok".into());
     app.log_call(&call.entry(incoming, client, now), outcome, Who::from(&grant));
     let result = result.map(|value| Done { value, description: Some(description) });
-    Ok((Answer { result, site: None, debugging, stage: Stage::Execution }, listing))
+    Ok((Answer { result, site: None, retry_after: None, debugging, stage: Stage::Execution }, listing))
 }
 
 /// The functions the caller may call and the site's address, for a description of the

@@ -6,12 +6,14 @@
 use super::call::{Call, Done};
 use super::fresh::Snapshot;
 use super::state::App;
+use crate::domain::ServiceId;
 use crate::domain::access::{Grant, MoodleException};
 use crate::domain::upstream::UpstreamSettings;
 use crate::model::value::Value;
 use crate::store::Queries;
 use crate::upstream::{RestFormat, Site, SiteError, SiteReply};
 use crate::wire::json::from_json;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
 
@@ -20,6 +22,43 @@ use tokio::sync::Semaphore;
 #[derive(Default)]
 pub(super) struct Front {
     link: Mutex<Option<Link>>,
+    /// Each connected service's calls to the site in the current minute's window.
+    rates: Mutex<HashMap<ServiceId, RateWindow>>,
+}
+
+/// A sliding count of one service's calls: the previous minute's count weighs in by how much
+/// of it still lies within the last 60 s (the approximation nginx and Cloudflare use).
+#[derive(Clone, Copy, Default)]
+struct RateWindow {
+    minute: i64,
+    this: u32,
+    previous: u32,
+}
+
+impl RateWindow {
+    /// Takes one call at `now_ms` under `limit` calls a minute; when over, the seconds until
+    /// one may go.
+    fn take(&mut self, now_ms: i64, limit: u32) -> Result<(), u64> {
+        let minute = now_ms.div_euclid(60_000);
+        if minute != self.minute {
+            self.previous = if minute == self.minute + 1 { self.this } else { 0 };
+            (self.minute, self.this) = (minute, 0);
+        }
+        let into = now_ms.rem_euclid(60_000) as f64 / 60_000.0;
+        let estimate = f64::from(self.previous) * (1.0 - into) + f64::from(self.this);
+        if estimate + 1.0 > f64::from(limit) {
+            // Waiting until the previous minute's weight has fallen by the excess, or for the
+            // next minute when this one alone is full.
+            let wait = if self.this + 1 > limit {
+                60.0 * (1.0 - into)
+            } else {
+                60.0 * (estimate + 1.0 - f64::from(limit)) / f64::from(self.previous.max(1))
+            };
+            return Err(wait.ceil().max(1.0) as u64);
+        }
+        self.this += 1;
+        Ok(())
+    }
 }
 
 #[derive(Clone)]
@@ -30,6 +69,18 @@ struct Link {
 }
 
 impl Front {
+    /// Counts a call of `service` against its limit (0: none of its own).
+    fn admit(&self, service: ServiceId, limit: u32) -> Result<(), u64> {
+        if limit == 0 {
+            return Ok(());
+        }
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let mut rates = self.rates.lock().unwrap_or_else(|p| p.into_inner());
+        rates.entry(service).or_default().take(now_ms, limit)
+    }
+
     fn link(&self, settings: &UpstreamSettings) -> Result<Link, SiteError> {
         let mut link = self.link.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(l) = link.as_ref().filter(|l| l.settings == *settings) {
@@ -51,6 +102,19 @@ pub(super) enum Forwarded {
     AsSent(SiteReply),
 }
 
+/// A forwarded call that gave no answer: Moodle's exception, and for a call refused by a
+/// limit toward the site, the seconds after which to try again (`Retry-After`).
+pub(super) struct NotForwarded {
+    pub exception: MoodleException,
+    pub retry_after: Option<u64>,
+}
+
+impl From<MoodleException> for NotForwarded {
+    fn from(exception: MoodleException) -> Self {
+        NotForwarded { exception, retry_after: None }
+    }
+}
+
 /// The exception a caller gets when the site gives nothing usable: it names the site's failure.
 fn site_failed(e: &SiteError) -> MoodleException {
     MoodleException::new(
@@ -69,27 +133,36 @@ impl App {
         grant: &Grant,
         call: &Call,
         args: &Value,
-    ) -> Result<Forwarded, MoodleException> {
+    ) -> Result<Forwarded, NotForwarded> {
         let settings = &snapshot.settings.upstream;
         let link = self.front.link(settings).map_err(|e| site_failed(&e))?;
-        let credential = self.site_credential(snapshot, grant).map_err(|e| site_failed(&e))?;
+        let (credential, limit) = self.site_credential(snapshot, grant).map_err(|e| site_failed(&e))?;
         if call.protocol == crate::domain::Protocol::Soap {
             return Err(MoodleException::new(
                 crate::domain::access::MOODLE_EXCEPTION,
                 "upstreamsoap",
                 "This service is answered by the Moodle site behind this endpoint, which is not reached over SOAP: call it over REST, XML-RPC or AMF",
-            ));
+            )
+            .into());
+        }
+        if let Err(wait) = self.front.admit(grant.service.id, limit) {
+            let message = format!(
+                "This service may send {limit} calls a minute to the Moodle site behind this endpoint: try again in {wait} s"
+            );
+            let exception = MoodleException::new(crate::domain::access::MOODLE_EXCEPTION, "upstreamratelimit", message);
+            return Err(NotForwarded { exception, retry_after: Some(wait) });
         }
         // Beyond the cap, at once: a site that is slow must not gather a queue here.
         let Ok(_permit) = link.in_flight.clone().try_acquire_owned() else {
-            return Err(MoodleException::new(
+            let exception = MoodleException::new(
                 crate::domain::access::MOODLE_EXCEPTION,
                 "upstreambusy",
                 format!(
                     "The Moodle site behind this endpoint already has {} calls in flight: try again shortly",
                     settings.max_concurrent
                 ),
-            ));
+            );
+            return Err(NotForwarded { exception, retry_after: Some(1) });
         };
         let site_info = grant.function == crate::model::site_info::NAME;
         // A REST caller takes the site's answer as it is, except site info, rewritten here.
@@ -101,13 +174,15 @@ impl App {
         let reply =
             link.site.forward(&credential, &grant.function, &params, format).await.map_err(|e| site_failed(&e))?;
         if call.rest_format.is_some() && !site_info {
+            // As the site sent it, once it is what Moodle sends: garbage is the site's failure.
+            reply.check(format).map_err(|e| site_failed(&e))?;
             return Ok(Forwarded::AsSent(reply));
         }
         let answer = reply.json().map_err(|e| site_failed(&e))?;
         if let Some((exception, errorcode, message, debuginfo)) = crate::upstream::moodle_exception(&answer) {
             let mut e = MoodleException::new("", "", message);
             (e.exception, e.errorcode, e.debuginfo) = (exception.into(), errorcode.into(), debuginfo);
-            return Err(e);
+            return Err(e.into());
         }
         let mut value = from_json(answer);
         let description = if site_info {
@@ -119,12 +194,14 @@ impl App {
         Ok(Forwarded::Encode(Done { value: Some(value), description }))
     }
 
-    /// The service's site credential, opened with the key file.
-    fn site_credential(&self, snapshot: &Snapshot, grant: &Grant) -> Result<String, SiteError> {
+    /// The service's site credential, opened with the key file, and its calls-a-minute limit.
+    fn site_credential(&self, snapshot: &Snapshot, grant: &Grant) -> Result<(String, u32), SiteError> {
         let not_set = || SiteError::NotMoodle("the service has no usable site credential".into());
-        let sealed = snapshot.view.upstream(grant.service.id).map_err(|_| not_set())?.and_then(|u| u.credential);
+        let link = snapshot.view.upstream(grant.service.id).map_err(|_| not_set())?.ok_or_else(not_set)?;
         let key = self.store.site_key().map_err(|_| not_set())?;
-        sealed.and_then(|c| key.open_credential(grant.service.id, &c.sealed)).ok_or_else(not_set)
+        let sealed = link.credential.ok_or_else(not_set)?;
+        let credential = key.open_credential(grant.service.id, &sealed.sealed).ok_or_else(not_set)?;
+        Ok((credential, link.calls_per_minute))
     }
 
     /// Site info as the caller may see it: only the functions the service here allows, and the
@@ -147,5 +224,29 @@ impl App {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RateWindow;
+
+    #[test]
+    fn a_service_gets_its_calls_a_minute_and_then_the_wait() {
+        let mut w = RateWindow::default();
+        // The start of a minute.
+        let start = 30_000_000 * 60_000;
+        for i in 0..3 {
+            assert_eq!(w.take(start + i, 3), Ok(()));
+        }
+        // Full in this minute: wait for the next one (60 s from its start).
+        assert_eq!(w.take(start + 1_000, 3), Err(59));
+        // Early in the next minute the previous one still weighs almost fully…
+        assert!(w.take(start + 60_000 + 1_000, 3).is_err());
+        // …and two thirds of the way through it weighs a third: one call goes.
+        assert_eq!(w.take(start + 60_000 + 40_500, 3), Ok(()));
+        // After a quiet minute, the full limit again.
+        let later = start + 180_000;
+        assert!((0..3).all(|i| w.take(later + i, 3).is_ok()));
     }
 }

@@ -46,7 +46,7 @@ pub async fn server<const SIMPLE: bool>(State(app): State<AppState>, incoming: I
     }
     Ok(match answer.result {
         Ok(done) => success(format, done.value.as_ref(), done.description.and_then(|d| d.returns.as_ref())),
-        Err(e) => error(format, &e, answer.debugging),
+        Err(e) => super::answers::retry_after(error(format, &e, answer.debugging), answer.retry_after),
     })
 }
 

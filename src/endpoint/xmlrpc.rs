@@ -33,7 +33,7 @@ pub async fn server<const SIMPLE: bool>(State(app): State<AppState>, incoming: I
             .await?;
     Ok(match answer.result {
         Ok(done) => respond(xmlrpc::method_response(done.value.as_ref())),
-        Err(e) => fault(&e, answer.debugging),
+        Err(e) => super::answers::retry_after(fault(&e, answer.debugging), answer.retry_after),
     })
 }
 

@@ -60,6 +60,18 @@ pub struct SiteReply {
 }
 
 impl SiteReply {
+    /// Whether the answer is a document of `format` (JSON that parses; XML that opens with
+    /// its declaration), as a Moodle site's REST server sends.
+    pub fn check(&self, format: RestFormat) -> Result<(), SiteError> {
+        match format {
+            RestFormat::Json => serde_json::from_slice::<serde::de::IgnoredAny>(&self.body)
+                .map(|_| ())
+                .map_err(|e| SiteError::NotMoodle(format!("not JSON ({e}): {}", preview(&self.body)))),
+            RestFormat::Xml if self.body.trim_ascii_start().starts_with(b"<?xml") => Ok(()),
+            RestFormat::Xml => Err(SiteError::NotMoodle(format!("not XML: {}", preview(&self.body)))),
+        }
+    }
+
     /// The answer as JSON, or why it is not.
     pub fn json(&self) -> Result<serde_json::Value, SiteError> {
         serde_json::from_slice(&self.body)
