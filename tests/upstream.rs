@@ -446,3 +446,81 @@ fn a_failing_site_gets_the_caller_a_moodle_error_in_time_and_the_front_stays_hea
     let wait: u64 = limited.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=60).contains(&wait), "{wait}");
 }
+
+/// A Moodle site over TLS whose certificate a private CA signed: answers site info to any
+/// token. Returns its base URL (`https://localhost:PORT`) and the CA's PEM.
+fn tls_site() -> (String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let site_key = KeyPair::generate().unwrap();
+    let site_cert =
+        CertificateParams::new(vec!["localhost".to_string()]).unwrap().signed_by(&site_key, &ca_cert, &ca_key).unwrap();
+    let config = std::sync::Arc::new(
+        rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![site_cert.der().clone()],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(site_key.serialize_der().into()),
+            )
+            .unwrap(),
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let config = config.clone();
+            std::thread::spawn(move || {
+                use std::io::{BufRead, BufReader, Read};
+                let tls = rustls::StreamOwned::new(rustls::ServerConnection::new(config).unwrap(), stream);
+                let mut reader = BufReader::new(tls);
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = Vec::new();
+                let _ = (&mut reader).take(length).read_to_end(&mut body);
+                let info = r#"{"sitename":"TLS Moodle","username":"svc","release":"4.3","functions":[{"name":"core_webservice_get_site_info","version":"1"}]}"#;
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{info}",
+                    info.len()
+                );
+                let mut tls = reader.into_inner();
+                let _ = tls.write_all(answer.as_bytes());
+                tls.conn.send_close_notify();
+                let _ = tls.flush();
+            });
+        }
+    });
+    (format!("https://localhost:{port}"), ca_cert.pem())
+}
+
+#[test]
+fn a_site_with_a_private_ca_is_trusted_only_through_upstreamca() {
+    let (url, ca_pem) = tls_site();
+    let front = Site::new();
+    front.ok(&["settings", "set", "upstreamurl", &url], "");
+    front.ok(&["service", "upstream", "moodle_mobile_app"], &format!("{CREDENTIAL}\n"));
+    let err = front.fails(&["service", "sync", "moodle_mobile_app"], "");
+    assert!(err.contains("could not be reached") && err.to_lowercase().contains("certificate"), "{err}");
+
+    let ca = front.dir.path().join("private-ca.pem");
+    std::fs::write(&ca, &ca_pem).unwrap();
+    front.ok(&["settings", "set", "upstreamca", ca.to_str().unwrap()], "");
+    let said = front.ok(&["service", "sync", "moodle_mobile_app"], "");
+    assert_eq!(said.trim(), "moodle_mobile_app: TLS Moodle (4.3) as svc: 1 function");
+
+    // A CA file that holds no certificate: said so, not silently the system's roots alone.
+    std::fs::write(&ca, "not a certificate\n").unwrap();
+    let err = front.fails(&["service", "sync", "moodle_mobile_app"], "");
+    assert!(err.contains("trusted CA file") && err.contains("no PEM certificate"), "{err}");
+}

@@ -242,14 +242,9 @@ pub(super) fn service(ops: &Ops, c: ServiceCmd, out: Out<'_>) -> Result<(), CliE
                     }),
                 );
             }
-            writeln!(
-                out,
-                "{shortname}: {} ({}) as {}: {} functions",
-                sync.site_name,
-                sync.release,
-                sync.username,
-                sync.functions.len()
-            )?;
+            let n = sync.functions.len();
+            let functions = if n == 1 { "function" } else { "functions" };
+            writeln!(out, "{shortname}: {} ({}) as {}: {n} {functions}", sync.site_name, sync.release, sync.username)?;
         }
         ServiceCmd::Upstream { shortname, .. } => {
             let credential = read_secret("Site token: ")?;
