@@ -173,6 +173,7 @@ fn random_changes_from_two_processes_end_equal_to_a_full_read() {
                                 remote_ip: "127.0.0.1".into(),
                                 outcome: "ok".into(),
                                 duration_micros: 10,
+                                site: None,
                             }])
                         })
                         .unwrap();

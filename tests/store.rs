@@ -158,6 +158,7 @@ fn the_change_count_moves_with_every_write_but_the_endpoints_activity() {
         remote_ip: "127.0.0.1".into(),
         outcome: "ok".into(),
         duration_micros: 1,
+        site: None,
     };
     store.write_activity(|t| t.append_calls(&[row])).unwrap();
     assert_eq!(count(), after_op, "log rows are not configuration");
@@ -216,4 +217,36 @@ fn a_schema_2_database_gains_the_upstream_table_on_open() {
     assert_eq!(v.meta().unwrap().get("schema_version").unwrap().unwrap().value(), SCHEMA_VERSION);
     assert_eq!(v.upstream(1).unwrap(), None, "the table is there, empty");
     assert_eq!(v.settings().unwrap().upstream, Default::default());
+}
+
+#[test]
+fn a_forwarded_call_keeps_what_the_site_did_beside_its_row_and_loses_it_with_the_row() {
+    use wsconsole::domain::upstream::SiteCall;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("c.redb")).unwrap();
+    let row = |time, site| wsconsole::domain::CallLog {
+        time,
+        token: None,
+        user: None,
+        service: None,
+        function: "core_course_get_courses".into(),
+        protocol: "rest".into(),
+        remote_ip: "127.0.0.1".into(),
+        outcome: "ok".into(),
+        duration_micros: 1_500,
+        site,
+    };
+    let site = SiteCall { status: 200, latency_micros: 1_200, bytes: 5_000 };
+    store.write_activity(|t| t.append_calls(&[row(10, Some(site)), row(20, None)])).unwrap();
+    let entries = store.read().unwrap().call_entries(10).unwrap();
+    assert_eq!(entries.iter().map(|c| c.site).collect::<Vec<_>>(), [None, Some(site)], "newest first");
+    assert_eq!(store.read().unwrap().calls_since(0, 0, 0, 10).unwrap()[0].1.site, Some(site));
+    store.write_activity(|t| t.prune_calls_before(15, 10)).unwrap();
+    let entries = store.read().unwrap().call_entries(10).unwrap();
+    assert_eq!((entries.len(), entries[0].site), (1, None));
+    const CALL_SITE: redb::TableDefinition<(u64, u64), &[u8]> = redb::TableDefinition::new("call_site");
+    drop(store);
+    let db = redb::Builder::new().create(dir.path().join("c.redb")).unwrap();
+    use redb::{ReadableDatabase, ReadableTableMetadata};
+    assert_eq!(db.begin_read().unwrap().open_table(CALL_SITE).unwrap().len().unwrap(), 0, "pruned with its row");
 }

@@ -272,6 +272,15 @@ fn calls_pass_the_front_s_decision_then_the_site_answers_them() {
     let key = info["userprivateaccesskey"].as_str().unwrap();
     assert!(key.len() == 32 && key != direct_info["userprivateaccesskey"].as_str().unwrap());
 
+    // The front's call log: what the site did with each forwarded call.
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    use wsconsole::store::Queries;
+    let logged = wsconsole::store::Store::open(&front.db).unwrap().read().unwrap().call_entries(10).unwrap();
+    let forwarded = logged.iter().find(|c| c.function == "core_user_get_users_by_field").unwrap();
+    let site = forwarded.site.expect("the site's figures");
+    assert_eq!(site.status, 200);
+    assert!(site.bytes > 100 && site.latency_micros > 0 && site.latency_micros <= forwarded.duration_micros);
+
     // XML-RPC: the site's answer re-encoded.
     let xml = common::post_body(
         &format!("{}/webservice/xmlrpc/server.php?wstoken={token}", endpoint.base),

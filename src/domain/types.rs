@@ -354,6 +354,10 @@ pub struct CallLog {
     /// "ok" or the Moodle errorcode the call ended with.
     pub outcome: std::borrow::Cow<'static, str>,
     pub duration_micros: u64,
+    /// For a call forwarded to the Moodle site, what the site did. Stored in a table of its
+    /// own beside the row (so that rows written before it still read), hence not serialised.
+    #[serde(skip)]
+    pub site: Option<super::upstream::SiteCall>,
 }
 
 /// One admin operation, appended in the same transaction as the change it records.

@@ -74,6 +74,15 @@ pub struct SiteSync {
     pub functions: Vec<String>,
 }
 
+/// What the Moodle site did with a forwarded call, beside the call log's row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteCall {
+    /// The site's HTTP status; 0 when it gave none (unreachable, timed out).
+    pub status: u16,
+    pub latency_micros: u64,
+    pub bytes: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpstreamError {
     pub at: UnixTime,

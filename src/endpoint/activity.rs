@@ -192,6 +192,7 @@ mod tests {
             remote_ip: "127.0.0.1".into(),
             outcome: "ok".into(),
             duration_micros: 1,
+            site: None,
         }
     }
 

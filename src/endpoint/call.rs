@@ -138,17 +138,20 @@ pub async fn call_listing(
         if let Some(t) = &grant.token {
             app.note_access(t, now);
         }
-        let (result, site, retry_after) = match forwarded {
-            Ok(Forwarded::Encode(done)) => (Ok(done), None, None),
-            Ok(Forwarded::AsSent(reply)) => (Ok(Done { value: None, description: None }), Some(reply), None),
-            Err(e) => (Err(e.exception), None, e.retry_after),
+        let (result, site, retry_after, figures) = match forwarded {
+            Ok(Forwarded::Encode(done, figures)) => (Ok(done), None, None, Some(figures)),
+            Ok(Forwarded::AsSent(reply)) => {
+                let figures = super::forward::figures(&reply);
+                (Ok(Done { value: None, description: None }), Some(reply), None, Some(figures))
+            }
+            Err(e) => (Err(e.exception), None, e.retry_after, e.site),
         };
         let outcome = match (&result, &site) {
             (Err(e), _) => e.errorcode.clone(),
             (Ok(_), Some(reply)) => site_outcome(reply).into(),
             (Ok(_), None) => "ok".into(),
         };
-        app.log_call(&call.entry(incoming, client, now), outcome, Who::from(&grant));
+        app.log_forwarded(&call.entry(incoming, client, now), outcome, Who::from(&grant), figures);
         return Ok((Answer { result, site, retry_after, debugging, stage: Stage::Execution }, listing));
     }
     let description = model::description(&grant.function).expect("decide only grants catalogued functions");

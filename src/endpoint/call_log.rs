@@ -5,6 +5,7 @@ use super::activity::Event;
 use super::state::App;
 use crate::domain::access::{Caller, Grant};
 use crate::domain::iprestriction::ClientAddr;
+use crate::domain::upstream::SiteCall;
 use crate::domain::{CallLog, ServiceId, Token, TokenId, UserId};
 use std::time::Instant;
 
@@ -45,6 +46,17 @@ impl From<&Caller> for Who {
 
 impl App {
     pub(super) fn log_call(&self, entry: &Entry<'_>, outcome: impl Into<std::borrow::Cow<'static, str>>, who: Who) {
+        self.log_forwarded(entry, outcome, who, None)
+    }
+
+    /// [`log_call`](Self::log_call) with what the Moodle site did, for a forwarded call.
+    pub(super) fn log_forwarded(
+        &self,
+        entry: &Entry<'_>,
+        outcome: impl Into<std::borrow::Cow<'static, str>>,
+        who: Who,
+        site: Option<SiteCall>,
+    ) {
         self.activity.send(Event::Call(CallLog {
             time: entry.now,
             token: who.token,
@@ -55,6 +67,7 @@ impl App {
             remote_ip: entry.client.to_string(),
             outcome: outcome.into(),
             duration_micros: u64::try_from(entry.started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            site,
         }))
     }
 

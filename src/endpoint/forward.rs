@@ -8,7 +8,7 @@ use super::fresh::Snapshot;
 use super::state::App;
 use crate::domain::ServiceId;
 use crate::domain::access::{Grant, MoodleException};
-use crate::domain::upstream::UpstreamSettings;
+use crate::domain::upstream::{SiteCall, UpstreamSettings};
 use crate::model::value::Value;
 use crate::store::Queries;
 use crate::upstream::{RestFormat, Site, SiteError, SiteReply};
@@ -96,10 +96,20 @@ impl Front {
     }
 }
 
-/// What a forwarded call gave: the value to encode here, or (REST) the site's own answer.
+/// What a forwarded call gave: the value to encode here, or (REST) the site's own answer;
+/// with what the site did, for the call log.
 pub(super) enum Forwarded {
-    Encode(Done),
+    Encode(Done, SiteCall),
     AsSent(SiteReply),
+}
+
+/// The call log's figures of a site's answer.
+pub(super) fn figures(reply: &SiteReply) -> SiteCall {
+    SiteCall {
+        status: reply.status,
+        latency_micros: u64::try_from(reply.latency.as_micros()).unwrap_or(u64::MAX),
+        bytes: reply.body.len() as u64,
+    }
 }
 
 /// A forwarded call that gave no answer: Moodle's exception, and for a call refused by a
@@ -107,11 +117,13 @@ pub(super) enum Forwarded {
 pub(super) struct NotForwarded {
     pub exception: MoodleException,
     pub retry_after: Option<u64>,
+    /// What the site did, when it was asked.
+    pub site: Option<SiteCall>,
 }
 
 impl From<MoodleException> for NotForwarded {
     fn from(exception: MoodleException) -> Self {
-        NotForwarded { exception, retry_after: None }
+        NotForwarded { exception, retry_after: None, site: None }
     }
 }
 
@@ -150,7 +162,7 @@ impl App {
                 "This service may send {limit} calls a minute to the Moodle site behind this endpoint: try again in {wait} s"
             );
             let exception = MoodleException::new(crate::domain::access::MOODLE_EXCEPTION, "upstreamratelimit", message);
-            return Err(NotForwarded { exception, retry_after: Some(wait) });
+            return Err(NotForwarded { exception, retry_after: Some(wait), site: None });
         }
         // Beyond the cap, at once: a site that is slow must not gather a queue here.
         let Ok(_permit) = link.in_flight.clone().try_acquire_owned() else {
@@ -162,7 +174,7 @@ impl App {
                     settings.max_concurrent
                 ),
             );
-            return Err(NotForwarded { exception, retry_after: Some(1) });
+            return Err(NotForwarded { exception, retry_after: Some(1), site: None });
         };
         let site_info = grant.function == crate::model::site_info::NAME;
         // A REST caller takes the site's answer as it is, except site info, rewritten here.
@@ -171,18 +183,24 @@ impl App {
             _ => RestFormat::Json,
         };
         let params = crate::wire::params::to_pairs(args);
-        let reply =
-            link.site.forward(&credential, &grant.function, &params, format).await.map_err(|e| site_failed(&e))?;
+        let asked = std::time::Instant::now();
+        let reply = link.site.forward(&credential, &grant.function, &params, format).await.map_err(|e| {
+            let status = if let SiteError::Status(s) = e { s } else { 0 };
+            let latency_micros = u64::try_from(asked.elapsed().as_micros()).unwrap_or(u64::MAX);
+            NotForwarded { site: Some(SiteCall { status, latency_micros, bytes: 0 }), ..site_failed(&e).into() }
+        })?;
+        let site = figures(&reply);
+        let failed = |e: SiteError| NotForwarded { site: Some(site), ..site_failed(&e).into() };
         if call.rest_format.is_some() && !site_info {
             // As the site sent it, once it is what Moodle sends: garbage is the site's failure.
-            reply.check(format).map_err(|e| site_failed(&e))?;
+            reply.check(format).map_err(failed)?;
             return Ok(Forwarded::AsSent(reply));
         }
-        let answer = reply.json().map_err(|e| site_failed(&e))?;
+        let answer = reply.json().map_err(failed)?;
         if let Some((exception, errorcode, message, debuginfo)) = crate::upstream::moodle_exception(&answer) {
             let mut e = MoodleException::new("", "", message);
             (e.exception, e.errorcode, e.debuginfo) = (exception.into(), errorcode.into(), debuginfo);
-            return Err(e.into());
+            return Err(NotForwarded { site: Some(site), ..e.into() });
         }
         let mut value = from_json(answer);
         let description = if site_info {
@@ -191,7 +209,7 @@ impl App {
         } else {
             None
         };
-        Ok(Forwarded::Encode(Done { value: Some(value), description }))
+        Ok(Forwarded::Encode(Done { value: Some(value), description }, site))
     }
 
     /// The service's site credential, opened with the key file, and its calls-a-minute limit.

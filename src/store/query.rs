@@ -532,9 +532,17 @@ pub trait Queries: View {
     fn call_entries(&self, limit: usize) -> Result<Vec<CallLog>, StoreError> {
         let mut out = Vec::new();
         for entry in self.call_log()?.iter()?.rev().take(limit) {
-            out.push(decode(entry?.1.value(), "call log")?);
+            let (key, value) = entry?;
+            let mut call: CallLog = decode(value.value(), "call log")?;
+            call.site = self.call_site_of(key.value())?;
+            out.push(call);
         }
         Ok(out)
+    }
+
+    /// What the Moodle site did with the logged call `key`, if it was forwarded.
+    fn call_site_of(&self, key: (u64, u64)) -> Result<Option<crate::domain::upstream::SiteCall>, StoreError> {
+        get_record(self.call_site()?, key, "call site")
     }
 
     /// The time and number of the newest call logged.
@@ -562,7 +570,9 @@ pub trait Queries: View {
             let (key, value) = entry?;
             let seq = key.value().1;
             if seq > seen {
-                out.push((seq, decode(value.value(), "call log")?));
+                let mut call: CallLog = decode(value.value(), "call log")?;
+                call.site = self.call_site_of(key.value())?;
+                out.push((seq, call));
             }
         }
         out.sort_by_key(|(seq, _)| *seq);

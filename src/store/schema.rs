@@ -12,7 +12,7 @@ use crate::domain::{Role, Service, Settings};
 use redb::ReadableTable;
 
 /// The schema this release writes.
-pub const SCHEMA_VERSION: u64 = 3;
+pub const SCHEMA_VERSION: u64 = 4;
 
 const VERSION_KEY: &str = "schema_version";
 const CREATED_KEY: &str = "created_at";
@@ -37,6 +37,8 @@ const MIGRATIONS: &[Migration] = &[
     // 3 adds the `upstream` table (opening the write transaction's tables created it) and the
     // feed's `Upstream` change, which older releases cannot read: they refuse the file.
     Migration { from: 2, apply: |_| Ok(()) },
+    // 4 adds `call_site`, what the Moodle site did with forwarded calls (created likewise).
+    Migration { from: 3, apply: |_| Ok(()) },
 ];
 
 pub(super) fn prepare(store: &Store) -> Result<(), StoreError> {

@@ -102,6 +102,8 @@ tables! {
     tokens_by_service, TokensByService, TOKENS_BY_SERVICE = "tokens_by_service": (u64, u64) => ();
     /// (time, seq) → CallLog
     call_log, CallLogT, CALL_LOG = "call_log": (u64, u64) => Bytes;
+    /// (time, seq) → SiteCall, for the call-log rows of forwarded calls
+    call_site, CallSiteT, CALL_SITE = "call_site": (u64, u64) => Bytes;
     /// (time, seq) → AuditEntry
     audit_log, AuditLog, AUDIT_LOG = "audit_log": (u64, u64) => Bytes;
     /// service id → Upstream: the service's sealed site credential, limit and last sync

@@ -284,6 +284,7 @@ impl WriteTables<'_> {
             .collect::<Result<_, _>>()?;
         for k in &keys {
             self.call_log.remove(k)?;
+            self.call_site.remove(k)?;
         }
         if !keys.is_empty() {
             self.changed(Change::Calls);
@@ -343,7 +344,11 @@ impl WriteTables<'_> {
         }
         let first = self.reserve_ids("call", calls.len() as u64)?;
         for (seq, c) in (first..).zip(calls) {
-            self.call_log.insert((u64::try_from(c.time).unwrap_or(0), seq), encode(c).as_slice())?;
+            let key = (u64::try_from(c.time).unwrap_or(0), seq);
+            self.call_log.insert(key, encode(c).as_slice())?;
+            if let Some(site) = &c.site {
+                self.call_site.insert(key, encode(site).as_slice())?;
+            }
         }
         self.changed(Change::Calls);
         Ok(())

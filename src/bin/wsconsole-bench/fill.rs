@@ -127,6 +127,7 @@ pub fn fill(store: &Store, v: Volume, now: UnixTime) -> Result<(), StoreError> {
                 remote_ip: "127.0.0.1".into(),
                 outcome: "ok".into(),
                 duration_micros: 150,
+                site: None,
             })
             .collect();
         store.write(|t| {

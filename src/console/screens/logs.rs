@@ -121,7 +121,7 @@ impl Screen for Logs {
                 )
             };
             if let Some(c) = v.get(sel).map(|&i| &d.calls[i]) {
-                let text = format!(
+                let mut text = format!(
                     " {} {}() over {} from {} → {} in {} µs",
                     format_time(c.call.time),
                     c.call.function,
@@ -130,6 +130,12 @@ impl Screen for Logs {
                     c.call.outcome,
                     c.call.duration_micros
                 );
+                if let Some(site) = &c.call.site {
+                    text.push_str(&match site.status {
+                        0 => format!("; the Moodle site gave no answer ({} µs)", site.latency_micros),
+                        s => format!("; the Moodle site: HTTP {s}, {} µs, {} bytes", site.latency_micros, site.bytes),
+                    });
+                }
                 f.render_widget(Paragraph::new(text).style(t.dim()), detail);
             }
             let spec = TableSpec {
