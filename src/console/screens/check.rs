@@ -201,22 +201,53 @@ fn verdict(store: &Store, c: &Inputs, token: Option<Option<u64>>, now: UnixTime)
         let given = !c.password.is_empty();
         let check = |u: &crate::domain::User, p: &str| !given || verify_password(&u.password_hash, p);
         Ok(match decide(&v, &req, &check).map_err(|e| e.to_string())? {
-            Ok(g) => (
-                true,
-                format!(
+            Ok(g) => {
+                let mut said = format!(
                     "The call passes: user \"{}\" may call {}() through service \"{}\" over {}{}.",
                     g.user.username,
                     g.function,
                     g.service.name,
                     protocol.label(),
                     if c.token.is_empty() && !given { " (with the right password)" } else { "" }
-                ),
-                None,
-            ),
+                );
+                if g.forward {
+                    said.push(' ');
+                    said.push_str(&forwarded_to(&v, g.service.id).map_err(|e| e.to_string())?);
+                }
+                (true, said, None)
+            }
             Err(denial) => (false, denial.explain(), Some(denial.place())),
         })
     });
     decided.unwrap_or_else(|e| (false, e, None))
+}
+
+/// Where a connected service's call goes, and how the site was last seen.
+fn forwarded_to(
+    v: &crate::store::ReadView,
+    service: crate::domain::ServiceId,
+) -> Result<String, crate::store::StoreError> {
+    use crate::store::Queries;
+    let site = v.settings()?.upstream.url;
+    let link = v.upstream(service)?.unwrap_or_default();
+    let account = link.sync.as_ref().map_or("the service's credential".to_string(), |s| format!("\"{}\"", s.username));
+    let mut said = format!("It is forwarded to {site} as {account}");
+    match (&link.sync, &link.last_error) {
+        (_, Some(e)) => said.push_str(&format!(
+            "; the site's last error ({}): {}",
+            crate::domain::time::format_time(e.at),
+            e.message
+        )),
+        (Some(s), None) => said.push_str(&format!(
+            "; last sync {}: {} ({})",
+            crate::domain::time::format_time(s.at),
+            s.site_name,
+            s.release
+        )),
+        (None, None) => said.push_str("; never synced: wsconsole service sync"),
+    }
+    said.push('.');
+    Ok(said)
 }
 
 impl Screen for Check {
@@ -347,5 +378,64 @@ impl Check {
     fn scroll(&mut self, to: u16) -> Effects {
         self.scroll = to;
         Vec::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::upstream::SiteSync;
+    use crate::ops::{NewService, NewToken, NewUser, Ops};
+    use std::sync::Arc;
+
+    /// The access check says where a connected service's call goes, as whom, and how the site
+    /// was last seen.
+    #[test]
+    fn a_connected_service_s_call_is_said_to_be_forwarded() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(&dir.path().join("c.redb")).unwrap());
+        let ops = Ops::new(store.clone(), "t");
+        ops.set_web_services(true).unwrap();
+        ops.set_protocol(Protocol::Rest, true).unwrap();
+        ops.create_user(NewUser::named("ann", crate::domain::AuthMethod::Webservice)).unwrap();
+        ops.create_role("c", "C", &["webservice/rest:use".to_string()]).unwrap();
+        ops.set_role_assignment("c", "ann", true).unwrap();
+        let new =
+            NewService { name: "Front".into(), shortname: "front".into(), enabled: true, ..NewService::default() };
+        ops.create_service(new).unwrap();
+        ops.set_service_functions("front", &["core_webservice_get_site_info".to_string()], true).unwrap();
+        let token =
+            ops.create_token(NewToken { username: "ann".into(), service: "front".into(), ..NewToken::default() });
+        let id = token.unwrap().token.id;
+        let inputs = Inputs {
+            token: "t".into(),
+            username: String::new(),
+            password: String::new(),
+            protocol: "rest".into(),
+            function: "core_webservice_get_site_info".into(),
+            ip: "127.0.0.1".into(),
+        };
+        let said = |store: &Store| verdict(store, &inputs, Some(Some(id)), crate::store::now());
+        let (pass, sentence, _) = said(&store);
+        assert!(pass && !sentence.contains("forwarded"), "{sentence}");
+
+        ops.set_setting("upstreamurl", "https://moodle.example.com").unwrap();
+        ops.set_upstream_credential("front", "0123456789abcdef0123456789abcdef").unwrap();
+        let (pass, sentence, _) = said(&store);
+        assert!(pass && sentence.contains("forwarded to https://moodle.example.com"), "{sentence}");
+        assert!(sentence.contains("never synced"), "{sentence}");
+        let sync = SiteSync {
+            at: 1_800_000_000,
+            site_name: "Campus".into(),
+            release: "4.3".into(),
+            username: "svc".into(),
+            functions: vec!["core_webservice_get_site_info".into()],
+        };
+        ops.record_upstream_sync("front", sync).unwrap();
+        let (_, sentence, _) = said(&store);
+        assert!(sentence.contains("as \"svc\"") && sentence.contains("Campus (4.3)"), "{sentence}");
+        ops.record_upstream_error("front", "the site could not be reached: refused").unwrap();
+        let (_, sentence, _) = said(&store);
+        assert!(sentence.contains("last error") && sentence.contains("could not be reached"), "{sentence}");
     }
 }
