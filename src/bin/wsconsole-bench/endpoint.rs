@@ -40,14 +40,14 @@ pub fn baseline(args: &[String]) {
     });
 }
 
-struct WrkResult {
-    rps: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    non_2xx: u64,
+pub struct WrkResult {
+    pub rps: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub non_2xx: u64,
 }
 
-fn wrk(url: &str, connections: u32, seconds: u32, script: &Path) -> WrkResult {
+pub fn wrk(url: &str, connections: u32, seconds: u32, script: &Path) -> WrkResult {
     let out = std::process::Command::new("wrk")
         .args(["-t2", &format!("-c{connections}"), &format!("-d{seconds}s"), "--latency", "-s"])
         .arg(script)
@@ -85,11 +85,11 @@ fn wrk(url: &str, connections: u32, seconds: u32, script: &Path) -> WrkResult {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn wait_for(url: &str) {
+pub fn wait_for(url: &str) {
     for _ in 0..200 {
         if std::process::Command::new("curl").args(["-sf", "-o", "/dev/null", url]).status().is_ok_and(|s| s.success())
         {

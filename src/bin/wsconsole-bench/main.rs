@@ -10,6 +10,7 @@ mod common;
 mod console;
 mod endpoint;
 mod fill;
+mod front;
 mod handler;
 mod store;
 
@@ -26,6 +27,8 @@ fn main() {
         Some("endpoint") => endpoint::endpoint_bench(&args[1..]),
         Some("baseline") => endpoint::baseline(&args[1..]),
         Some("handler") => handler::handler_bench(&args[1..]),
+        Some("front") => front::front_bench(&args[1..]),
+        Some("slow-site") => front::slow_site(&args[1..]),
         Some("console") => console::console_bench(&args[1..]),
         Some("console-measure") => console::console_measure(&args[1..]),
         _ => {
@@ -34,6 +37,7 @@ fn main() {
                 "       wsconsole-bench endpoint [--tokens N] [--seconds N] [--rounds N] [--warmup N] [--connections N] [--dir DIR]"
             );
             eprintln!("       wsconsole-bench handler [--tokens N] [--requests N] [--dir DIR]");
+            eprintln!("       wsconsole-bench front [--seconds N] [--connections N] [--site-delay-ms N] [--dir DIR]");
             eprintln!("       wsconsole-bench console [--users N] [--tokens N] [--calls N] [--dir DIR]");
             std::process::exit(2);
         }
