@@ -8,19 +8,19 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::convert::Infallible;
 use std::sync::Arc;
 
-const NOW: UnixTime = 1_800_000_000;
-const TOKEN: &str = "05d26cbd3d5da4fb831f50abd3ae7900";
+pub(super) const NOW: UnixTime = 1_800_000_000;
+pub(super) const TOKEN: &str = "05d26cbd3d5da4fb831f50abd3ae7900";
 const FUNCTION: &str = "core_webservice_get_site_info";
 
 #[derive(Default)]
-struct Memory {
-    settings: Settings,
-    tokens: HashMap<TokenHash, Token>,
-    users: HashMap<UserId, User>,
-    caps: HashSet<(UserId, String)>,
-    services: HashMap<ServiceId, Service>,
+pub(super) struct Memory {
+    pub(super) settings: Settings,
+    pub(super) tokens: HashMap<TokenHash, Token>,
+    pub(super) users: HashMap<UserId, User>,
+    pub(super) caps: HashSet<(UserId, String)>,
+    pub(super) services: HashMap<ServiceId, Service>,
     functions: HashSet<(ServiceId, String)>,
-    authorised: HashMap<(ServiceId, UserId), AuthorisedUser>,
+    pub(super) authorised: HashMap<(ServiceId, UserId), AuthorisedUser>,
     /// Services connected to a Moodle site, with the functions it offers them.
     sites: HashMap<ServiceId, Vec<String>>,
 }
@@ -105,7 +105,7 @@ fn service(id: ServiceId, restricted: bool) -> Service {
 
 /// The fixtures' site: wsuser with a REST-capable role, "Test service" restricted with wsuser
 /// authorised, and one token.
-fn site() -> Memory {
+pub(super) fn site() -> Memory {
     let mut m = Memory::default();
     m.settings.enable_web_services = true;
     m.settings.protocols = BTreeSet::from([Protocol::Rest]);

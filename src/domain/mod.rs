@@ -4,6 +4,8 @@
 pub mod access;
 pub mod capabilities;
 pub mod config;
+pub mod file_access;
+pub mod file_urls;
 pub mod function_catalogue;
 pub mod iprestriction;
 pub mod login;

@@ -150,12 +150,20 @@ fn service_not_available(s: &Settings) -> Value {
 /// With developer debugging, Moodle adds the error code and a link to the site; it also adds
 /// PHP's stack trace, which this endpoint has none of.
 pub(super) fn fatal_error(code: &'static str, message: impl Into<String>, settings: &Settings) -> Response {
+    fatal_exception(&crate::domain::access::MoodleException::new("", code, message), settings)
+}
+
+/// [`fatal_error`] of an exception that may carry debugging information, shown (before the
+/// error code) only with developer debugging, as Moodle does.
+pub(super) fn fatal_exception(e: &crate::domain::access::MoodleException, settings: &Settings) -> Response {
     let developer = settings.debug >= crate::domain::debug_level::DEVELOPER;
+    let code = &e.errorcode;
+    let debuginfo = format!("{}\nError code: {code}", e.debuginfo.as_deref().unwrap_or(""));
     let body = Value::map([
-        ("error", Value::str(message.into())),
-        ("errorcode", Value::str(code)),
+        ("error", Value::str(e.message.clone())),
+        ("errorcode", Value::str(code.to_string())),
         ("stacktrace", Value::Null),
-        ("debuginfo", if developer { Value::str(format!("\nError code: {code}")) } else { Value::Null }),
+        ("debuginfo", if developer { Value::str(debuginfo) } else { Value::Null }),
         ("reproductionlink", if developer { Value::str(format!("{}/", settings.site_url)) } else { Value::Null }),
     ]);
     let mut h = HeaderMap::new();

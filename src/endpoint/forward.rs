@@ -8,6 +8,7 @@ use super::fresh::Snapshot;
 use super::state::App;
 use crate::domain::ServiceId;
 use crate::domain::access::{Grant, MoodleException};
+use crate::domain::file_urls::FileUrls;
 use crate::domain::upstream::{SiteCall, UpstreamSettings};
 use crate::model::value::Value;
 use crate::store::Queries;
@@ -24,6 +25,8 @@ pub(super) struct Front {
     link: Mutex<Option<Link>>,
     /// Each connected service's calls to the site in the current minute's window.
     rates: Mutex<HashMap<ServiceId, RateWindow>>,
+    /// Private access keys of the users who may fetch files through the front.
+    pub keys: super::files::KeyIndex,
 }
 
 /// A sliding count of one service's calls: the previous minute's count weighs in by how much
@@ -62,15 +65,34 @@ impl RateWindow {
 }
 
 #[derive(Clone)]
-struct Link {
+pub(super) struct Link {
     settings: UpstreamSettings,
-    site: Site,
+    pub site: Site,
     in_flight: Arc<Semaphore>,
 }
 
+impl Link {
+    /// A place among the calls in flight to the site, or at once the exception that says
+    /// the cap is reached (nothing waits in a queue here: a slow site must not gather one).
+    pub(super) fn in_flight(&self) -> Result<tokio::sync::OwnedSemaphorePermit, Box<NotForwarded>> {
+        self.in_flight.clone().try_acquire_owned().map_err(|_| {
+            let exception = MoodleException::new(
+                crate::domain::access::MOODLE_EXCEPTION,
+                "upstreambusy",
+                format!(
+                    "The Moodle site behind this endpoint already has {} calls in flight: try again shortly",
+                    self.settings.max_concurrent
+                ),
+            );
+            Box::new(NotForwarded { exception, retry_after: Some(1), site: None })
+        })
+    }
+}
+
 impl Front {
-    /// Counts a call of `service` against its limit (0: none of its own).
-    fn admit(&self, service: ServiceId, limit: u32) -> Result<(), u64> {
+    /// Counts a call of `service` against its limit (0: none of its own), or the exception
+    /// that says it is reached, with the seconds to wait.
+    pub(super) fn admit(&self, service: ServiceId, limit: u32) -> Result<(), Box<NotForwarded>> {
         if limit == 0 {
             return Ok(());
         }
@@ -78,10 +100,16 @@ impl Front {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
         let mut rates = self.rates.lock().unwrap_or_else(|p| p.into_inner());
-        rates.entry(service).or_default().take(now_ms, limit)
+        rates.entry(service).or_default().take(now_ms, limit).map_err(|wait| {
+            let message = format!(
+                "This service may send {limit} calls a minute to the Moodle site behind this endpoint: try again in {wait} s"
+            );
+            let exception = MoodleException::new(crate::domain::access::MOODLE_EXCEPTION, "upstreamratelimit", message);
+            Box::new(NotForwarded { exception, retry_after: Some(wait), site: None })
+        })
     }
 
-    fn link(&self, settings: &UpstreamSettings) -> Result<Link, SiteError> {
+    pub(super) fn link(&self, settings: &UpstreamSettings) -> Result<Link, SiteError> {
         let mut link = self.link.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(l) = link.as_ref().filter(|l| l.settings == *settings) {
             return Ok(l.clone());
@@ -128,7 +156,7 @@ impl From<MoodleException> for NotForwarded {
 }
 
 /// The exception a caller gets when the site gives nothing usable: it names the site's failure.
-fn site_failed(e: &SiteError) -> MoodleException {
+pub(super) fn site_failed(e: &SiteError) -> MoodleException {
     MoodleException::new(
         crate::domain::access::MOODLE_EXCEPTION,
         "upstreamerror",
@@ -148,7 +176,7 @@ impl App {
     ) -> Result<Forwarded, NotForwarded> {
         let settings = &snapshot.settings.upstream;
         let link = self.front.link(settings).map_err(|e| site_failed(&e))?;
-        let (credential, limit) = self.site_credential(snapshot, grant).map_err(|e| site_failed(&e))?;
+        let (credential, limit) = self.site_credential(snapshot, grant.service.id).map_err(|e| site_failed(&e))?;
         if call.protocol == crate::domain::Protocol::Soap {
             return Err(MoodleException::new(
                 crate::domain::access::MOODLE_EXCEPTION,
@@ -157,25 +185,8 @@ impl App {
             )
             .into());
         }
-        if let Err(wait) = self.front.admit(grant.service.id, limit) {
-            let message = format!(
-                "This service may send {limit} calls a minute to the Moodle site behind this endpoint: try again in {wait} s"
-            );
-            let exception = MoodleException::new(crate::domain::access::MOODLE_EXCEPTION, "upstreamratelimit", message);
-            return Err(NotForwarded { exception, retry_after: Some(wait), site: None });
-        }
-        // Beyond the cap, at once: a site that is slow must not gather a queue here.
-        let Ok(_permit) = link.in_flight.clone().try_acquire_owned() else {
-            let exception = MoodleException::new(
-                crate::domain::access::MOODLE_EXCEPTION,
-                "upstreambusy",
-                format!(
-                    "The Moodle site behind this endpoint already has {} calls in flight: try again shortly",
-                    settings.max_concurrent
-                ),
-            );
-            return Err(NotForwarded { exception, retry_after: Some(1), site: None });
-        };
+        self.front.admit(grant.service.id, limit).map_err(|n| *n)?;
+        let _permit = link.in_flight().map_err(|n| *n)?;
         let site_info = grant.function == crate::model::site_info::NAME;
         // A REST caller takes the site's answer as it is, except site info, rewritten here.
         let format = match call.rest_format {
@@ -184,12 +195,13 @@ impl App {
         };
         let params = crate::wire::params::to_pairs(args);
         let asked = std::time::Instant::now();
-        let reply = link.site.forward(&credential, &grant.function, &params, format).await.map_err(|e| {
+        let mut reply = link.site.forward(&credential, &grant.function, &params, format).await.map_err(|e| {
             let status = if let SiteError::Status(s) = e { s } else { 0 };
             let latency_micros = u64::try_from(asked.elapsed().as_micros()).unwrap_or(u64::MAX);
             NotForwarded { site: Some(SiteCall { status, latency_micros, bytes: 0 }), ..site_failed(&e).into() }
         })?;
         let site = figures(&reply);
+        self.point_files_here(snapshot, grant, &mut reply.body)?;
         let failed = |e: SiteError| NotForwarded { site: Some(site), ..site_failed(&e).into() };
         if call.rest_format.is_some() && !site_info {
             // As the site sent it, once it is what Moodle sends: garbage is the site's failure.
@@ -212,13 +224,28 @@ impl App {
         Ok(Forwarded::Encode(Done { value: Some(value), description }, site))
     }
 
+    /// The site's file URLs in `body` pointed at this endpoint, with the caller's own key in
+    /// place of the site account's (`domain::file_urls`).
+    fn point_files_here(&self, snapshot: &Snapshot, grant: &Grant, body: &mut Vec<u8>) -> Result<(), MoodleException> {
+        if memchr::memmem::find(body, b"pluginfile.php").is_none() {
+            return Ok(());
+        }
+        let key = self.store.site_key().map_err(crate::functions::internal)?.user_private_access_key(grant.user.id);
+        let settings = &snapshot.settings;
+        let urls = FileUrls { site: &settings.upstream.url, front: &settings.site_url, caller_key: &key };
+        if let std::borrow::Cow::Owned(rewritten) = urls.rewrite(body) {
+            *body = rewritten;
+        }
+        Ok(())
+    }
+
     /// The service's site credential, opened with the key file, and its calls-a-minute limit.
-    fn site_credential(&self, snapshot: &Snapshot, grant: &Grant) -> Result<(String, u32), SiteError> {
+    pub(super) fn site_credential(&self, snapshot: &Snapshot, service: ServiceId) -> Result<(String, u32), SiteError> {
         let not_set = || SiteError::NotMoodle("the service has no usable site credential".into());
-        let link = snapshot.view.upstream(grant.service.id).map_err(|_| not_set())?.ok_or_else(not_set)?;
+        let link = snapshot.view.upstream(service).map_err(|_| not_set())?.ok_or_else(not_set)?;
         let key = self.store.site_key().map_err(|_| not_set())?;
         let sealed = link.credential.ok_or_else(not_set)?;
-        let credential = key.open_credential(grant.service.id, &sealed.sealed).ok_or_else(not_set)?;
+        let credential = key.open_credential(service, &sealed.sealed).ok_or_else(not_set)?;
         Ok((credential, link.calls_per_minute))
     }
 
@@ -238,6 +265,7 @@ impl App {
                 ("functions", Value::List(functions)) => functions
                     .retain(|f| f.get("name").and_then(Value::as_str).is_some_and(|n| allowed.iter().any(|a| a == n))),
                 ("userprivateaccesskey", field) => *field = Value::str(key.clone()),
+                ("siteurl", field) => *field = Value::str(snapshot.settings.site_url.clone()),
                 _ => {}
             }
         }

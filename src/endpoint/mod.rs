@@ -11,6 +11,7 @@ mod body_budget;
 mod call;
 mod call_log;
 mod connections;
+mod files;
 mod forward;
 mod fresh;
 mod gate;
@@ -137,6 +138,9 @@ pub fn router(state: AppState) -> Router {
         .route(routes::AJAX_SERVICE, any(ajax::service::<false>))
         .route(routes::AJAX_SERVICE_NOLOGIN, any(ajax::service::<true>))
         .route("/lib/ajax/{*file}", any(ajax::missing_file))
+        .route(crate::domain::file_urls::PLUGINFILE, any(files::pluginfile))
+        .route(files::PLUGINFILE_ROUTE, any(files::pluginfile))
+        .route(files::TOKENPLUGINFILE_ROUTE, any(files::tokenpluginfile))
         .route("/healthz", get(|| async { "ok\n" }))
         .fallback(|| async { (StatusCode::NOT_FOUND, "Not found\n") })
         .layer(axum::extract::DefaultBodyLimit::disable())

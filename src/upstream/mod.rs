@@ -95,6 +95,9 @@ pub fn moodle_exception(answer: &serde_json::Value) -> Option<(String, String, S
 #[derive(Clone)]
 pub struct Site {
     client: reqwest::Client,
+    /// For files: no bound on the whole transfer (a large file takes its time), but on each
+    /// read, and on the wait for the answer's head.
+    files: reqwest::Client,
     base: String,
     timeout_secs: u32,
 }
@@ -104,24 +107,32 @@ impl Site {
         if !settings.is_set() {
             return Err(SiteError::NoSite);
         }
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(Duration::from_secs(settings.timeout_secs.into()))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("wsconsole/", env!("CARGO_PKG_VERSION")));
+        let mut certificates = Vec::new();
         if !settings.ca_file.is_empty() {
             let bad = |why: String| SiteError::BadCa { path: settings.ca_file.clone(), why };
             let pem = std::fs::read(&settings.ca_file).map_err(|e| bad(e.to_string()))?;
-            let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| bad(e.to_string()))?;
+            certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| bad(e.to_string()))?;
             if certificates.is_empty() {
                 return Err(bad("it holds no PEM certificate".into()));
             }
-            for c in certificates {
-                builder = builder.add_root_certificate(c);
-            }
         }
-        let client = builder.build().map_err(|e| SiteError::Unreachable(e.to_string()))?;
-        Ok(Site { client, base: settings.url.clone(), timeout_secs: settings.timeout_secs })
+        let timeout = Duration::from_secs(settings.timeout_secs.into());
+        let build = |limit: fn(reqwest::ClientBuilder, Duration) -> reqwest::ClientBuilder| {
+            let mut builder = reqwest::Client::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .redirect(reqwest::redirect::Policy::none())
+                .user_agent(concat!("wsconsole/", env!("CARGO_PKG_VERSION")));
+            for c in &certificates {
+                builder = builder.add_root_certificate(c.clone());
+            }
+            limit(builder, timeout).build().map_err(|e| SiteError::Unreachable(e.to_string()))
+        };
+        Ok(Site {
+            client: build(reqwest::ClientBuilder::timeout)?,
+            files: build(reqwest::ClientBuilder::read_timeout)?,
+            base: settings.url.clone(),
+            timeout_secs: settings.timeout_secs,
+        })
     }
 
     /// The site's base URL.
@@ -184,6 +195,32 @@ impl Site {
         Ok(SiteReply { status, content_type, body, latency: started.elapsed() })
     }
 
+    /// Asks the site's `webservice/pluginfile.php` for the file at `path` (its segments after
+    /// the script, each checked and encoded here: the front fetches nothing but the site's
+    /// files), with `credential` in the POST body and the caller's download options and
+    /// conditional or range headers. The answer's head, its body still to read.
+    pub async fn fetch_file(
+        &self,
+        credential: &str,
+        path: &[String],
+        options: &[(String, String)],
+        headers: reqwest::header::HeaderMap,
+    ) -> Result<reqwest::Response, SiteError> {
+        let url = file_url(&self.base, path)?;
+        let mut form: Vec<(&str, &str)> = vec![("token", credential)];
+        form.extend(options.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let send = self.files.post(url).headers(headers).form(&form).send();
+        let timeout = Duration::from_secs(self.timeout_secs.into());
+        let response = tokio::time::timeout(timeout, send)
+            .await
+            .map_err(|_| SiteError::TimedOut(self.timeout_secs))?
+            .map_err(|e| self.failure(e))?;
+        if response.status().is_server_error() {
+            return Err(SiteError::Status(response.status().as_u16()));
+        }
+        Ok(response)
+    }
+
     /// The body, up to [`MAX_ANSWER_BYTES`].
     async fn read_bounded(&self, mut response: reqwest::Response) -> Result<Vec<u8>, SiteError> {
         if response.content_length().is_some_and(|n| n > MAX_ANSWER_BYTES as u64) {
@@ -214,6 +251,26 @@ impl Site {
     }
 }
 
+/// `<base>/webservice/pluginfile.php/<path>`, each segment (decoded) percent-encoded; a
+/// segment that is empty, `.` or `..`, or holds a slash, backslash or NUL is refused, so the
+/// URL stays under the script.
+pub fn file_url(base: &str, path: &[String]) -> Result<reqwest::Url, SiteError> {
+    let bad = |why: &str| SiteError::NotMoodle(format!("not a file path: {why}"));
+    if path.is_empty() {
+        return Err(bad("it is empty"));
+    }
+    if path.iter().any(|s| s.is_empty() || s == "." || s == ".." || s.contains(['/', '\\', '\0'])) {
+        return Err(bad("a segment is empty, `.` or `..`, or holds a slash, a backslash or a NUL"));
+    }
+    let mut url = reqwest::Url::parse(base).map_err(|e| SiteError::NotMoodle(format!("the site URL: {e}")))?;
+    {
+        let mut segments = url.path_segments_mut().map_err(|_| bad("the site URL cannot have a path"))?;
+        segments.pop_if_empty().extend(["webservice", "pluginfile.php"]).extend(path);
+    }
+    url.set_query(None);
+    Ok(url)
+}
+
 /// The innermost cause of an HTTP failure (refused, reset, certificate unknown…).
 fn deepest_cause(e: &(dyn std::error::Error + 'static)) -> Option<String> {
     let mut cause = e.source()?;
@@ -227,4 +284,19 @@ fn deepest_cause(e: &(dyn std::error::Error + 'static)) -> Option<String> {
 fn preview(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(&body[..body.len().min(120)]);
     text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_url_stays_under_the_site_s_file_script() {
+        let path = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let url = file_url("https://m.example.com/moodle/", &path(&["5", "user", "a b?.png"])).unwrap();
+        assert_eq!(url.as_str(), "https://m.example.com/moodle/webservice/pluginfile.php/5/user/a%20b%3F.png");
+        for bad in [&[][..], &["5", ".."], &["."], &["5", ""], &["../x"], &["a\\b"], &["a\0"]] {
+            assert!(file_url("https://m.example.com", &path(bad)).is_err(), "{bad:?}");
+        }
+    }
 }

@@ -1,0 +1,294 @@
+//! The file scripts of a front door (DESIGN.md §8): `webservice/pluginfile.php` with the
+//! caller's token, `tokenpluginfile.php` with the caller's private access key. The caller is
+//! decided here (Moodle's order for the file scripts, `domain::file_access`), then the file is
+//! asked of the Moodle site with the service's credential and streamed through as it comes,
+//! never held whole. Only the site's `webservice/pluginfile.php` is ever fetched: the path is
+//! checked and encoded segment by segment (`upstream::file_url`), so this is no open proxy.
+//! A service answered here has no files: its callers get Moodle's "file not found".
+
+use super::answers::Refusal;
+use super::call_log::{Entry, Who};
+use super::forward::{NotForwarded, site_failed};
+use super::fresh::Snapshot;
+use super::gate::{Opened, ip_of};
+use super::incoming::Incoming;
+use super::params::request_params;
+use super::state::{App, AppState};
+use crate::domain::UserId;
+use crate::domain::access::{AccessData, MoodleException};
+use crate::domain::file_access::{FileDenial, FileGrant, decide_file, decide_file_for};
+use crate::domain::file_urls::{PLUGINFILE, TOKENPLUGINFILE};
+use crate::domain::iprestriction::ClientAddr;
+use crate::domain::secret::{clean_token, hash_token};
+use crate::domain::upstream::SiteCall;
+use crate::store::Queries;
+use crate::wire::params::take;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Axum routes of the two scripts, with the file's path after them.
+pub const PLUGINFILE_ROUTE: &str = "/webservice/pluginfile.php/{*path}";
+pub const TOKENPLUGINFILE_ROUTE: &str = "/tokenpluginfile.php/{*path}";
+
+/// The download options `webservice/pluginfile.php` reads, passed on to the site.
+const OPTIONS: [&str; 4] = ["forcedownload", "preview", "offline", "embed"];
+/// The caller's headers passed on: ranges and conditions, so media seek and caches work.
+const ASKED: [header::HeaderName; 4] =
+    [header::RANGE, header::IF_RANGE, header::IF_NONE_MATCH, header::IF_MODIFIED_SINCE];
+/// The site's headers passed back: what describes the file and how it may be cached.
+const DESCRIBED: [header::HeaderName; 9] = [
+    header::CONTENT_TYPE,
+    header::CONTENT_LENGTH,
+    header::CONTENT_DISPOSITION,
+    header::CONTENT_RANGE,
+    header::ACCEPT_RANGES,
+    header::ETAG,
+    header::LAST_MODIFIED,
+    header::CACHE_CONTROL,
+    header::EXPIRES,
+];
+
+/// `webservice/pluginfile.php/<path>?token=…` (or `?file=/<path>`, without slash arguments).
+pub async fn pluginfile(State(app): State<AppState>, incoming: Incoming) -> Result<Response, Refusal> {
+    let Opened { snapshot, client, now } = app.open(&incoming).await?;
+    let mut entry = Entry { function: &PLUGINFILE[1..], protocol: "file", client, now, started: incoming.started };
+    let mut params = request_params(&incoming).await.map_err(Refusal::bad_request)?;
+    let token = take(&mut params, "token");
+    let file = take(&mut params, "file").unwrap_or_default();
+    let path = path_after(incoming.uri.path(), PLUGINFILE).unwrap_or(&file).to_string();
+    let Some(token) = token else {
+        let e = MoodleException::new(
+            crate::domain::access::MOODLE_EXCEPTION,
+            "missingparam",
+            "A required parameter (token) was missing",
+        );
+        return Ok(app.refuse_file(&entry, &snapshot, &e, Who::default()));
+    };
+    let hash = clean_token(&token).map(|t| hash_token(&t));
+    let decision = decide_file(&*snapshot, hash.as_ref(), client, now).map_err(Refusal::unavailable)?;
+    let grant = match decision {
+        Ok(grant) => grant,
+        Err(denial) => return app.file_denied(&mut entry, &snapshot, &denial),
+    };
+    app.send_file(&entry, &snapshot, &grant, &path, &params, &incoming.headers).await
+}
+
+/// `tokenpluginfile.php/<key>/<path>`: the key is the caller's private access key, which
+/// site info gave it; the user's tokens on services connected to the site are tried, most
+/// recently used first.
+pub async fn tokenpluginfile(State(app): State<AppState>, incoming: Incoming) -> Result<Response, Refusal> {
+    let Opened { snapshot, client, now } = app.open(&incoming).await?;
+    let mut entry = Entry { function: &TOKENPLUGINFILE[1..], protocol: "file", client, now, started: incoming.started };
+    let params = request_params(&incoming).await.map_err(Refusal::bad_request)?;
+    let rest = path_after(incoming.uri.path(), TOKENPLUGINFILE).unwrap_or_default();
+    let (key, path) = rest.trim_start_matches('/').split_once('/').unwrap_or((rest, ""));
+    let user = match app.front.keys.user_of(&app, &snapshot, key).map_err(Refusal::unavailable)? {
+        Some(user) => user,
+        None => {
+            if let Some(wait) = app.throttle.check(ip_of(client)) {
+                return Err(Refusal::TooMany(wait));
+            }
+            app.throttle.failed(ip_of(client));
+            let e = MoodleException::new(crate::domain::access::MOODLE_EXCEPTION, "invalidkey", "Invalid key");
+            return Ok(app.refuse_file(&entry, &snapshot, &e, Who::default()));
+        }
+    };
+    let grant = match user_grant(&snapshot, user, client, now).map_err(Refusal::unavailable)? {
+        Ok(grant) => grant,
+        Err(denial) => return app.file_denied(&mut entry, &snapshot, &denial),
+    };
+    app.send_file(&entry, &snapshot, &grant, &format!("/{path}"), &params, &incoming.headers).await
+}
+
+/// The first of the user's tokens on a connected service that may download, most recently
+/// used first; else the refusal of the most recently used one.
+fn user_grant(
+    snapshot: &Snapshot,
+    user: UserId,
+    client: ClientAddr,
+    now: i64,
+) -> Result<Result<FileGrant, FileDenial>, crate::store::StoreError> {
+    let mut tokens: Vec<_> = snapshot.view.tokens_of_user(user)?.into_iter().map(|(_, t)| t).collect();
+    tokens.retain(|t| snapshot.site_functions(t.service).is_ok_and(|f| f.is_some()));
+    tokens.sort_by_key(|t| std::cmp::Reverse(t.last_access));
+    let mut first_refusal = None;
+    for token in tokens {
+        match decide_file_for(snapshot, token, client, now)? {
+            Ok(grant) => return Ok(Ok(grant)),
+            Err(denial) => {
+                first_refusal.get_or_insert(denial);
+            }
+        }
+    }
+    Ok(Err(first_refusal.unwrap_or(FileDenial::Caller(crate::domain::access::Denial::InvalidToken))))
+}
+
+/// The path after `script`, when the URL carries it as slash arguments.
+fn path_after<'a>(path: &'a str, script: &str) -> Option<&'a str> {
+    path.strip_prefix(script).filter(|rest| rest.starts_with('/'))
+}
+
+impl App {
+    fn refuse_file(&self, entry: &Entry<'_>, snapshot: &Snapshot, e: &MoodleException, who: Who) -> Response {
+        self.log_call(entry, e.errorcode.clone(), who);
+        super::ajax::fatal_exception(e, &snapshot.settings)
+    }
+
+    fn file_denied(
+        &self,
+        entry: &mut Entry<'_>,
+        snapshot: &Snapshot,
+        denial: &FileDenial,
+    ) -> Result<Response, Refusal> {
+        if denial.is_invalid_token() {
+            if let Some(wait) = self.throttle.check(ip_of(entry.client)) {
+                return Err(Refusal::TooMany(wait));
+            }
+            self.throttle.failed(ip_of(entry.client));
+        }
+        Ok(self.refuse_file(entry, snapshot, &denial.moodle_exception(entry.client), Who::default()))
+    }
+
+    /// The file from the site, streamed; the site's failures as the file scripts' errors.
+    async fn send_file(
+        &self,
+        entry: &Entry<'_>,
+        snapshot: &Snapshot,
+        grant: &FileGrant,
+        path: &str,
+        params: &[(crate::model::value::Text, crate::model::value::Value)],
+        headers: &HeaderMap,
+    ) -> Result<Response, Refusal> {
+        let who = || Who { token: Some(grant.token.id), user: Some(grant.user.id), service: Some(grant.service.id) };
+        self.note_access(&grant.token, entry.now);
+        if snapshot.site_functions(grant.service.id).map_err(Refusal::unavailable)?.is_none() {
+            // Answered here: wsconsole keeps no files.
+            self.log_call(entry, "filenotfound", who());
+            return Ok((StatusCode::NOT_FOUND, "Sorry, the requested file could not be found\n").into_response());
+        }
+        let fail = |n: NotForwarded| {
+            self.log_forwarded(entry, n.exception.errorcode.clone(), who(), n.site);
+            super::answers::retry_after(super::ajax::fatal_exception(&n.exception, &snapshot.settings), n.retry_after)
+        };
+        let link = match self.front.link(&snapshot.settings.upstream) {
+            Ok(link) => link,
+            Err(e) => return Ok(fail(site_failed(&e).into())),
+        };
+        let (credential, limit) = match self.site_credential(snapshot, grant.service.id) {
+            Ok(c) => c,
+            Err(e) => return Ok(fail(site_failed(&e).into())),
+        };
+        let segments: Vec<String> = path
+            .trim_start_matches('/')
+            .split('/')
+            .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
+            .collect();
+        let options: Vec<(String, String)> = params
+            .iter()
+            .filter(|(k, _)| OPTIONS.contains(&k.as_ref()))
+            .filter_map(|(k, v)| Some((k.to_string(), v.as_str()?.chars().take(16).collect())))
+            .collect();
+        let mut asked = reqwest::header::HeaderMap::new();
+        for name in &ASKED {
+            if let Some(v) = headers.get(name) {
+                asked.insert(name.clone(), v.clone());
+            }
+        }
+        if let Err(n) = self.front.admit(grant.service.id, limit) {
+            return Ok(fail(*n));
+        }
+        let started = Instant::now();
+        // The place among the calls in flight is held until the site answers the head; the
+        // body then flows at the pace the caller reads it, bounded by the read time-out.
+        let reply = {
+            let _permit = match link.in_flight() {
+                Ok(p) => p,
+                Err(n) => return Ok(fail(*n)),
+            };
+            link.site.fetch_file(&credential, &segments, &options, asked).await
+        };
+        let latency = micros(started.elapsed());
+        let reply = match reply {
+            Ok(r) => r,
+            Err(e) => {
+                let status = if let crate::upstream::SiteError::Status(s) = e { s } else { 0 };
+                let site = SiteCall { status, latency_micros: latency, bytes: 0 };
+                return Ok(fail(NotForwarded { site: Some(site), ..site_failed(&e).into() }));
+            }
+        };
+        let status = StatusCode::from_u16(reply.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+        let site =
+            SiteCall { status: status.as_u16(), latency_micros: latency, bytes: reply.content_length().unwrap_or(0) };
+        self.log_forwarded(entry, if status.is_success() { "ok" } else { "sitestatus" }, who(), Some(site));
+        let mut described = HeaderMap::with_capacity(DESCRIBED.len());
+        for name in &DESCRIBED {
+            if let Some(v) = reply.headers().get(name) {
+                described.insert(name.clone(), v.clone());
+            }
+        }
+        let mut response = Response::new(Body::from_stream(reply.bytes_stream()));
+        *response.status_mut() = status;
+        *response.headers_mut() = described;
+        Ok(response)
+    }
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// Each user's private access key (derived from the key file, so not stored), for the users
+/// holding a token on a service connected to the site: a key names its user by a lookup,
+/// never by deriving every user's key per request. Made again when the database changed and a
+/// key is not found, at most once a second, so unknown keys cannot make it work hard.
+#[derive(Default)]
+pub(super) struct KeyIndex {
+    built: Mutex<Option<Built>>,
+}
+
+struct Built {
+    at: u64,
+    when: Instant,
+    users: HashMap<String, UserId>,
+}
+
+impl KeyIndex {
+    pub(super) fn user_of(
+        &self,
+        app: &App,
+        snapshot: &Snapshot,
+        key: &str,
+    ) -> Result<Option<UserId>, crate::store::StoreError> {
+        if key.is_empty() || key.len() > 64 || !key.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Ok(None);
+        }
+        let (_, at) = snapshot.records();
+        let mut built = self.built.lock().unwrap_or_else(|p| p.into_inner());
+        let stale = built.as_ref().is_none_or(|b| b.at < at && b.when.elapsed() >= Duration::from_secs(1));
+        if let Some(b) = built.as_ref()
+            && (b.users.contains_key(key) || !stale)
+        {
+            return Ok(b.users.get(key).copied());
+        }
+        let site_key = app.store.site_key()?;
+        let mut users = HashMap::new();
+        for service in snapshot.view.all_services()? {
+            if snapshot.site_functions(service.id)?.is_none() {
+                continue;
+            }
+            for id in snapshot.view.token_ids_of_service(service.id)? {
+                if let Some(t) = snapshot.view.token_by_id(id)? {
+                    users.entry(site_key.user_private_access_key(t.user)).or_insert(t.user);
+                }
+            }
+        }
+        let found = users.get(key).copied();
+        *built = Some(Built { at, when: Instant::now(), users });
+        Ok(found)
+    }
+}

@@ -1,0 +1,243 @@
+//! Files through the front door (issue 17, item 4): the site's file URLs in answers point at
+//! wsconsole, which checks the caller (token or private access key, "can download files") and
+//! streams the site's file through; it fetches nothing but the site's own file script.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+const BIN: &str = env!("CARGO_BIN_EXE_wsconsole");
+/// The site account's token (the service's credential) and private access key.
+const CREDENTIAL: &str = "0123456789abcdef0123456789abcdef";
+const SITE_KEY: &str = "sitesecretkey0123456789";
+const SMALL: &[u8] = b"PNG: not really a picture";
+const BIG: u64 = 100 << 20;
+
+/// What the scripted site was asked: method, path, the token it was given, the range asked.
+type Asked = Arc<Mutex<Vec<(String, String, String, String)>>>;
+
+/// A Moodle site, scripted: site info and one function over REST, and its file script serving
+/// a small picture, a 100 MB file and "not found". Its base URL, and what it was asked.
+fn file_site() -> (String, Asked) {
+    use axum::extract::{Form, Path as UrlPath, State};
+    use axum::http::{HeaderMap, StatusCode, header};
+    use axum::response::IntoResponse;
+    use std::collections::HashMap;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let asked: Asked = Arc::default();
+    let state = (base.clone(), asked.clone());
+    type S = (String, Asked);
+    async fn rest(State((base, asked)): State<S>, Form(form): Form<HashMap<String, String>>) -> impl IntoResponse {
+        let token = form.get("wstoken").cloned().unwrap_or_default();
+        asked.lock().unwrap().push(("POST".into(), "rest".into(), token.clone(), String::new()));
+        if token != CREDENTIAL {
+            return r#"{"exception":"moodle_exception","errorcode":"invalidtoken","message":"Invalid token - token not found"}"#.to_string();
+        }
+        let esc = base.replace('/', "\\/");
+        match form.get("wsfunction").map(String::as_str) {
+            Some("core_webservice_get_site_info") => format!(
+                r#"{{"sitename":"File Site","username":"frontdoor","siteurl":"{esc}","userprivateaccesskey":"{SITE_KEY}","release":"4.3","functions":[{{"name":"core_webservice_get_site_info","version":"1"}},{{"name":"core_course_get_contents","version":"1"}}]}}"#
+            ),
+            _ => format!(
+                r#"[{{"id":1,"name":"Week 1","summary":"<img src=\"{esc}\/tokenpluginfile.php\/{SITE_KEY}\/5\/course\/summary\/pic.png\">","modules":[{{"contents":[{{"fileurl":"{esc}\/webservice\/pluginfile.php\/5\/user\/icon\/pic.png?forcedownload=1"}}],"url":"{esc}\/mod\/page\/view.php?id=3"}}]}}]"#
+            ),
+        }
+    }
+    async fn file(
+        State((_, asked)): State<S>,
+        UrlPath(path): UrlPath<String>,
+        headers: HeaderMap,
+        Form(form): Form<HashMap<String, String>>,
+    ) -> axum::response::Response {
+        let token = form.get("token").cloned().unwrap_or_default();
+        let range = headers.get(header::RANGE).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+        asked.lock().unwrap().push(("POST".into(), format!("/{path}"), token.clone(), range.clone()));
+        if token != CREDENTIAL {
+            return r#"{"error":"Invalid token - token not found","errorcode":"invalidtoken"}"#.into_response();
+        }
+        match path.as_str() {
+            "5/user/icon/pic.png" if range == "bytes=0-3" => {
+                (StatusCode::PARTIAL_CONTENT, [(header::CONTENT_RANGE, "bytes 0-3/25")], &SMALL[..4]).into_response()
+            }
+            "5/user/icon/pic.png" | "5/course/summary/pic.png" => {
+                ([(header::CONTENT_TYPE, "image/png"), (header::ETAG, "\"pic1\"")], SMALL).into_response()
+            }
+            "5/big/film.bin" => {
+                let chunk = axum::body::Bytes::from(vec![b'x'; 64 << 10]);
+                let chunks = (0..BIG / (64 << 10)).map(move |_| Ok::<_, std::io::Error>(chunk.clone()));
+                let body = axum::body::Body::from_stream(futures_util::stream::iter(chunks));
+                ([(header::CONTENT_LENGTH, BIG.to_string())], body).into_response()
+            }
+            _ => (StatusCode::NOT_FOUND, "Sorry, the requested file could not be found").into_response(),
+        }
+    }
+    async fn other(State((_, asked)): State<S>, uri: axum::http::Uri) -> StatusCode {
+        asked.lock().unwrap().push(("ANY".into(), uri.path().to_string(), String::new(), String::new()));
+        StatusCode::IM_A_TEAPOT
+    }
+    let app = axum::Router::new()
+        .route("/webservice/rest/server.php", axum::routing::post(rest))
+        .route("/webservice/pluginfile.php/{*path}", axum::routing::post(file))
+        .fallback(other)
+        .with_state(state);
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    (base, asked)
+}
+
+fn cli(db: &Path, args: &[&str], stdin: &str) -> String {
+    let mut child = Command::new(BIN)
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .env_remove("WSCONSOLE_DB")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A raw request, so that the path goes out as written (`..` included); the whole answer.
+fn raw_get(base: &str, path: &str) -> String {
+    let mut s = std::net::TcpStream::connect(base.trim_start_matches("http://")).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+#[test]
+fn files_are_checked_here_and_streamed_from_the_site() {
+    let (site, asked) = file_site();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("front.redb");
+    cli(&db, &["settings", "set", "enablewebservices", "1"], "");
+    cli(&db, &["settings", "set", "webserviceprotocols", "rest"], "");
+    cli(&db, &["user", "add", "caller", "--auth", "webservice"], "Caller-pass-1\n");
+    cli(&db, &["role", "add", "client", "--name", "Client", "--cap", "webservice/rest:use"], "");
+    cli(&db, &["role", "assign", "client", "caller"], "");
+    cli(&db, &["service", "add", "front", "--name", "Front", "--enabled", "--download-files"], "");
+    cli(&db, &["settings", "set", "upstreamurl", &site], "");
+    cli(&db, &["service", "upstream", "front"], &format!("{CREDENTIAL}\n"));
+    cli(&db, &["service", "sync", "front"], "");
+    cli(&db, &["service", "add-function", "front", "core_webservice_get_site_info", "core_course_get_contents"], "");
+    let token = cli(&db, &["token", "create", "--user", "caller", "--service", "front"], "").trim().to_string();
+    // A service answered here, whose token has no files to fetch.
+    cli(&db, &["service", "add", "local", "--name", "Local", "--enabled", "--download-files"], "");
+    let local = cli(&db, &["token", "create", "--user", "caller", "--service", "local"], "").trim().to_string();
+    let endpoint = common::Endpoint::spawn(&db);
+    let front = endpoint.base.clone();
+    cli(&db, &["settings", "set", "siteurl", &front], "");
+
+    // The answer's file URLs point here; the token URL carries the caller's own key.
+    let contents = common::get(&format!(
+        "{front}/webservice/rest/server.php?wstoken={token}&wsfunction=core_course_get_contents&moodlewsrestformat=json&courseid=2"
+    ));
+    let info = endpoint.site_info(&token);
+    assert_eq!(info["siteurl"], front.as_str(), "clients are sent here, not to the site");
+    let caller_key = info["userprivateaccesskey"].as_str().unwrap().to_string();
+    assert_ne!(caller_key, SITE_KEY);
+    let json = contents.json();
+    let file_url = json[0]["modules"][0]["contents"][0]["fileurl"].as_str().unwrap().to_string();
+    assert_eq!(file_url, format!("{front}/webservice/pluginfile.php/5/user/icon/pic.png?forcedownload=1"));
+    let summary = json[0]["summary"].as_str().unwrap();
+    assert!(
+        summary.contains(&format!("{front}/tokenpluginfile.php/{caller_key}/5/course/summary/pic.png")),
+        "{summary}"
+    );
+    assert!(!contents.body.contains(SITE_KEY), "the site account's key never reaches the caller");
+    assert_eq!(json[0]["modules"][0]["url"], format!("{site}/mod/page/view.php?id=3"), "other URLs are the site's");
+    asked.lock().unwrap().clear();
+
+    // The file, by token: the site asked with the credential, the caller's options passed on.
+    let pic = common::get(&format!("{file_url}&token={token}"));
+    assert_eq!((pic.status, pic.body.as_bytes()), (200, SMALL));
+    assert_eq!((pic.header("content-type"), pic.header("etag")), (Some("image/png"), Some("\"pic1\"")));
+    let range = common::agent().get(format!("{file_url}&token={token}")).header("Range", "bytes=0-3").call().unwrap();
+    assert_eq!((range.status().as_u16(), range.headers()["content-range"].to_str().unwrap()), (206, "bytes 0-3/25"));
+    // By private access key, as the Moodle app builds its URLs.
+    let by_key = common::get(&format!("{front}/tokenpluginfile.php/{caller_key}/5/course/summary/pic.png"));
+    assert_eq!((by_key.status, by_key.body.as_bytes()), (200, SMALL));
+    // The site's "not found" as it sent it.
+    let missing = common::get(&format!("{front}/webservice/pluginfile.php/5/nothing.txt?token={token}"));
+    assert_eq!(missing.status, 404);
+    let seen = std::mem::take(&mut *asked.lock().unwrap());
+    let paths: Vec<_> = seen.iter().map(|(_, p, t, r)| (p.as_str(), t.as_str(), r.as_str())).collect();
+    assert_eq!(
+        paths,
+        [
+            ("/5/user/icon/pic.png", CREDENTIAL, ""),
+            ("/5/user/icon/pic.png", CREDENTIAL, "bytes=0-3"),
+            ("/5/course/summary/pic.png", CREDENTIAL, ""),
+            ("/5/nothing.txt", CREDENTIAL, ""),
+        ]
+    );
+
+    // Refused here, and the site hears nothing: a wrong token, a wrong key, a path that would
+    // leave the file script, a service with downloads off, a revoked token.
+    let refused = |url: &str, code: &str| {
+        let r = common::get(url);
+        assert_eq!((r.status, r.json()["errorcode"].as_str()), (200, Some(code)), "{url}: {}", r.body);
+        r
+    };
+    refused(&format!("{front}/webservice/pluginfile.php/5/user/icon/pic.png?token=nope"), "invalidtoken");
+    refused(&format!("{front}/webservice/pluginfile.php/5/user/icon/pic.png"), "missingparam");
+    refused(&format!("{front}/tokenpluginfile.php/{SITE_KEY}/5/user/icon/pic.png"), "invalidkey");
+    for path in ["/5/../../rest/server.php", "/5/..%2F..%2Frest%2Fserver.php", "/%2e%2e/x", "/5/a%5Cb"] {
+        let answer = raw_get(&front, &format!("/webservice/pluginfile.php{path}?token={token}"));
+        assert!(answer.contains("upstreamerror") && answer.contains("not a file path"), "{path}: {answer}");
+    }
+    let store = std::sync::Arc::new(wsconsole::store::Store::open(&db).unwrap());
+    let ops = wsconsole::ops::Ops::new(store.clone(), "test");
+    let edit = wsconsole::ops::ServiceEdit { download_files: Some(false), ..Default::default() };
+    ops.edit_service("front", edit).unwrap();
+    let off = refused(&format!("{file_url}&token={token}"), "accessexception");
+    assert_eq!(off.json()["error"], "Access control exception");
+    refused(&format!("{front}/tokenpluginfile.php/{caller_key}/5/course/summary/pic.png"), "accessexception");
+    let edit = wsconsole::ops::ServiceEdit { download_files: Some(true), ..Default::default() };
+    ops.edit_service("front", edit).unwrap();
+    // A service answered here has no files.
+    let none = common::get(&format!("{front}/webservice/pluginfile.php/5/user/icon/pic.png?token={local}"));
+    assert_eq!(none.status, 404);
+    assert!(asked.lock().unwrap().is_empty(), "the site was asked: {:?}", asked.lock().unwrap());
+
+    // 100 MB through the front, read to the end: streamed, never held whole.
+    let started = std::time::Instant::now();
+    let mut big =
+        common::agent().get(format!("{front}/webservice/pluginfile.php/5/big/film.bin?token={token}")).call().unwrap();
+    let read = std::io::copy(&mut big.body_mut().with_config().limit(u64::MAX).reader(), &mut std::io::sink()).unwrap();
+    assert_eq!(read, BIG);
+    let peak = peak_rss_mib(endpoint.child.id());
+    eprintln!("100 MB file through the front in {:?}; the front's peak RSS {peak:.1} MiB", started.elapsed());
+    assert!(peak < 60.0, "the front held the file: peak RSS {peak:.1} MiB");
+
+    // A revoked token: refused on the next request, the site not asked.
+    asked.lock().unwrap().clear();
+    cli(&db, &["token", "revoke", "--user", "caller"], "");
+    refused(&format!("{file_url}&token={token}"), "invalidtoken");
+    refused(&format!("{front}/tokenpluginfile.php/{caller_key}/5/course/summary/pic.png"), "invalidtoken");
+    assert!(asked.lock().unwrap().is_empty());
+}
+
+/// Peak resident memory of a process, in MiB (`VmHWM`).
+fn peak_rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: f64 =
+        status.lines().find(|l| l.starts_with("VmHWM:")).unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+    kib / 1024.0
+}
