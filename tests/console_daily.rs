@@ -340,7 +340,7 @@ fn nothing_an_administrator_reads_is_cut_at_80x24() {
     assert!(row.contains(day) && row.contains(':') && row.contains(" ok"), "{row}");
     // Services: every header.
     let s = c.keys("6").screen(80, 24);
-    for h in ["Name", "Short name", "Kind", "On", "Users", "Functions", "Authorised"] {
+    for h in ["Name", "Short name", "Kind", "On", "Users", "Functions", "Site"] {
         assert!(rows_with(&s, "Short name")[0].contains(h), "{h}:\n{s}");
     }
     // Tokens: the service and the last use, date and time.

@@ -481,7 +481,7 @@ fn walkthrough_facts_follow_the_database() {
     ops.set_web_services(true).unwrap();
     ops.set_protocol(Protocol::Rest, true).unwrap();
     ws_user(&ops, "wsuser");
-    let [system, _] = steps(&facts(&ops));
+    let [system, _, _] = steps(&facts(&ops));
     assert_eq!(system.steps[2].detail, "1 user");
     assert_eq!(system.steps[3].status, Status::Todo);
     assert_eq!(system.steps[3].detail, "1 lack webservice/rest:use: wsuser");
@@ -493,7 +493,7 @@ fn walkthrough_facts_follow_the_database() {
     ops.authorise_user("svc", "wsuser", "", None).unwrap();
     token(&ops, "wsuser", "svc").unwrap();
     let f = facts(&ops);
-    let [system, users] = steps(&f);
+    let [system, users, _] = steps(&f);
     let done: Vec<_> = system.steps.iter().filter(|s| s.status == Status::Done).map(|s| s.number).collect();
     assert_eq!(done, [1, 2, 3, 4, 5, 6, 7, 8]);
     assert_eq!(users.steps[2].detail, "1 service");

@@ -3,7 +3,7 @@
 //! [`Delta`]s with only what changed, applied in place. No store read runs on the UI thread.
 
 use super::token_index::TokenIndex;
-use crate::domain::walkthrough::{self, Facts, Flow};
+use crate::domain::walkthrough::{self, Facts};
 use crate::domain::{
     AuditEntry, AuthorisedUser, CallLog, Protocol, Role, Service, Settings, Token, TokenId, UnixTime, UserId,
 };
@@ -17,7 +17,7 @@ pub struct Data {
     /// The store's feed number this reflects.
     pub seq: u64,
     pub settings: Settings,
-    pub flows: [Flow; 2],
+    pub flows: crate::domain::walkthrough::Flows,
     pub roles: Vec<RoleRow>,
     pub services: Vec<ServiceRow>,
     pub tokens: TokenIndex,
@@ -54,6 +54,9 @@ pub struct ServiceRow {
     pub service: Service,
     pub functions: Vec<String>,
     pub authorised: Vec<AuthorisedRow>,
+    /// Its link to the Moodle site: the credential's presence (never its value), the limit, the
+    /// last sync and the last error.
+    pub upstream: Option<crate::domain::upstream::Upstream>,
 }
 
 pub struct AuthorisedRow {
@@ -73,7 +76,7 @@ pub struct CallRow {
 /// walkthrough's facts).
 pub struct Config {
     pub settings: Settings,
-    pub flows: [Flow; 2],
+    pub flows: crate::domain::walkthrough::Flows,
     pub roles: Vec<RoleRow>,
     pub services: Vec<ServiceRow>,
     pub endpoint: Option<crate::domain::site_url::EndpointStart>,
@@ -92,7 +95,7 @@ pub struct Delta {
     pub seq: u64,
     pub config: Option<Box<Config>>,
     /// The walkthrough's steps, when a token changed who takes part in web services.
-    pub flows: Option<Box<[Flow; 2]>>,
+    pub flows: Option<Box<crate::domain::walkthrough::Flows>>,
     pub tokens: Vec<TokenChange>,
     /// Last access times the endpoint wrote.
     pub accesses: Vec<(TokenId, UnixTime)>,
@@ -132,7 +135,8 @@ impl Config {
                 }
                 authorised.push(AuthorisedRow { username: names.get(entry.user)?, entry, missing });
             }
-            services.push(ServiceRow { service: s, functions, authorised });
+            let upstream = v.upstream(s.id)?;
+            services.push(ServiceRow { service: s, functions, authorised, upstream });
         }
         let endpoint = v.endpoint_start()?;
         Ok((Config { settings, flows, roles, services, endpoint, read_at: now }, facts))
@@ -201,7 +205,7 @@ impl Data {
                 touched.accessed.extend(self.tokens.touch(token, row.call.time));
             }
             if row.call.outcome == "ok" {
-                walkthrough::record_call(&mut self.flows, row.call.time);
+                walkthrough::record_call(&mut self.flows, row.call.time, row.call.site.is_some());
             }
             self.calls.insert(0, row);
         }

@@ -113,12 +113,15 @@ pub enum Target {
 
 pub type Answer = Box<dyn Any + Send>;
 
+/// A job's work, on its own thread with the store.
+pub type JobRun = Box<dyn FnOnce(&std::sync::Arc<Store>) -> Answer + Send>;
+
 /// Work for a background thread: a store read or an HTTP call. Its answer comes back to its
 /// target as [`Reply`]; `what` is shown while it runs ("working…").
 pub struct Job {
     pub to: Target,
     pub what: String,
-    pub run: Box<dyn FnOnce(&Store) -> Answer + Send>,
+    pub run: JobRun,
     /// Keys wait for it: what they act on (a page of users, a verdict) is being read. A read
     /// takes milliseconds; the keys typed meanwhile run, in order, once it is in.
     pub holds_keys: bool,
@@ -131,7 +134,8 @@ impl Job {
         what: impl Into<String>,
         run: impl FnOnce(&Store) -> T + Send + 'static,
     ) -> Job {
-        Job { to, what: what.into(), run: Box::new(move |s| Box::new(run(s)) as Answer), holds_keys: true }
+        let run = move |s: &std::sync::Arc<Store>| Box::new(run(s)) as Answer;
+        Job { to, what: what.into(), run: Box::new(run), holds_keys: true }
     }
 
     /// Work that keys do not wait for: the network, or hints shown as they come.
@@ -141,6 +145,17 @@ impl Job {
         run: impl FnOnce(&Store) -> T + Send + 'static,
     ) -> Job {
         Job { holds_keys: false, ..Job::new(to, what, run) }
+    }
+
+    /// Work through `ops` that keys do not wait for (a sync with the Moodle site: the
+    /// network), as the console's user.
+    pub fn with_ops<T: Send + 'static>(
+        to: Target,
+        what: impl Into<String>,
+        run: impl FnOnce(&Ops) -> T + Send + 'static,
+    ) -> Job {
+        let run = move |s: &std::sync::Arc<Store>| Box::new(run(&Ops::as_os_user(s.clone()))) as Answer;
+        Job { to, what: what.into(), run: Box::new(run), holds_keys: false }
     }
 }
 

@@ -264,6 +264,9 @@ impl Follower {
                 self.newest_call = (self.newest_call.0.max(call.time), self.newest_call.1.max(n));
                 if call.outcome == "ok" {
                     self.facts.last_successful_call = self.facts.last_successful_call.max(Some(call.time));
+                    if call.site.is_some() {
+                        self.facts.last_forwarded_call = self.facts.last_forwarded_call.max(Some(call.time));
+                    }
                 }
                 delta.calls.push((n, CallRow { username: names.of(call.user)?, call }));
             }

@@ -40,6 +40,10 @@ pub enum Action {
     AuthorisedUsers,
     Suspend,
     AssignRoles,
+    /// External services: the Moodle site behind the service (URL, site token, calls a minute).
+    SiteLink,
+    /// External services: ask the Moodle site what the service's token may call.
+    Sync,
     /// The test client: send the checked call.
     Send,
     /// Copy the selected value (a new token, the test client's answer) with OSC 52.
@@ -216,6 +220,15 @@ pub static BINDINGS: &[Binding] = &[
     b(&[k('r')], A::AssignRoles, "roles of the user", Some("roles"), On(&[users::ID]), true),
     b(&[k('f')], A::Functions, "functions of the service", Some("functions"), On(&[services::ID]), false),
     b(&[k('a')], A::AuthorisedUsers, "authorised users of the service", Some("users"), On(&[services::ID]), false),
+    b(
+        &[k('m')],
+        A::SiteLink,
+        "the Moodle site behind the service: its URL, the service's site token, calls a minute",
+        Some("site"),
+        On(&[services::ID]),
+        true,
+    ),
+    b(&[k('s')], A::Sync, "sync the service with the Moodle site", Some("sync"), On(&[services::ID]), true),
     b(&[k('u')], A::RevokeUserTokens, "revoke every token of this user", Some("user's"), On(&[tokens::ID]), true),
     b(
         &[k('v')],

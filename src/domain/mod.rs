@@ -6,6 +6,7 @@ pub mod capabilities;
 pub mod config;
 pub mod file_access;
 pub mod file_urls;
+pub mod front_flow;
 pub mod function_catalogue;
 pub mod iprestriction;
 pub mod login;

@@ -44,7 +44,14 @@ pub struct Facts {
     /// Tokens that are not expired.
     pub valid_tokens: u64,
     pub last_successful_call: Option<UnixTime>,
+    /// Each service's link to the Moodle site, for the "Front a Moodle site" flow.
+    pub site_links: Vec<super::front_flow::SiteLink>,
+    /// The last call the Moodle site answered through the front.
+    pub last_forwarded_call: Option<UnixTime>,
 }
+
+/// Moodle's two flows, then "Front a Moodle site".
+pub type Flows = [Flow; 3];
 
 /// The capabilities whose holders [`Facts::holders`] must list.
 pub fn capabilities_needed() -> impl Iterator<Item = &'static str> {
@@ -164,22 +171,29 @@ fn test_the_service(f: &Facts) -> (Status, String) {
 }
 
 /// A successful call made at `time`: the "Test the service" steps say so, without a reread.
-pub fn record_call(flows: &mut [Flow; 2], time: UnixTime) {
+/// `forwarded`: the Moodle site answered it, which the front flow's test step counts.
+pub fn record_call(flows: &mut Flows, time: UnixTime, forwarded: bool) {
     let facts = Facts { last_successful_call: Some(time), ..Facts::default() };
-    for step in flows.iter_mut().flat_map(|f| f.steps.iter_mut()).filter(|s| s.place == Place::TestClient) {
+    let [system, users, front] = flows;
+    for step in system.steps.iter_mut().chain(users.steps.iter_mut()).filter(|s| s.place == Place::TestClient) {
         (step.status, step.detail) = test_the_service(&facts);
+    }
+    if forwarded {
+        for step in front.steps.iter_mut().filter(|s| s.place == Place::TestClient) {
+            (step.status, step.detail) = super::front_flow::test_call(Some(time));
+        }
     }
 }
 
 /// The number of valid tokens changed: the token steps say so, without a reread.
-pub fn record_valid_tokens(flows: &mut [Flow; 2], valid: u64) {
+pub fn record_valid_tokens(flows: &mut Flows, valid: u64) {
     for step in flows.iter_mut().flat_map(|f| f.steps.iter_mut()).filter(|s| s.place == Place::Tokens) {
         (step.status, step.detail) = count(valid, "valid token", "valid tokens");
     }
 }
 
-/// Both of Moodle's flows with their live status.
-pub fn steps(f: &Facts) -> [Flow; 2] {
+/// Both of Moodle's flows and the front's, with their live status.
+pub fn steps(f: &Facts) -> Flows {
     let step = |number, title, (status, detail): (Status, String), description, place| Step {
         number,
         title,
@@ -324,7 +338,7 @@ pub fn steps(f: &Facts) -> [Flow; 2] {
             ),
         ],
     };
-    [system, users]
+    [system, users, super::front_flow::front_flow(f)]
 }
 
 #[cfg(test)]
@@ -339,7 +353,7 @@ mod tests {
 
     #[test]
     fn empty_database_is_all_todo() {
-        let [system, users] = steps(&Facts::default());
+        let [system, users, _] = steps(&Facts::default());
         assert_eq!(system.steps.len(), 10);
         assert_eq!(users.steps.len(), 6);
         assert_eq!(detail(&system, 1), (&Status::Todo, "No"));
@@ -381,7 +395,7 @@ mod tests {
         f.authorised_users = 2;
         f.valid_tokens = 3;
         f.last_successful_call = Some(1_798_675_200);
-        let [system, _] = steps(&f);
+        let [system, _, _] = steps(&f);
         assert_eq!(detail(&system, 1), (&Status::Done, "Yes"));
         assert_eq!(detail(&system, 2), (&Status::Done, "rest, soap"));
         assert_eq!(detail(&system, 3), (&Status::Done, "2 users"));
@@ -407,7 +421,7 @@ mod tests {
         );
         f.settings.protocols.insert(Protocol::Rest);
         f.open_services = 2;
-        let [_, users] = steps(&f);
+        let [_, users, _] = steps(&f);
         assert_eq!(detail(&users, 3), (&Status::Done, "2 services"));
         assert_eq!(detail(&users, 5), (&Status::Todo, "4 lack a protocol capability: a, b, c and 1 more"));
         f.holders.get_mut("webservice/rest:use").unwrap().everybody = true;

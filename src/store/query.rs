@@ -613,6 +613,18 @@ pub trait Queries: View {
         }
         let mut f = Facts { users: live, ws_users: ws, holders, ..Facts::default() };
         for s in self.all_services()? {
+            if let Some(link) = Queries::upstream(self, s.id)? {
+                let offered = link.sync.as_ref().map(|sync| sync.functions.clone()).unwrap_or_default();
+                let listed = self.service_function_names(s.id)?;
+                let site_functions = listed.iter().filter(|n| offered.contains(n)).count() as u64;
+                f.site_links.push(crate::domain::front_flow::SiteLink {
+                    service: s.shortname.clone(),
+                    link,
+                    site_functions,
+                });
+            }
+        }
+        for s in self.all_services()? {
             if s.builtin || !s.enabled {
                 continue;
             }
@@ -632,10 +644,20 @@ pub trait Queries: View {
                 f.valid_tokens += 1;
             }
         }
-        for entry in self.call_log()?.iter()?.rev() {
-            let c: CallLog = decode(entry?.1.value(), "call log")?;
+        // The newest successful call, and (a little further back at most) the newest one the
+        // Moodle site answered.
+        let fronting = !f.site_links.is_empty() || settings.upstream.is_set();
+        for (scanned, entry) in self.call_log()?.iter()?.rev().enumerate() {
+            let (key, value) = entry?;
+            let c: CallLog = decode(value.value(), "call log")?;
             if c.outcome == "ok" {
-                f.last_successful_call = Some(c.time);
+                f.last_successful_call = f.last_successful_call.or(Some(c.time));
+                if fronting && f.last_forwarded_call.is_none() && self.call_site_of(key.value())?.is_some() {
+                    f.last_forwarded_call = Some(c.time);
+                }
+            }
+            let forwarded_found = !fronting || f.last_forwarded_call.is_some();
+            if (f.last_successful_call.is_some() && forwarded_found) || scanned >= 10_000 {
                 break;
             }
         }

@@ -14,6 +14,7 @@ pub mod protocols;
 pub mod roles;
 pub mod service_functions;
 pub mod services;
+pub mod site_link;
 pub mod tokens;
 pub mod users;
 

@@ -32,6 +32,15 @@ pub fn current<'a>(cx: &'a Ctx) -> Option<&'a ServiceRow> {
     cx.data.service(cx.service?)
 }
 
+/// How the picker and the list mark a function only the Moodle site answers.
+const SITE_FUNCTION: &str = "the site's · answered by the Moodle site behind this endpoint";
+
+/// The functions the Moodle site offers a connected service (its last sync's).
+fn site_functions(s: &ServiceRow) -> Option<&[String]> {
+    let link = s.upstream.as_ref().filter(|u| u.credential.is_some())?;
+    link.sync.as_ref().map(|sync| sync.functions.as_slice())
+}
+
 impl Screen for ServiceFunctions {
     fn meta(&self) -> &'static Meta {
         &META
@@ -45,15 +54,25 @@ impl Screen for ServiceFunctions {
         let short = s.service.shortname.clone();
         match action {
             Action::New => {
-                let items = function_catalogue::FUNCTIONS
+                let site = site_functions(s);
+                let offered = |name: &str| site.is_some_and(|f| f.iter().any(|x| x == name));
+                let mut items: Vec<PickItem> = function_catalogue::FUNCTIONS
                     .iter()
                     .filter(|f| !s.functions.iter().any(|x| x == f.name))
                     .map(|f| {
                         let needs =
                             if f.capabilities.is_empty() { "no capability".into() } else { f.capabilities.join(", ") };
-                        PickItem::new(f.name, format!("{} — needs {needs}", f.description), false)
+                        let whose = if offered(f.name) { "the site's · " } else { "" };
+                        PickItem::new(f.name, format!("{whose}{} — needs {needs}", f.description), false)
                     })
                     .collect();
+                // The site's own functions (its last sync's), which only it answers.
+                items.extend(
+                    site.into_iter()
+                        .flatten()
+                        .filter(|f| function_catalogue::find(f).is_none() && !s.functions.contains(f))
+                        .map(|f| PickItem::new(f.clone(), SITE_FUNCTION.to_string(), false)),
+                );
                 let title = format!("Add functions to {short}");
                 let apply = Box::new(move |on: Vec<String>, _off: Vec<String>| {
                     if on.is_empty() {
@@ -107,9 +126,14 @@ impl Screen for ServiceFunctions {
         };
         table(f, area, &t, spec, |i| {
             let info = function_catalogue::find(&s.functions[i]);
+            let description = match info {
+                Some(x) => x.description.to_string(),
+                None if site_functions(s).is_some() => SITE_FUNCTION.into(),
+                None => String::new(),
+            };
             Row::new(vec![
                 s.functions[i].clone(),
-                info.map_or(String::new(), |x| x.description.to_string()),
+                description,
                 info.map_or(String::new(), |x| x.capabilities.join(", ")),
             ])
         });

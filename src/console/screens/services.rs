@@ -2,9 +2,9 @@
 //! deleted; `f` and `a` open a service's functions and authorised users.
 
 use super::features::on_off;
-use super::{Filtered, Hint, Meta, Screen, ScreenId, authorised_users, service_functions};
+use super::{Filtered, Hint, Meta, Screen, ScreenId, authorised_users, service_functions, site_link};
 use crate::console::data::ServiceRow;
-use crate::console::effect::{Ctx, Effect, Effects, Write, Written};
+use crate::console::effect::{Answer, Ctx, Effect, Effects, Write, Written};
 use crate::console::form::Form;
 use crate::console::keys::Action;
 use crate::console::overlays::confirm::Confirm;
@@ -138,6 +138,15 @@ impl Screen for Services {
                 });
                 vec![Effect::Open(Box::new(Confirm::new(text, "Delete", vec![Effect::Write(write)])))]
             }
+            (Action::SiteLink, Some(s)) => {
+                vec![Effect::Open(Box::new(FormDialog::new(site_link::form(s, cx), ID)))]
+            }
+            (Action::Sync, Some(s)) if s.upstream.as_ref().is_some_and(|u| u.credential.is_some()) => {
+                site_link::sync(s.service.shortname.clone())
+            }
+            (Action::Sync, Some(s)) => {
+                vec![Effect::Fail(format!("{} has no site token: m sets one", s.service.shortname))]
+            }
             (Action::Functions, Some(_)) => self.open(cx, service_functions::ID),
             (Action::AuthorisedUsers, Some(_)) => self.open(cx, authorised_users::ID),
             _ => Vec::new(),
@@ -149,6 +158,8 @@ impl Screen for Services {
             (Action::Toggle, Some(s)) => Hint::Label(if s.service.enabled { "switch off" } else { "switch on" }.into()),
             (Action::Delete, Some(s)) if s.service.builtin => Hint::Hidden,
             (Action::AuthorisedUsers, Some(s)) if !s.service.restricted_users => Hint::Hidden,
+            (Action::Sync, Some(s)) if s.upstream.as_ref().is_none_or(|u| u.credential.is_none()) => Hint::Hidden,
+            (Action::SiteLink | Action::Sync, None) => Hint::Hidden,
             (Action::Toggle | Action::Edit | Action::Delete | Action::Functions | Action::AuthorisedUsers, None) => {
                 Hint::Hidden
             }
@@ -156,7 +167,22 @@ impl Screen for Services {
         }
     }
 
-    fn submit(&mut self, form: Box<Form>, _cx: &Ctx) -> Effects {
+    fn reply(&mut self, answer: Answer, _cx: &Ctx) -> Effects {
+        match answer.downcast::<site_link::Synced>() {
+            Ok(synced) => site_link::synced(*synced),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    fn status(&self, cx: &Ctx) -> Option<ratatui::text::Line<'static>> {
+        let s = self.selected(cx)?;
+        site_link::status(s.upstream.as_ref()?, &cx.data.settings.upstream.url).map(ratatui::text::Line::raw)
+    }
+
+    fn submit(&mut self, form: Box<Form>, cx: &Ctx) -> Effects {
+        if form.purpose::<site_link::Link>().is_some() {
+            return vec![Effect::Write(site_link::submit(form, cx))];
+        }
         let write = match form.purpose::<Purpose>() {
             Some(Purpose::Edit(short)) => {
                 let short = short.clone();
@@ -213,15 +239,15 @@ impl Screen for Services {
         let v = visible(&self.rows, cx);
         let spec = TableSpec {
             title: "External services: built-in, then custom".into(),
-            header: vec!["Name", "Short name", "Kind", "On", "Users", "Functions", "Authorised"],
+            header: vec!["Name", "Short name", "Kind", "On", "Users", "Functions", "Site"],
             widths: vec![
                 Constraint::Min(14),
                 Constraint::Length(16),
                 Constraint::Length(8),
                 Constraint::Length(3),
-                Constraint::Length(10),
+                Constraint::Length(12),
                 Constraint::Length(9),
-                Constraint::Length(10),
+                Constraint::Length(8),
             ],
             len: v.len(),
             selected: self.rows.list.at(v.len()),
@@ -235,9 +261,10 @@ impl Screen for Services {
                 sv.shortname.clone(),
                 if sv.builtin { "built-in" } else { "custom" }.into(),
                 yes_no(sv.enabled).into(),
-                if sv.restricted_users { "authorised" } else { "all" }.into(),
+                // "Authorised users only": how many are.
+                if sv.restricted_users { format!("{} authorised", s.authorised.len()) } else { "all".into() },
                 s.functions.len().to_string(),
-                if sv.restricted_users { s.authorised.len().to_string() } else { "—".into() },
+                site_link::column(s.upstream.as_ref()),
             ])
         });
     }
