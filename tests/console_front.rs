@@ -83,6 +83,7 @@ fn a_service_is_linked_synced_and_given_the_site_s_functions_by_keys() {
     c.keys("f").keys("n");
     let s = c.screen(160, 48);
     assert!(s.contains("core_user_get_users_by_field") && s.contains("the site's · "), "{s}");
+    assert!(!s.contains("core_user_update_users"), "only what the site offers the service:\n{s}");
     c.keys("by_field").key(KeyCode::Char(' ')).enter();
     let v = c.store.read().unwrap();
     assert_eq!(v.service_function_names(service.id).unwrap(), ["core_user_get_users_by_field"]);

@@ -299,6 +299,20 @@ fn calls_pass_the_front_s_decision_then_the_site_answers_them() {
     assert_eq!(not_listed.json()["errorcode"], "accessexception", "{}", not_listed.body);
     let bad_token = rest(&endpoint.base, "0000aaaa0000aaaa0000aaaa0000aaaa", query);
     assert_eq!(bad_token.json()["errorcode"], "invalidtoken");
+    // A token restricted to another address, and one past its valid-until.
+    {
+        let store = wsconsole::store::Store::open(&front.db).unwrap();
+        let (user, service) = (common::user_id(&store, "caller"), common::service_id(&store, "front"));
+        common::put_token(&store, "1111bbbb1111bbbb1111bbbb1111bbbb", user, service, "10.9.9.9", None);
+        common::put_token(&store, "2222cccc2222cccc2222cccc2222cccc", user, service, "", Some(1));
+    }
+    for other in ["1111bbbb1111bbbb1111bbbb1111bbbb", "2222cccc2222cccc2222cccc2222cccc"] {
+        let refused = rest(&endpoint.base, other, query);
+        assert_eq!(refused.json()["errorcode"], "accessexception", "{}", refused.body);
+    }
+    // A connected service lists only what the site offers it.
+    let err = front.fails(&["service", "add-function", "front", "core_user_update_users"], "");
+    assert!(err.contains("the Moodle site does not offer core_user_update_users"), "{err}");
     front.ok(&["token", "revoke", "--user", "caller"], "");
     let revoked = rest(&endpoint.base, &token, query);
     assert_eq!(revoked.json()["errorcode"], "invalidtoken", "revoked in the console, refused on the next call");

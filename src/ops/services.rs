@@ -156,17 +156,22 @@ impl Ops {
         })
     }
 
-    /// Adds (`add = true`) or removes functions; only names of the function catalogue.
-    /// Adds functions of the catalogue, or for a service connected to the Moodle site those the
-    /// site offers it (its last sync); or removes listed ones.
+    /// Adds (`add = true`) functions of the catalogue, or for a service connected to the Moodle
+    /// site only those the site offers it (its last sync); or removes listed ones.
     pub fn set_service_functions(&self, shortname: &str, functions: &[String], add: bool) -> OpResult<Vec<String>> {
         self.apply(if add { "add functions" } else { "remove functions" }, |t, _| {
             let s = service(t, shortname)?;
             custom(&s, "its functions")?;
             if add {
                 let site = crate::domain::access::AccessData::site_functions(t, s.id)?;
+                // A connected service's calls all go to the site: it may list only what the
+                // site offers it; a service answered here, only what the catalogue implements.
                 for f in functions {
-                    if function_catalogue::find(f).is_none() && !site.as_ref().is_some_and(|o| o.contains(f)) {
+                    let offered = match &site {
+                        Some(offered) => offered.contains(f),
+                        None => function_catalogue::find(f).is_some(),
+                    };
+                    if !offered {
                         return Err(FieldError::new("function", unknown_function(f, site.is_some())).into());
                     }
                 }

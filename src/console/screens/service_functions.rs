@@ -1,5 +1,6 @@
 //! External services › Functions: the functions of the service picked on External services;
-//! `n` picks more from the catalogue, `d` removes one.
+//! `n` picks more (from the catalogue, or for a service linked to the Moodle site from what the
+//! site offers it), `d` removes one.
 
 use super::{Hint, List, Meta, Screen, ScreenId, services};
 use crate::console::data::ServiceRow;
@@ -32,8 +33,8 @@ pub fn current<'a>(cx: &'a Ctx) -> Option<&'a ServiceRow> {
     cx.data.service(cx.service?)
 }
 
-/// How the picker and the list mark a function only the Moodle site answers.
-const SITE_FUNCTION: &str = "the site's · answered by the Moodle site behind this endpoint";
+/// How the picker and the list mark a function the Moodle site answers.
+const SITE_FUNCTION: &str = "the site's · ";
 
 /// The functions the Moodle site offers a connected service (its last sync's).
 fn site_functions(s: &ServiceRow) -> Option<&[String]> {
@@ -54,25 +55,30 @@ impl Screen for ServiceFunctions {
         let short = s.service.shortname.clone();
         match action {
             Action::New => {
-                let site = site_functions(s);
-                let offered = |name: &str| site.is_some_and(|f| f.iter().any(|x| x == name));
-                let mut items: Vec<PickItem> = function_catalogue::FUNCTIONS
-                    .iter()
-                    .filter(|f| !s.functions.iter().any(|x| x == f.name))
-                    .map(|f| {
-                        let needs =
-                            if f.capabilities.is_empty() { "no capability".into() } else { f.capabilities.join(", ") };
-                        let whose = if offered(f.name) { "the site's · " } else { "" };
-                        PickItem::new(f.name, format!("{whose}{} — needs {needs}", f.description), false)
-                    })
-                    .collect();
-                // The site's own functions (its last sync's), which only it answers.
-                items.extend(
-                    site.into_iter()
-                        .flatten()
-                        .filter(|f| function_catalogue::find(f).is_none() && !s.functions.contains(f))
-                        .map(|f| PickItem::new(f.clone(), SITE_FUNCTION.to_string(), false)),
-                );
+                // A service linked to the site lists what the site offers it (its calls all go
+                // there); one answered here, the catalogue.
+                let items: Vec<PickItem> = match site_functions(s) {
+                    Some(site) => site
+                        .iter()
+                        .filter(|f| !s.functions.contains(f))
+                        .map(|f| {
+                            let what = function_catalogue::find(f).map_or("", |x| x.description);
+                            PickItem::new(f.clone(), format!("{SITE_FUNCTION}{what}"), false)
+                        })
+                        .collect(),
+                    None => function_catalogue::FUNCTIONS
+                        .iter()
+                        .filter(|f| !s.functions.iter().any(|x| x == f.name))
+                        .map(|f| {
+                            let needs = if f.capabilities.is_empty() {
+                                "no capability".into()
+                            } else {
+                                f.capabilities.join(", ")
+                            };
+                            PickItem::new(f.name, format!("{} — needs {needs}", f.description), false)
+                        })
+                        .collect(),
+                };
                 let title = format!("Add functions to {short}");
                 let apply = Box::new(move |on: Vec<String>, _off: Vec<String>| {
                     if on.is_empty() {
@@ -126,10 +132,11 @@ impl Screen for ServiceFunctions {
         };
         table(f, area, &t, spec, |i| {
             let info = function_catalogue::find(&s.functions[i]);
-            let description = match info {
-                Some(x) => x.description.to_string(),
-                None if site_functions(s).is_some() => SITE_FUNCTION.into(),
-                None => String::new(),
+            let what = info.map_or("", |x| x.description);
+            let description = match site_functions(s) {
+                Some(site) if site.contains(&s.functions[i]) => format!("{SITE_FUNCTION}{what}"),
+                Some(_) => format!("not offered by the site (sync again?) · {what}"),
+                None => what.to_string(),
             };
             Row::new(vec![
                 s.functions[i].clone(),
