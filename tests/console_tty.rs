@@ -3,7 +3,8 @@
 //! over HTTP against a running `wsconsole serve`, then revoked in the console; "users as
 //! clients with token": an open service, a user logging in through login/token.php), a Ctrl-C
 //! cancelled in the middle of a form, the username/password variant checked and test-called;
-//! and the terminal given back intact on quit and on SIGTERM. `.ci/run` installs tmux.
+//! "Front a Moodle site" with a second endpoint as the site; and the terminal given back intact
+//! on quit and on SIGTERM. `.ci/run` installs tmux.
 
 mod common;
 
@@ -172,6 +173,59 @@ fn the_whole_external_system_flow_by_keys_in_a_real_terminal() {
     t.keys(&["q"]).wait_for("EXITED=0");
     assert_eq!(t.out(&["display-message", "-p", "-t", "t", "#{alternate_on}"]).trim(), "0");
     assert_eq!(t.out(&["display-message", "-p", "-t", "t", "#{cursor_flag}"]).trim(), "1", "cursor shown again");
+}
+
+/// "Front a Moodle site" by keys in a real terminal: a service linked to a second endpoint
+/// playing the site (the token typed into the masked field never shows), synced, given a
+/// function of the site, and a call through the front that the Overview's flow then shows.
+#[test]
+fn a_service_fronts_a_moodle_site_by_keys_in_a_real_terminal() {
+    let site_dir = tempfile::tempdir().unwrap();
+    let site_db = site_dir.path().join("site.redb");
+    let store = std::sync::Arc::new(wsconsole::store::Store::open(&site_db).unwrap());
+    common::fixture_site(&wsconsole::ops::Ops::new(store, "site-admin"));
+    let site = Endpoint::spawn(&site_db);
+    let t = Tmux::start("front");
+    t.keys(&["G"]).wait_for("Front a Moodle site (optional)");
+    t.keys(&["6", "n"]).text("Front").keys(&["Enter"]).wait_for("service \"Front\" created");
+    t.keys(&["m"]).wait_for("Moodle site behind");
+    t.text(&site.base).keys(&["Tab"]).text(common::T);
+    let s = t.wait_for("••••••••");
+    assert!(!s.contains(common::T), "{s}");
+    t.keys(&["Enter"]).wait_for("site token saved");
+    t.keys(&["s"]).wait_for("front: Oracle Site");
+    t.keys(&["f", "n"]).wait_for("the site's");
+    t.text("by_field").keys(&["Space", "Enter"]).wait_for("1 functions added");
+    // The callers' side, by CLI beside the console (another process on the same file).
+    let cli = |args: &[&str], stdin: &str| {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wsconsole"))
+            .arg("--db")
+            .arg(&t.db)
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    cli(&["settings", "set", "enablewebservices", "1"], "");
+    cli(&["settings", "set", "webserviceprotocols", "rest"], "");
+    cli(&["user", "add", "app", "--auth", "webservice"], "App-pass-1\n");
+    cli(&["role", "add", "client", "--name", "Client", "--cap", "webservice/rest:use"], "");
+    cli(&["role", "assign", "client", "app"], "");
+    cli(&["service", "authorise", "front", "app"], "");
+    let token = cli(&["token", "create", "--user", "app", "--service", "front"], "");
+    let front = Endpoint::spawn(&t.db);
+    let through = get(&format!(
+        "{}/webservice/rest/server.php?wstoken={token}&wsfunction=core_user_get_users_by_field&moodlewsrestformat=json&field=username&values[0]=wsuser",
+        front.base
+    ));
+    assert!(through.body.contains("\"username\":\"wsuser\""), "{}", through.body);
+    t.keys(&["1", "G"]).wait_for("last call through");
 }
 
 #[test]
