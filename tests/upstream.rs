@@ -470,9 +470,10 @@ fn a_failing_site_gets_the_caller_a_moodle_error_in_time_and_the_front_stays_hea
     assert!((1..=60).contains(&wait), "{wait}");
 }
 
-/// A Moodle site over TLS whose certificate a private CA signed: answers site info to any
-/// token. Returns its base URL (`https://localhost:PORT`) and the CA's PEM.
-fn tls_site() -> (String, String) {
+/// A Moodle site over TLS whose certificate a private CA signed, speaking HTTP/2 and HTTP/1.1
+/// (offered by ALPN, h2 first): answers site info to any token. Returns its base URL
+/// (`https://localhost:PORT`), the CA's PEM, and the HTTP versions of the requests it answered.
+fn tls_site() -> (String, String, std::sync::Arc<std::sync::Mutex<Vec<hyper::Version>>>) {
     use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
     let ca_key = KeyPair::generate().unwrap();
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -481,55 +482,51 @@ fn tls_site() -> (String, String) {
     let site_key = KeyPair::generate().unwrap();
     let site_cert =
         CertificateParams::new(vec!["localhost".to_string()]).unwrap().signed_by(&site_key, &ca_cert, &ca_key).unwrap();
-    let config = std::sync::Arc::new(
-        rustls::ServerConfig::builder()
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![site_cert.der().clone()],
-                rustls::pki_types::PrivateKeyDer::Pkcs8(site_key.serialize_der().into()),
-            )
-            .unwrap(),
-    );
+    let mut config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![site_cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(site_key.serialize_der().into()),
+        )
+        .unwrap();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();
+    let versions = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = versions.clone();
     std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { continue };
-            let config = config.clone();
-            std::thread::spawn(move || {
-                use std::io::{BufRead, BufReader, Read};
-                let tls = rustls::StreamOwned::new(rustls::ServerConnection::new(config).unwrap(), stream);
-                let mut reader = BufReader::new(tls);
-                let mut length = 0;
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                        break;
-                    }
-                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                        length = v.trim().parse().unwrap_or(0);
-                    }
-                }
-                let mut body = Vec::new();
-                let _ = (&mut reader).take(length).read_to_end(&mut body);
-                let info = r#"{"sitename":"TLS Moodle","username":"svc","release":"4.3","functions":[{"name":"core_webservice_get_site_info","version":"1"}]}"#;
-                let answer = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{info}",
-                    info.len()
-                );
-                let mut tls = reader.into_inner();
-                let _ = tls.write_all(answer.as_bytes());
-                tls.conn.send_close_notify();
-                let _ = tls.flush();
-            });
-        }
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else { continue };
+                let (acceptor, seen) = (acceptor.clone(), seen.clone());
+                tokio::spawn(async move {
+                    // A client that does not trust the CA ends the handshake: nothing to serve.
+                    let Ok(tls) = acceptor.accept(tcp).await else { return };
+                    let answer = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                        seen.lock().unwrap().push(req.version());
+                        async {
+                            let info = r#"{"sitename":"TLS Moodle","username":"svc","release":"4.3","functions":[{"name":"core_webservice_get_site_info","version":"1"}]}"#;
+                            let mut response = hyper::Response::new(info.to_string());
+                            response.headers_mut().insert("content-type", "application/json".parse().unwrap());
+                            Ok::<_, std::convert::Infallible>(response)
+                        }
+                    });
+                    let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+                    let _ = builder.serve_connection(hyper_util::rt::TokioIo::new(tls), answer).await;
+                });
+            }
+        });
     });
-    (format!("https://localhost:{port}"), ca_cert.pem())
+    (format!("https://localhost:{port}"), ca_cert.pem(), versions)
 }
 
 #[test]
 fn a_site_with_a_private_ca_is_trusted_only_through_upstreamca() {
-    let (url, ca_pem) = tls_site();
+    let (url, ca_pem, versions) = tls_site();
     let front = Site::new();
     front.ok(&["settings", "set", "upstreamurl", &url], "");
     front.ok(&["service", "upstream", "moodle_mobile_app"], &format!("{CREDENTIAL}\n"));
@@ -541,6 +538,7 @@ fn a_site_with_a_private_ca_is_trusted_only_through_upstreamca() {
     front.ok(&["settings", "set", "upstreamca", ca.to_str().unwrap()], "");
     let said = front.ok(&["service", "sync", "moodle_mobile_app"], "");
     assert_eq!(said.trim(), "moodle_mobile_app: TLS Moodle (4.3) as svc: 1 function");
+    assert_eq!(*versions.lock().unwrap(), [hyper::Version::HTTP_2], "HTTP/2, negotiated by ALPN");
 
     // A CA file that holds no certificate: said so, not silently the system's roots alone.
     std::fs::write(&ca, "not a certificate\n").unwrap();
