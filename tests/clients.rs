@@ -1,4 +1,5 @@
-//! Third-party Moodle web-service clients against a real `wsconsole serve`.
+//! Third-party Moodle web-service clients against a real `wsconsole serve`, and through one
+//! that fronts another (issue 17).
 //!
 //! The other endpoint tests compare bytes with a recorded Moodle; these check that clients
 //! written for Moodle by other people, installed from PyPI and npm at pinned versions, work
@@ -200,6 +201,27 @@ impl Site {
     }
 }
 
+/// Two sites set up alike: `site` plays the Moodle site, `front` fronts it (issue 17), its
+/// `service` linked to the site's same service with a token of the site's `USER`, and synced.
+/// A client that logs in on the front gets a front token; its calls are decided by the front
+/// and answered by the site.
+fn fronted(service: &str) -> (Site, Site) {
+    let site = Site::new(service);
+    let front = Site::new(service);
+    let site_token = site.cli(&["token", "create", "--user", USER, "--service", service], "");
+    front.cli(&["settings", "set", "upstreamurl", &site.endpoint.base], "");
+    front.cli(&["service", "upstream", service], &site_token);
+    front.cli(&["service", "sync", service], "");
+    (front, site)
+}
+
+/// Calls the Moodle site answered, as its own call log counts them.
+fn site_calls(site: &Site) -> u64 {
+    use wsconsole::store::Queries;
+    std::thread::sleep(Duration::from_millis(700));
+    wsconsole::store::Store::open(&site.db).unwrap().read().unwrap().call_count().unwrap()
+}
+
 fn script(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients").join(name)
 }
@@ -231,4 +253,29 @@ fn moodle_client_logs_in_to_a_custom_service() {
     let mut client = Command::new("node");
     client.arg(script("moodle_client.js")).env("NODE_PATH", node_modules("moodle-client@0.5.2"));
     site.check_client(client, "clientsvc");
+}
+
+/// npm moodle-client through the front door: it logs in on the front (a front token) and its
+/// calls are answered by the site behind, with the front's address in site info.
+#[test]
+fn moodle_client_works_through_the_front_door() {
+    let (front, site) = fronted("clientsvc");
+    let before = site_calls(&site);
+    let mut client = Command::new("node");
+    client.arg(script("moodle_client.js")).env("NODE_PATH", node_modules("moodle-client@0.5.2"));
+    front.check_client(client, "clientsvc");
+    // Site info and the search, at least, were answered by the site.
+    assert!(site_calls(&site) >= before + 2, "the site answered the client's calls");
+}
+
+/// PyPI moodlepy through the front door, on the built-in mobile service.
+#[test]
+fn moodlepy_works_through_the_front_door() {
+    let (front, site) = fronted("moodle_mobile_app");
+    let before = site_calls(&site);
+    let mut client = Command::new(python("moodlepy==0.24.1"));
+    client.arg(script("moodlepy_client.py"));
+    front.check_client(client, "moodle_mobile_app");
+    // Site info and the search, at least, were answered by the site.
+    assert!(site_calls(&site) >= before + 2, "the site answered the client's calls");
 }

@@ -197,7 +197,7 @@ fn sync_asks_the_site_what_the_credential_may_call_and_records_failures() {
 /// and a token for the user. Returns the token.
 fn front_setup(front: &Site) -> String {
     front.ok(&["settings", "set", "enablewebservices", "1"], "");
-    front.ok(&["settings", "set", "webserviceprotocols", "rest,xmlrpc,soap"], "");
+    front.ok(&["settings", "set", "webserviceprotocols", "rest,xmlrpc,soap,amf"], "");
     front.ok(&["user", "add", "caller", "--auth", "webservice"], "Caller-pass-1\n");
     front.ok(
         &[
@@ -212,6 +212,8 @@ fn front_setup(front: &Site) -> String {
             "webservice/xmlrpc:use",
             "--cap",
             "webservice/soap:use",
+            "--cap",
+            "webservice/amf:use",
         ],
         "",
     );
@@ -468,6 +470,21 @@ fn a_failing_site_gets_the_caller_a_moodle_error_in_time_and_the_front_stays_hea
     assert_eq!(limited.json()["errorcode"], "upstreamratelimit", "{}", limited.body);
     let wait: u64 = limited.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=60).contains(&wait), "{wait}");
+    // AMF: the one HTTP answer of the packet carries the wait too.
+    let mut packet = vec![0, 0, 0, 0, 0, 1];
+    let function = "core_user_get_users_by_field";
+    packet.extend((function.len() as u16).to_be_bytes());
+    packet.extend(function.as_bytes());
+    packet.extend([0, 2, b'/', b'1', 0, 0, 0, 0, 0x0a, 0, 0, 0, 0]);
+    let mut amf = common::agent()
+        .post(format!("{}/webservice/amf/server.php?wstoken={token}", endpoint.base))
+        .content_type("application/x-amf")
+        .send(&packet[..])
+        .unwrap();
+    let wait = amf.headers().get("retry-after").map(|w| w.to_str().unwrap().parse::<u64>().unwrap());
+    let body = amf.body_mut().read_to_vec().unwrap();
+    assert!(body.windows(17).any(|w| w == b"upstreamratelimit"), "{}", String::from_utf8_lossy(&body));
+    assert!(wait.is_some_and(|w| (1..=60).contains(&w)), "{wait:?}");
 }
 
 /// A Moodle site over TLS whose certificate a private CA signed, speaking HTTP/2 and HTTP/1.1

@@ -140,7 +140,8 @@ fn files_are_checked_here_and_streamed_from_the_site() {
     // A service answered here, whose token has no files to fetch.
     cli(&db, &["service", "add", "local", "--name", "Local", "--enabled", "--download-files"], "");
     let local = cli(&db, &["token", "create", "--user", "caller", "--service", "local"], "").trim().to_string();
-    let endpoint = common::Endpoint::spawn(&db);
+    // Logging everything, every crate's trace included: the credential must not be in it.
+    let endpoint = common::Endpoint::spawn_logging(&db, &[], "trace");
     let front = endpoint.base.clone();
     cli(&db, &["settings", "set", "siteurl", &front], "");
 
@@ -232,6 +233,13 @@ fn files_are_checked_here_and_streamed_from_the_site() {
     refused(&format!("{file_url}&token={token}"), "invalidtoken");
     refused(&format!("{front}/tokenpluginfile.php/{caller_key}/5/course/summary/pic.png"), "invalidtoken");
     assert!(asked.lock().unwrap().is_empty());
+
+    // Nothing the front logged holds the site's token or the site account's key.
+    let log = endpoint.log.lock().unwrap().clone();
+    assert!(log.contains("TRACE hyper_util::client") && log.contains("DEBUG reqwest::connect"), "the trace was on");
+    for secret in [CREDENTIAL, SITE_KEY, &token] {
+        assert!(!log.contains(secret), "a secret in the front's log");
+    }
 }
 
 /// Peak resident memory of a process, in MiB (`VmHWM`).

@@ -19,6 +19,9 @@ pub async fn server<const SIMPLE: bool>(State(app): State<AppState>, incoming: I
     let packet = amf::parse_packet(&incoming.body)
         .map_err(|why| Refusal::bad_request(format_args!("invalid AMF packet: {why}")))?;
     let mut answers = Vec::with_capacity(packet.messages.len());
+    // A call of the packet refused by a limit toward the Moodle site: the longest wait asked,
+    // for the one HTTP answer that carries them all.
+    let mut retry_after = None;
     for message in packet.messages {
         let reply_to = |status: &str| format!("{}{status}", message.response);
         let (function, params, flex) = match message.body {
@@ -50,6 +53,7 @@ pub async fn server<const SIMPLE: bool>(State(app): State<AppState>, incoming: I
         };
         // A refusal (switched off, throttled…) answers the whole packet.
         let answer = call::call(&app, &incoming, request).await?;
+        retry_after = retry_after.max(answer.retry_after);
         let reply = match (answer.result, &flex) {
             (Err(e), None) => (reply_to(amf::ON_STATUS), amf::fault(&e, answer.debugging)),
             (Err(e), Some(flex)) => (reply_to(amf::ON_STATUS), amf::flex_error(flex, &e, answer.debugging)),
@@ -59,5 +63,6 @@ pub async fn server<const SIMPLE: bool>(State(app): State<AppState>, incoming: I
         answers.push(reply);
     }
     let body = amf::encode_packet(packet.version, &answers);
-    Ok(super::answers::answer(StatusCode::OK, &[(header::CONTENT_TYPE, amf::CONTENT_TYPE)], body))
+    let answer = super::answers::answer(StatusCode::OK, &[(header::CONTENT_TYPE, amf::CONTENT_TYPE)], body);
+    Ok(super::answers::retry_after(answer, retry_after))
 }

@@ -317,6 +317,8 @@ pub fn assert_like(server: &Server, name: &str, token: Option<&str>) {
 pub struct Endpoint {
     pub child: Child,
     pub base: String,
+    /// Everything the endpoint wrote to stderr (its log).
+    pub log: Arc<std::sync::Mutex<String>>,
 }
 
 impl Endpoint {
@@ -326,27 +328,41 @@ impl Endpoint {
 
     /// As [`Endpoint::spawn`], with more `serve` options.
     pub fn spawn_with(db: &std::path::Path, options: &[&str]) -> Endpoint {
+        Endpoint::spawn_logging(db, options, "info")
+    }
+
+    /// As [`Endpoint::spawn_with`], logging at `rust_log`.
+    pub fn spawn_logging(db: &std::path::Path, options: &[&str], rust_log: &str) -> Endpoint {
         let mut child = Command::new(env!("CARGO_BIN_EXE_wsconsole"))
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(options)
             .arg("--db")
             .arg(db)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", rust_log)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         let stderr = child.stderr.take().unwrap();
         let mut lines = BufReader::new(stderr).lines();
+        let log = Arc::new(std::sync::Mutex::new(String::new()));
         let base = loop {
             let line = lines.next().expect("the endpoint says where it listens").unwrap();
+            log.lock().unwrap().push_str(&line);
             if let Some(rest) = line.split("address=").nth(1) {
                 break format!("http://{}", rest.split_whitespace().next().unwrap());
             }
         };
         // Keep draining stderr so the child never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Endpoint { child, base }
+        let kept = log.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                let mut log = kept.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        Endpoint { child, base, log }
     }
 
     pub fn site_info(&self, token: &str) -> serde_json::Value {
