@@ -1,8 +1,9 @@
 //! The CLI grammar, run as the real binary: what scripts depend on.
 
-use std::io::Write;
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_wsconsole");
 
@@ -19,18 +20,7 @@ impl Site {
     }
 
     fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
-        let mut child = Command::new(BIN)
-            .arg("--db")
-            .arg(&self.db)
-            .args(args)
-            .env_remove("WSCONSOLE_DB")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-        child.wait_with_output().unwrap()
+        common::cli(&self.db, args, stdin)
     }
 
     fn run(&self, args: &[&str]) -> Output {

@@ -14,21 +14,6 @@ fn front_step(screen: &str, title: &str) -> String {
     screen.lines().find(|l| l.contains(title)).unwrap_or_else(|| panic!("no step {title}:\n{screen}")).to_string()
 }
 
-/// Ticks the console until its 160×48 frame shows `done`, or panics after 10 s.
-fn wide_until(c: &mut Console, done: impl Fn(&str) -> bool) -> String {
-    let start = std::time::Instant::now();
-    loop {
-        c.app.tick();
-        c.app.settle();
-        let s = c.screen(160, 48);
-        if done(&s) {
-            return s;
-        }
-        assert!(start.elapsed() < std::time::Duration::from_secs(10), "{s}");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn a_service_is_linked_synced_and_given_the_site_s_functions_by_keys() {
     let site = common::Server::start(common::fixture_site);
@@ -77,7 +62,7 @@ fn a_service_is_linked_synced_and_given_the_site_s_functions_by_keys() {
     let s = c.until("the sync", |s| s.contains("Oracle Site"));
     assert!(s.contains("front: Oracle Site"), "{s}");
     c.keys("j");
-    wide_until(&mut c, |s| s.contains("4 fn") && s.contains("as wsuser, 4 functions"));
+    c.until_at((160, 48), "the sync recorded", |s| s.contains("4 fn") && s.contains("as wsuser, 4 functions"));
 
     // The picker marks the site's functions; one is added.
     c.keys("f").keys("n");
@@ -122,5 +107,7 @@ fn a_service_is_linked_synced_and_given_the_site_s_functions_by_keys() {
     ));
     assert!(reply.body.starts_with("[{\"id\":"), "{}", reply.body);
     c.keys("1");
-    wide_until(&mut c, |s| front_step(s, "Test a call through the site").contains("last call through"));
+    c.until_at((160, 48), "the call through", |s| {
+        front_step(s, "Test a call through the site").contains("last call through")
+    });
 }

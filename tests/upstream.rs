@@ -5,9 +5,8 @@ mod common;
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
-const BIN: &str = env!("CARGO_BIN_EXE_wsconsole");
 const CREDENTIAL: &str = "5f4dcc3b5aa765d61d8327deb882cf99";
 
 struct Site {
@@ -23,18 +22,7 @@ impl Site {
     }
 
     fn run(&self, args: &[&str], stdin: &str) -> Output {
-        let mut child = Command::new(BIN)
-            .arg("--db")
-            .arg(&self.db)
-            .args(args)
-            .env_remove("WSCONSOLE_DB")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-        child.wait_with_output().unwrap()
+        common::cli(&self.db, args, stdin)
     }
 
     fn ok(&self, args: &[&str], stdin: &str) -> String {

@@ -6,10 +6,8 @@ mod common;
 
 use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
-const BIN: &str = env!("CARGO_BIN_EXE_wsconsole");
 /// The site account's token (the service's credential) and private access key.
 const CREDENTIAL: &str = "0123456789abcdef0123456789abcdef";
 const SITE_KEY: &str = "sitesecretkey0123456789";
@@ -96,18 +94,7 @@ fn file_site() -> (String, Asked) {
 }
 
 fn cli(db: &Path, args: &[&str], stdin: &str) -> String {
-    let mut child = Command::new(BIN)
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .env_remove("WSCONSOLE_DB")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = common::cli(db, args, stdin);
     assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
@@ -174,6 +161,9 @@ fn files_are_checked_here_and_streamed_from_the_site() {
     // By private access key, as the Moodle app builds its URLs.
     let by_key = common::get(&format!("{front}/tokenpluginfile.php/{caller_key}/5/course/summary/pic.png"));
     assert_eq!((by_key.status, by_key.body.as_bytes()), (200, SMALL));
+    // Without slash arguments: the path in `file`.
+    let by_param = common::get(&format!("{front}/webservice/pluginfile.php?file=/5/user/icon/pic.png&token={token}"));
+    assert_eq!((by_param.status, by_param.body.as_bytes()), (200, SMALL));
     // The site's "not found" as it sent it.
     let missing = common::get(&format!("{front}/webservice/pluginfile.php/5/nothing.txt?token={token}"));
     assert_eq!(missing.status, 404);
@@ -185,6 +175,7 @@ fn files_are_checked_here_and_streamed_from_the_site() {
             ("/5/user/icon/pic.png", CREDENTIAL, ""),
             ("/5/user/icon/pic.png", CREDENTIAL, "bytes=0-3"),
             ("/5/course/summary/pic.png", CREDENTIAL, ""),
+            ("/5/user/icon/pic.png", CREDENTIAL, ""),
             ("/5/nothing.txt", CREDENTIAL, ""),
         ]
     );

@@ -57,14 +57,7 @@ pub fn front_flow(f: &Facts) -> Flow {
         n => (Status::Done, format!("{n} of the site's functions listed")),
     };
     let test = if started { test_call(f.last_forwarded_call) } else { (Status::Info, "No site".into()) };
-    let step = |number, title, (status, detail): (Status, String), description, place| Step {
-        number,
-        title,
-        status,
-        detail,
-        description,
-        place,
-    };
+    let step = Step::new;
     Flow {
         title: "Front a Moodle site (optional)",
         intro: "wsconsole as the guarded front door of a real Moodle site: every call is decided here, then answered by the site with a token of a Moodle account.",

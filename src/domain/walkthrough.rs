@@ -110,6 +110,19 @@ pub struct Step {
     pub place: Place,
 }
 
+impl Step {
+    /// A step with its status and the short text beside it.
+    pub fn new(
+        number: usize,
+        title: &'static str,
+        (status, detail): (Status, String),
+        description: &'static str,
+        place: Place,
+    ) -> Step {
+        Step { number, title, status, detail, description, place }
+    }
+}
+
 fn serialize_place<S: serde::Serializer>(p: &Place, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(p.title())
 }
@@ -194,14 +207,7 @@ pub fn record_valid_tokens(flows: &mut Flows, valid: u64) {
 
 /// Both of Moodle's flows and the front's, with their live status.
 pub fn steps(f: &Facts) -> Flows {
-    let step = |number, title, (status, detail): (Status, String), description, place| Step {
-        number,
-        title,
-        status,
-        detail,
-        description,
-        place,
-    };
+    let step = Step::new;
 
     let capability_check = {
         if f.ws_users.is_empty() {

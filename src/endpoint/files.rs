@@ -60,7 +60,11 @@ pub async fn pluginfile(State(app): State<AppState>, incoming: Incoming) -> Resu
     let mut params = request_params(&incoming).await.map_err(Refusal::bad_request)?;
     let token = take(&mut params, "token");
     let file = take(&mut params, "file").unwrap_or_default();
-    let path = path_after(incoming.uri.path(), PLUGINFILE).unwrap_or(&file).to_string();
+    // Slash arguments arrive percent-encoded; `file=` was decoded with the form already.
+    let path = match path_after(incoming.uri.path(), PLUGINFILE) {
+        Some(encoded) => segments(encoded, true),
+        None => segments(&file, false),
+    };
     let Some(token) = token else {
         let e = MoodleException::new(
             crate::domain::access::MOODLE_EXCEPTION,
@@ -102,7 +106,7 @@ pub async fn tokenpluginfile(State(app): State<AppState>, incoming: Incoming) ->
         Ok(grant) => grant,
         Err(denial) => return app.file_denied(&mut entry, &snapshot, &denial),
     };
-    app.send_file(&entry, &snapshot, &grant, &format!("/{path}"), &params, &incoming.headers).await
+    app.send_file(&entry, &snapshot, &grant, &segments(path, true), &params, &incoming.headers).await
 }
 
 /// The first of the user's tokens on a connected service that may download, most recently
@@ -126,6 +130,15 @@ fn user_grant(
         }
     }
     Ok(Err(first_refusal.unwrap_or(FileDenial::Caller(crate::domain::access::Denial::InvalidToken))))
+}
+
+/// A file path's segments, each decoded from the URL's percent-encoding when `encoded`.
+fn segments(path: &str, encoded: bool) -> Vec<String> {
+    let decode = |s: &str| match encoded {
+        true => percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned(),
+        false => s.to_string(),
+    };
+    path.trim_start_matches('/').split('/').map(decode).collect()
 }
 
 /// The path after `script`, when the URL carries it as slash arguments.
@@ -160,7 +173,7 @@ impl App {
         entry: &Entry<'_>,
         snapshot: &Snapshot,
         grant: &FileGrant,
-        path: &str,
+        path: &[String],
         params: &[(crate::model::value::Text, crate::model::value::Value)],
         headers: &HeaderMap,
     ) -> Result<Response, Refusal> {
@@ -183,11 +196,6 @@ impl App {
             Ok(c) => c,
             Err(e) => return Ok(fail(site_failed(&e).into())),
         };
-        let segments: Vec<String> = path
-            .trim_start_matches('/')
-            .split('/')
-            .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
-            .collect();
         let options: Vec<(String, String)> = params
             .iter()
             .filter(|(k, _)| OPTIONS.contains(&k.as_ref()))
@@ -210,7 +218,7 @@ impl App {
                 Ok(p) => p,
                 Err(n) => return Ok(fail(*n)),
             };
-            link.site.fetch_file(&credential, &segments, &options, asked).await
+            link.site.fetch_file(&credential, path, &options, asked).await
         };
         let latency = micros(started.elapsed());
         let reply = match reply {

@@ -378,6 +378,23 @@ impl Drop for Endpoint {
     }
 }
 
+/// `wsconsole --db DB ARGS…` with `stdin`, as a script runs it (no `WSCONSOLE_DB`).
+pub fn cli(db: &std::path::Path, args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wsconsole"))
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .env_remove("WSCONSOLE_DB")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 pub fn unsafe_kill_term(pid: u32) {
     let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
 }

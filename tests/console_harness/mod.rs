@@ -184,11 +184,16 @@ impl Console {
 
     /// Ticks the console until `done` holds for its 80×24 frame, or panics after 10 s.
     pub fn until(&mut self, what: &str, done: impl Fn(&str) -> bool) -> String {
+        self.until_at((80, 24), what, done)
+    }
+
+    /// [`Console::until`] for the frame at `size` (columns, rows).
+    pub fn until_at(&mut self, (w, h): (u16, u16), what: &str, done: impl Fn(&str) -> bool) -> String {
         let start = std::time::Instant::now();
         loop {
             self.app.tick();
             self.app.settle();
-            let s = self.screen(80, 24);
+            let s = self.screen(w, h);
             if done(&s) {
                 return s;
             }
