@@ -18,8 +18,9 @@ const BIG: u64 = 100 << 20;
 type Asked = Arc<Mutex<Vec<(String, String, String, String)>>>;
 
 /// A Moodle site, scripted: site info and one function over REST, and its file script serving
-/// a small picture, a 100 MB file and "not found". Its base URL, and what it was asked.
-fn file_site() -> (String, Asked) {
+/// a small picture, a 100 MB file and "not found". Its answers name it by `wwwroot` (its base
+/// URL when `None`). Its base URL, and what it was asked.
+fn file_site(wwwroot: Option<&str>) -> (String, Asked) {
     use axum::extract::{Form, Path as UrlPath, State};
     use axum::http::{HeaderMap, StatusCode, header};
     use axum::response::IntoResponse;
@@ -28,7 +29,7 @@ fn file_site() -> (String, Asked) {
     listener.set_nonblocking(true).unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let asked: Asked = Arc::default();
-    let state = (base.clone(), asked.clone());
+    let state = (wwwroot.map_or(base.clone(), str::to_string), asked.clone());
     type S = (String, Asked);
     async fn rest(State((base, asked)): State<S>, Form(form): Form<HashMap<String, String>>) -> impl IntoResponse {
         let token = form.get("wstoken").cloned().unwrap_or_default();
@@ -39,7 +40,7 @@ fn file_site() -> (String, Asked) {
         let esc = base.replace('/', "\\/");
         match form.get("wsfunction").map(String::as_str) {
             Some("core_webservice_get_site_info") => format!(
-                r#"{{"sitename":"File Site","username":"frontdoor","siteurl":"{esc}","userprivateaccesskey":"{SITE_KEY}","release":"4.3","functions":[{{"name":"core_webservice_get_site_info","version":"1"}},{{"name":"core_course_get_contents","version":"1"}}]}}"#
+                r#"{{"sitename":"File Site","username":"frontdoor","siteurl":"{esc}","userprivateaccesskey":"{SITE_KEY}","release":"4.3","functions":[{{"name":"core_webservice_get_site_info","version":"1"}},{{"name":"core_course_get_contents","version":"1"}},{{"name":"tool_mobile_call_external_functions","version":"1"}}]}}"#
             ),
             _ => format!(
                 r#"[{{"id":1,"name":"Week 1","summary":"<img src=\"{esc}\/tokenpluginfile.php\/{SITE_KEY}\/5\/course\/summary\/pic.png\">","modules":[{{"contents":[{{"fileurl":"{esc}\/webservice\/pluginfile.php\/5\/user\/icon\/pic.png?forcedownload=1"}}],"url":"{esc}\/mod\/page\/view.php?id=3"}}]}}]"#
@@ -108,9 +109,19 @@ fn raw_get(base: &str, path: &str) -> String {
     answer
 }
 
-#[test]
-fn files_are_checked_here_and_streamed_from_the_site() {
-    let (site, asked) = file_site();
+/// A front on a new database: a web-service user `caller` with REST, the service `front`
+/// linked to `site` (synced, with two of its functions, downloads allowed) and a token of
+/// `caller` on it, and a local service `local` with another token. Served, logging every
+/// crate's trace (the credential must not be in it), its site URL its own address.
+struct Front {
+    _dir: tempfile::TempDir,
+    db: std::path::PathBuf,
+    token: String,
+    local: String,
+    endpoint: common::Endpoint,
+}
+
+fn front_of(site: &str) -> Front {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("front.redb");
     cli(&db, &["settings", "set", "enablewebservices", "1"], "");
@@ -119,18 +130,44 @@ fn files_are_checked_here_and_streamed_from_the_site() {
     cli(&db, &["role", "add", "client", "--name", "Client", "--cap", "webservice/rest:use"], "");
     cli(&db, &["role", "assign", "client", "caller"], "");
     cli(&db, &["service", "add", "front", "--name", "Front", "--enabled", "--download-files"], "");
-    cli(&db, &["settings", "set", "upstreamurl", &site], "");
+    cli(&db, &["settings", "set", "upstreamurl", site], "");
     cli(&db, &["service", "upstream", "front"], &format!("{CREDENTIAL}\n"));
     cli(&db, &["service", "sync", "front"], "");
     cli(&db, &["service", "add-function", "front", "core_webservice_get_site_info", "core_course_get_contents"], "");
+    // A function that runs others inside one call would pass around the service's list.
+    let nested = common::cli(&db, &["service", "add-function", "front", "tool_mobile_call_external_functions"], "");
+    assert!(String::from_utf8_lossy(&nested.stderr).contains("runs other functions inside one call"));
     let token = cli(&db, &["token", "create", "--user", "caller", "--service", "front"], "").trim().to_string();
-    // A service answered here, whose token has no files to fetch.
     cli(&db, &["service", "add", "local", "--name", "Local", "--enabled", "--download-files"], "");
     let local = cli(&db, &["token", "create", "--user", "caller", "--service", "local"], "").trim().to_string();
-    // Logging everything, every crate's trace included: the credential must not be in it.
     let endpoint = common::Endpoint::spawn_logging(&db, &[], "trace");
+    cli(&db, &["settings", "set", "siteurl", &endpoint.base], "");
+    Front { _dir: dir, db, token, local, endpoint }
+}
+
+/// A site whose answers name it by its public address (its wwwroot) while wsconsole reaches
+/// it by another: the sync learns the address, and its file URLs are rewritten all the same.
+#[test]
+fn file_urls_are_found_under_the_site_s_own_address() {
+    let (site, _) = file_site(Some("https://moodle.example.com"));
+    let Front { token, endpoint, .. } = front_of(&site);
+    let contents = common::get(&format!(
+        "{}/webservice/rest/server.php?wstoken={token}&wsfunction=core_course_get_contents&moodlewsrestformat=json&courseid=2",
+        endpoint.base
+    ));
+    let json = contents.json();
+    let file_url = json[0]["modules"][0]["contents"][0]["fileurl"].as_str().unwrap();
+    assert_eq!(file_url, format!("{}/webservice/pluginfile.php/5/user/icon/pic.png?forcedownload=1", endpoint.base));
+    assert!(!contents.body.contains(SITE_KEY), "{}", contents.body);
+    let pic = common::get(&format!("{file_url}&token={token}"));
+    assert_eq!((pic.status, pic.body.as_bytes()), (200, SMALL));
+}
+
+#[test]
+fn files_are_checked_here_and_streamed_from_the_site() {
+    let (site, asked) = file_site(None);
+    let Front { db, token, local, endpoint, _dir } = front_of(&site);
     let front = endpoint.base.clone();
-    cli(&db, &["settings", "set", "siteurl", &front], "");
 
     // The answer's file URLs point here; the token URL carries the caller's own key.
     let contents = common::get(&format!(
@@ -190,7 +227,9 @@ fn files_are_checked_here_and_streamed_from_the_site() {
     refused(&format!("{front}/webservice/pluginfile.php/5/user/icon/pic.png?token=nope"), "invalidtoken");
     refused(&format!("{front}/webservice/pluginfile.php/5/user/icon/pic.png"), "missingparam");
     refused(&format!("{front}/tokenpluginfile.php/{SITE_KEY}/5/user/icon/pic.png"), "invalidkey");
-    for path in ["/5/../../rest/server.php", "/5/..%2F..%2Frest%2Fserver.php", "/%2e%2e/x", "/5/a%5Cb"] {
+    for path in
+        ["/5/../../rest/server.php", "/5/..%2F..%2Frest%2Fserver.php", "/%2e%2e/x", "/5/a%5Cb", "/.%09./upload.php"]
+    {
         let answer = raw_get(&front, &format!("/webservice/pluginfile.php{path}?token={token}"));
         assert!(answer.contains("upstreamerror") && answer.contains("not a file path"), "{path}: {answer}");
     }
@@ -217,6 +256,25 @@ fn files_are_checked_here_and_streamed_from_the_site() {
     let peak = peak_rss_mib(endpoint.child.id());
     eprintln!("100 MB file through the front in {:?}; the front's peak RSS {peak:.1} MiB", started.elapsed());
     assert!(peak < 60.0, "the front held the file: peak RSS {peak:.1} MiB");
+
+    // One file at a time (upstreamconcurrency 1): a caller that does not read its file holds
+    // its place, the next file is refused at once, calls still go through.
+    cli(&db, &["settings", "set", "upstreamconcurrency", "1"], "");
+    let held =
+        common::agent().get(format!("{front}/webservice/pluginfile.php/5/big/film.bin?token={token}")).call().unwrap();
+    let busy = common::get(&format!("{file_url}&token={token}"));
+    assert_eq!(busy.json()["errorcode"], "upstreambusy", "{}", busy.body);
+    assert_eq!(busy.header("retry-after"), Some("1"));
+    let call = common::get(&format!(
+        "{front}/webservice/rest/server.php?wstoken={token}&wsfunction=core_course_get_contents&moodlewsrestformat=json&courseid=2"
+    ));
+    assert!(call.body.contains("Week 1"), "calls are not held up by files: {}", call.body);
+    drop(held);
+    let start = std::time::Instant::now();
+    while common::get(&format!("{file_url}&token={token}")).status != 200 {
+        assert!(start.elapsed() < std::time::Duration::from_secs(5), "the place is given back when the caller goes");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 
     // A revoked token: refused on the next request, the site not asked.
     asked.lock().unwrap().clear();

@@ -103,8 +103,17 @@ pub fn apply(s: &mut Settings, name: &str, value: &str) -> Result<(), FieldError
                 iprestriction::normalise(value).map_err(|e| FieldError::new("trustedproxies", e.to_string()))?
         }
         "loglifetime" => s.log_lifetime_days = number("loglifetime", value)?,
-        "upstreamurl" if value.trim().is_empty() => s.upstream.url = String::new(),
-        "upstreamurl" => s.upstream.url = http_url("upstreamurl", value)?,
+        // Another site: what the last one called itself no longer holds.
+        "upstreamurl" if value.trim().is_empty() => {
+            (s.upstream.url, s.upstream.wwwroot) = (String::new(), String::new())
+        }
+        "upstreamurl" => {
+            let url = http_url("upstreamurl", value)?;
+            if url != s.upstream.url {
+                s.upstream.wwwroot.clear();
+            }
+            s.upstream.url = url;
+        }
         "upstreamconcurrency" => {
             let n: u32 = number("upstreamconcurrency", value)?;
             if n == 0 {

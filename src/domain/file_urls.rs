@@ -42,7 +42,7 @@ impl FileUrls<'_> {
         let mut out: Option<Vec<u8>> = None;
         let mut copied = 0;
         for at in memchr::memmem::find_iter(body, site.as_bytes()) {
-            if at < copied {
+            if at < copied || !starts_a_url(&body[..at]) {
                 continue;
             }
             let rest = &body[at + site.len()..];
@@ -70,6 +70,22 @@ impl FileUrls<'_> {
         let mut out = out?;
         out.extend_from_slice(&body[copied..]);
         Some(out)
+    }
+}
+
+/// Whether a URL starting after `before` starts there, rather than inside another URL (a
+/// query parameter's value, a path): only then is it the site's own link. A URL written inside
+/// another (`https://elsewhere/?u=<site>/tokenpluginfile.php/…`) must not get the caller's key,
+/// which would then travel to that other place.
+fn starts_a_url(before: &[u8]) -> bool {
+    const ENTITIES: [&[u8]; 4] = [b"&quot;", b"&#39;", b"&#039;", b"&apos;"];
+    match before.last() {
+        None => true,
+        Some(b'"' | b'\'' | b'>' | b'(' | b'[' | b',') => true,
+        Some(c) if c.is_ascii_whitespace() => true,
+        // An attribute's quote, escaped in XML.
+        Some(b';') => ENTITIES.iter().any(|e| before.ends_with(e)),
+        _ => false,
     }
 }
 
@@ -106,11 +122,19 @@ mod tests {
             rewrite("a https://moodle.example.com/tokenpluginfile.php/0a1b2c/5/f.png b"),
             "a http://front:8080/tokenpluginfile.php/ME/5/f.png b"
         );
+        // In XML, an HTML attribute's quotes are entities.
+        assert_eq!(
+            rewrite("src=&quot;https://moodle.example.com/tokenpluginfile.php/0a1b2c/5/f.png&quot;"),
+            "src=&quot;http://front:8080/tokenpluginfile.php/ME/5/f.png&quot;"
+        );
     }
 
     #[test]
     fn other_urls_and_look_alike_hosts_are_left_alone() {
         for s in [
+            // Inside another URL: a query's value, a path.
+            r#"<img src=\"https:\/\/evil.example\/l?u=https:\/\/moodle.example.com\/tokenpluginfile.php\/a\/1\">"#,
+            "https://evil.example/https://moodle.example.com/webservice/pluginfile.php/1/x",
             r#"{"siteurl":"https:\/\/moodle.example.com","img":"https:\/\/moodle.example.com\/theme\/image.php\/u\/f1"}"#,
             "https://moodle.example.com.evil/webservice/pluginfile.php/1/x",
             "https://moodle.example.com/pluginfile.php/5/user/icon/f1",

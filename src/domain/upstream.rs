@@ -18,12 +18,24 @@ pub struct UpstreamSettings {
     pub timeout_secs: u32,
     /// `upstreamca`: a PEM file of certificate authorities to trust besides the system's.
     pub ca_file: String,
+    /// The site's own address (its wwwroot) as its site info gave it at the last sync: the
+    /// one its answers' file URLs name, which may differ from `url` when wsconsole reaches
+    /// the site by another name. Stored beside the record (a config entry of its own), so
+    /// databases written before still read.
+    #[serde(skip)]
+    pub wwwroot: String,
 }
 
 impl Default for UpstreamSettings {
     fn default() -> Self {
         // A Moodle site on two cores saturates near 100 calls/s; 16 at once keeps it answering.
-        UpstreamSettings { url: String::new(), max_concurrent: 16, timeout_secs: 30, ca_file: String::new() }
+        UpstreamSettings {
+            url: String::new(),
+            max_concurrent: 16,
+            timeout_secs: 30,
+            ca_file: String::new(),
+            wwwroot: String::new(),
+        }
     }
 }
 
@@ -31,6 +43,13 @@ impl UpstreamSettings {
     /// Whether a site is configured.
     pub fn is_set(&self) -> bool {
         !self.url.is_empty()
+    }
+
+    /// The addresses the site's answers may name it by: `url`, and its wwwroot when that
+    /// differs.
+    pub fn site_addresses(&self) -> impl Iterator<Item = &str> {
+        let wwwroot = Some(self.wwwroot.as_str()).filter(|w| !w.is_empty() && *w != self.url);
+        std::iter::once(self.url.as_str()).chain(wwwroot)
     }
 }
 
@@ -87,6 +106,21 @@ pub struct SiteCall {
 pub struct UpstreamError {
     pub at: UnixTime,
     pub message: String,
+}
+
+/// Site functions a connected service may not list: each runs other functions inside one call
+/// (Moodle's app batches its start-up calls so), which the site would answer with everything
+/// the site account may call, around the service's own list here — and with answers nested as
+/// text, where the site account's key and file URLs would escape the front's rewriting.
+pub const NOT_FORWARDED: [&str; 1] = ["tool_mobile_call_external_functions"];
+
+/// Why `function` is not forwarded, if it is one of [`NOT_FORWARDED`].
+pub fn not_forwarded(function: &str) -> Option<String> {
+    NOT_FORWARDED.contains(&function).then(|| {
+        format!(
+            "{function} runs other functions inside one call: through the front door it would pass around the service's functions, so it is not forwarded"
+        )
+    })
 }
 
 /// Checks a site token as given: Moodle's tokens are 32 characters of PARAM_ALPHANUM; any

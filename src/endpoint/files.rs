@@ -27,6 +27,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -34,6 +35,10 @@ use std::time::{Duration, Instant};
 /// Axum routes of the two scripts, with the file's path after them.
 pub const PLUGINFILE_ROUTE: &str = "/webservice/pluginfile.php/{*path}";
 pub const TOKENPLUGINFILE_ROUTE: &str = "/tokenpluginfile.php/{*path}";
+
+/// The longest a file may take to send: a caller that reads too slowly loses its place
+/// (and sees its transfer cut) rather than holding a connection to the site for ever.
+const TRANSFER_LIMIT: Duration = Duration::from_secs(3600);
 
 /// The download options `webservice/pluginfile.php` reads, passed on to the site.
 const OPTIONS: [&str; 4] = ["forcedownload", "preview", "offline", "embed"];
@@ -89,14 +94,20 @@ pub async fn tokenpluginfile(State(app): State<AppState>, incoming: Incoming) ->
     let Opened { snapshot, client, now } = app.open(&incoming).await?;
     let mut entry = Entry { function: &TOKENPLUGINFILE[1..], protocol: "file", client, now, started: incoming.started };
     let params = request_params(&incoming).await.map_err(Refusal::bad_request)?;
-    let rest = path_after(incoming.uri.path(), TOKENPLUGINFILE).unwrap_or_default();
-    let (key, path) = rest.trim_start_matches('/').split_once('/').unwrap_or((rest, ""));
-    let user = match app.front.keys.user_of(&app, &snapshot, key).map_err(Refusal::unavailable)? {
+    let rest = path_after(incoming.uri.path(), TOKENPLUGINFILE).unwrap_or_default().trim_start_matches('/');
+    let (key, path) = rest.split_once('/').unwrap_or((rest, ""));
+    // An address that keeps guessing is refused before its guess costs a lookup.
+    if let Some(wait) = app.throttle.check(ip_of(client)) {
+        return Err(Refusal::TooMany(wait));
+    }
+    // The lookup may rebuild the index from the store: off the async workers.
+    let (app2, snap, key2) = (app.clone(), snapshot.clone(), key.to_string());
+    let found = tokio::task::spawn_blocking(move || app2.front.keys.user_of(&app2, &snap, &key2))
+        .await
+        .map_err(Refusal::unavailable)?;
+    let user = match found.map_err(Refusal::unavailable)? {
         Some(user) => user,
         None => {
-            if let Some(wait) = app.throttle.check(ip_of(client)) {
-                return Err(Refusal::TooMany(wait));
-            }
             app.throttle.failed(ip_of(client));
             let e = MoodleException::new(crate::domain::access::MOODLE_EXCEPTION, "invalidkey", "Invalid key");
             return Ok(app.refuse_file(&entry, &snapshot, &e, Who::default()));
@@ -207,12 +218,24 @@ impl App {
                 asked.insert(name.clone(), v.clone());
             }
         }
+        // A path that would leave the site's file script costs the site nothing.
+        if let Err(e) = crate::upstream::file_url(&snapshot.settings.upstream.url, path) {
+            self.log_call(entry, "upstreamerror", who());
+            return Ok(super::ajax::fatal_exception(&site_failed(&e), &snapshot.settings));
+        }
         if let Err(n) = self.front.admit(grant.service.id, limit) {
             return Ok(fail(*n));
         }
+        // A place among the files being sent, held until the caller has read the whole file
+        // or gone (a slow reader holds one site connection, never the calls).
+        let transfer = match link.transfer() {
+            Ok(p) => p,
+            Err(n) => return Ok(fail(*n)),
+        };
         let started = Instant::now();
         // The place among the calls in flight is held until the site answers the head; the
-        // body then flows at the pace the caller reads it, bounded by the read time-out.
+        // body then flows at the pace the caller reads it, bounded by the read time-out and
+        // by TRANSFER_LIMIT in all.
         let reply = {
             let _permit = match link.in_flight() {
                 Ok(p) => p,
@@ -239,7 +262,12 @@ impl App {
                 described.insert(name.clone(), v.clone());
             }
         }
-        let mut response = Response::new(Body::from_stream(reply.bytes_stream()));
+        let deadline = tokio::time::sleep(TRANSFER_LIMIT);
+        let body = reply.bytes_stream().take_until(deadline).map(move |chunk| {
+            let _held = &transfer;
+            chunk
+        });
+        let mut response = Response::new(Body::from_stream(body));
         *response.status_mut() = status;
         *response.headers_mut() = described;
         Ok(response)

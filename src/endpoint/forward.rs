@@ -69,9 +69,28 @@ pub(super) struct Link {
     settings: UpstreamSettings,
     pub site: Site,
     in_flight: Arc<Semaphore>,
+    /// Files being sent from the site, each for as long as its caller reads it: as many as
+    /// calls may be in flight, apart from them, so slow readers never hold the calls up.
+    transfers: Arc<Semaphore>,
 }
 
 impl Link {
+    /// A place among the files being sent, or at once the exception that says they are all
+    /// taken.
+    pub(super) fn transfer(&self) -> Result<tokio::sync::OwnedSemaphorePermit, Box<NotForwarded>> {
+        self.transfers.clone().try_acquire_owned().map_err(|_| {
+            let exception = MoodleException::new(
+                crate::domain::access::MOODLE_EXCEPTION,
+                "upstreambusy",
+                format!(
+                    "The Moodle site behind this endpoint is already sending {} files: try again shortly",
+                    self.settings.max_concurrent
+                ),
+            );
+            Box::new(NotForwarded { exception, retry_after: Some(1), site: None })
+        })
+    }
+
     /// A place among the calls in flight to the site, or at once the exception that says
     /// the cap is reached (nothing waits in a queue here: a slow site must not gather one).
     pub(super) fn in_flight(&self) -> Result<tokio::sync::OwnedSemaphorePermit, Box<NotForwarded>> {
@@ -118,6 +137,7 @@ impl Front {
             settings: settings.clone(),
             site: Site::new(settings)?,
             in_flight: Arc::new(Semaphore::new(settings.max_concurrent as usize)),
+            transfers: Arc::new(Semaphore::new(settings.max_concurrent as usize)),
         };
         *link = Some(made.clone());
         Ok(made)
@@ -185,6 +205,9 @@ impl App {
             )
             .into());
         }
+        if let Some(why) = crate::domain::upstream::not_forwarded(&grant.function) {
+            return Err(MoodleException::new(crate::domain::access::MOODLE_EXCEPTION, "upstreamnested", why).into());
+        }
         self.front.admit(grant.service.id, limit).map_err(|n| *n)?;
         let _permit = link.in_flight().map_err(|n| *n)?;
         let site_info = grant.function == crate::model::site_info::NAME;
@@ -232,9 +255,11 @@ impl App {
         }
         let key = self.store.site_key().map_err(crate::functions::internal)?.user_private_access_key(grant.user.id);
         let settings = &snapshot.settings;
-        let urls = FileUrls { site: &settings.upstream.url, front: &settings.site_url, caller_key: &key };
-        if let std::borrow::Cow::Owned(rewritten) = urls.rewrite(body) {
-            *body = rewritten;
+        for site in settings.upstream.site_addresses() {
+            let urls = FileUrls { site, front: &settings.site_url, caller_key: &key };
+            if let std::borrow::Cow::Owned(rewritten) = urls.rewrite(body) {
+                *body = rewritten;
+            }
         }
         Ok(())
     }

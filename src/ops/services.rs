@@ -167,6 +167,9 @@ impl Ops {
                 // A connected service's calls all go to the site: it may list only what the
                 // site offers it; a service answered here, only what the catalogue implements.
                 for f in functions {
+                    if let Some(why) = site.as_ref().and(crate::domain::upstream::not_forwarded(f)) {
+                        return Err(FieldError::new("function", why).into());
+                    }
                     let offered = match &site {
                         Some(offered) => offered.contains(f),
                         None => function_catalogue::find(f).is_some(),

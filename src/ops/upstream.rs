@@ -95,9 +95,17 @@ impl Ops {
     }
 
     /// Records a successful sync: what the site said, and no error any more.
-    pub fn record_upstream_sync(&self, shortname: &str, sync: SiteSync) -> OpResult<()> {
+    /// `wwwroot` is the address the site gave itself (its site info's `siteurl`): the one its
+    /// file URLs name, kept for rewriting them when it differs from `upstreamurl`.
+    pub fn record_upstream_sync(&self, shortname: &str, sync: SiteSync, wwwroot: &str) -> OpResult<()> {
         self.apply("sync upstream", |t, _| {
             let s = service(t, shortname)?;
+            let mut settings = Queries::settings(t)?;
+            let wwwroot = wwwroot.trim_end_matches('/');
+            if settings.upstream.wwwroot != wwwroot {
+                settings.upstream.wwwroot = wwwroot.to_string();
+                t.put_settings(&settings)?;
+            }
             let mut u = link(t, &s)?;
             let summary = format!("{} ({}), {} functions", sync.site_name, sync.release, sync.functions.len());
             u.sync = Some(sync);

@@ -126,6 +126,9 @@ pub trait Queries: View {
         if let Some(upstream) = get_record(self.config()?, "upstream", "upstream settings")? {
             settings.upstream = upstream;
         }
+        if let Some(wwwroot) = get_record(self.config()?, "upstream_wwwroot", "the site's wwwroot")? {
+            settings.upstream.wwwroot = wwwroot;
+        }
         Ok(settings)
     }
 

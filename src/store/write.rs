@@ -60,6 +60,7 @@ impl WriteTables<'_> {
     pub fn put_settings(&mut self, s: &Settings) -> Result<(), StoreError> {
         self.config.insert("settings", encode(s).as_slice())?;
         self.config.insert("upstream", encode(&s.upstream).as_slice())?;
+        self.config.insert("upstream_wwwroot", encode(&s.upstream.wwwroot).as_slice())?;
         self.changed(Change::Settings);
         Ok(())
     }

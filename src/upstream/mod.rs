@@ -129,7 +129,9 @@ impl Site {
         };
         Ok(Site {
             client: build(reqwest::ClientBuilder::timeout)?,
-            files: build(reqwest::ClientBuilder::read_timeout)?,
+            // HTTP/1.1 for files: over HTTP/2 every file would share one connection's flow
+            // window, and a caller that reads slowly would stall the others.
+            files: build(|b, t| b.read_timeout(t).http1_only())?,
             base: settings.url.clone(),
             timeout_secs: settings.timeout_secs,
         })
@@ -259,15 +261,27 @@ pub fn file_url(base: &str, path: &[String]) -> Result<reqwest::Url, SiteError> 
     if path.is_empty() {
         return Err(bad("it is empty"));
     }
-    if path.iter().any(|s| s.is_empty() || s == "." || s == ".." || s.contains(['/', '\\', '\0'])) {
-        return Err(bad("a segment is empty, `.` or `..`, or holds a slash, a backslash or a NUL"));
+    // Control characters too: the URL parser drops tabs and line breaks, which would turn
+    // `.\t.` into `..` after this check.
+    let unsafe_segment = |s: &String| {
+        s.is_empty() || s == "." || s == ".." || s.contains(['/', '\\']) || s.chars().any(char::is_control)
+    };
+    if path.iter().any(unsafe_segment) {
+        return Err(bad("a segment is empty, `.` or `..`, or holds a slash, a backslash or a control character"));
     }
     let mut url = reqwest::Url::parse(base).map_err(|e| SiteError::NotMoodle(format!("the site URL: {e}")))?;
-    {
+    let script = {
         let mut segments = url.path_segments_mut().map_err(|_| bad("the site URL cannot have a path"))?;
-        segments.pop_if_empty().extend(["webservice", "pluginfile.php"]).extend(path);
-    }
+        segments.pop_if_empty().extend(["webservice", "pluginfile.php"]);
+        drop(segments);
+        format!("{}/", url.path())
+    };
+    url.path_segments_mut().map_err(|_| bad("the site URL cannot have a path"))?.extend(path);
     url.set_query(None);
+    // Whatever the parser made of the segments, the URL must still lie under the script.
+    if !url.path().starts_with(&script) || url.path().split('/').any(|s| s == "." || s == "..") {
+        return Err(bad("it leaves the site's file script"));
+    }
     Ok(url)
 }
 
@@ -295,7 +309,9 @@ mod tests {
         let path = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let url = file_url("https://m.example.com/moodle/", &path(&["5", "user", "a b?.png"])).unwrap();
         assert_eq!(url.as_str(), "https://m.example.com/moodle/webservice/pluginfile.php/5/user/a%20b%3F.png");
-        for bad in [&[][..], &["5", ".."], &["."], &["5", ""], &["../x"], &["a\\b"], &["a\0"]] {
+        for bad in
+            [&[][..], &["5", ".."], &["."], &["5", ""], &["../x"], &["a\\b"], &["a\0"], &[".\t."], &[".\n.", "x"]]
+        {
             assert!(file_url("https://m.example.com", &path(bad)).is_err(), "{bad:?}");
         }
     }

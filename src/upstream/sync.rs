@@ -33,8 +33,8 @@ pub fn sync_service(ops: &Ops, shortname: &str) -> Result<SiteSync, SyncError> {
         runtime.block_on(site_info(&site, &credential, crate::store::now()))
     });
     match asked {
-        Ok(sync) => {
-            ops.record_upstream_sync(shortname, sync.clone())?;
+        Ok((sync, wwwroot)) => {
+            ops.record_upstream_sync(shortname, sync.clone(), &wwwroot)?;
             Ok(sync)
         }
         Err(e) => {
@@ -44,8 +44,8 @@ pub fn sync_service(ops: &Ops, shortname: &str) -> Result<SiteSync, SyncError> {
     }
 }
 
-/// What the site's site info says to `credential`.
-async fn site_info(site: &Site, credential: &str, now: i64) -> Result<SiteSync, SiteError> {
+/// What the site's site info says to `credential`, and the address it gives itself.
+async fn site_info(site: &Site, credential: &str, now: i64) -> Result<(SiteSync, String), SiteError> {
     let info = site.call_json(credential, crate::model::site_info::NAME, &[]).await?;
     let text = |key: &str| info.get(key).and_then(|v| v.as_str()).map(str::to_string);
     let missing = |key: &str| SiteError::NotMoodle(format!("its site info has no \"{key}\""));
@@ -58,11 +58,13 @@ async fn site_info(site: &Site, credential: &str, now: i64) -> Result<SiteSync, 
         .collect();
     functions.sort();
     functions.dedup();
-    Ok(SiteSync {
+    let wwwroot = text("siteurl").unwrap_or_default();
+    let sync = SiteSync {
         at: now,
         site_name: text("sitename").ok_or_else(|| missing("sitename"))?,
         release: text("release").unwrap_or_default(),
         username: text("username").ok_or_else(|| missing("username"))?,
         functions,
-    })
+    };
+    Ok((sync, wwwroot))
 }

@@ -431,7 +431,7 @@ mod tests {
             username: "svc".into(),
             functions: vec!["core_webservice_get_site_info".into()],
         };
-        ops.record_upstream_sync("front", sync).unwrap();
+        ops.record_upstream_sync("front", sync, "https://moodle.example.com").unwrap();
         let (_, sentence, _) = said(&store);
         assert!(sentence.contains("as \"svc\"") && sentence.contains("Campus (4.3)"), "{sentence}");
         ops.record_upstream_error("front", "the site could not be reached: refused").unwrap();
