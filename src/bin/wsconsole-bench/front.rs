@@ -142,13 +142,39 @@ pub fn front_bench(args: &[String]) {
     Ops::new(Arc::new(Store::open(&dir.join("front.redb")).unwrap()), "bench")
         .set_setting("upstreamurl", &slow_base)
         .unwrap();
+    let since = wsconsole::store::now();
     run(
         &format!("site = a stand-in answering after {delay} ms (the site is the slower part)"),
         &slow_base,
         &front_base,
     );
+    own_time(&dir.join("front.redb"), since);
     drop(children);
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The front's own time per forwarded call, from its call log: the call's whole duration in
+/// the front less the site's latency, as the front measured both (no client, no wrk).
+fn own_time(db: &Path, since: i64) {
+    use wsconsole::store::Queries;
+    std::thread::sleep(Duration::from_millis(700));
+    let logged = Store::open(db).unwrap().read().unwrap().call_entries(1_000_000).unwrap();
+    let mut own: Vec<u64> = logged
+        .iter()
+        .filter(|c| c.time >= since)
+        .filter_map(|c| c.site.map(|s| c.duration_micros.saturating_sub(s.latency_micros)))
+        .collect();
+    own.sort_unstable();
+    if own.is_empty() {
+        return;
+    }
+    let at = |q: f64| own[((own.len() - 1) as f64 * q) as usize] as f64 / 1000.0;
+    println!(
+        "  the front's own time per forwarded call (its call log, {} calls): p50 {:.3} ms, p99 {:.3} ms",
+        own.len(),
+        at(0.5),
+        at(0.99)
+    );
 }
 
 fn report(name: &str, direct: &WrkResult, front: &WrkResult) {
