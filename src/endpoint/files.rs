@@ -61,7 +61,7 @@ const DESCRIBED: [header::HeaderName; 9] = [
 /// `webservice/pluginfile.php/<path>?token=…` (or `?file=/<path>`, without slash arguments).
 pub async fn pluginfile(State(app): State<AppState>, incoming: Incoming) -> Result<Response, Refusal> {
     let Opened { snapshot, client, now } = app.open(&incoming).await?;
-    let mut entry = Entry { function: &PLUGINFILE[1..], protocol: "file", client, now, started: incoming.started };
+    let entry = Entry { function: &PLUGINFILE[1..], protocol: "file", client, now, started: incoming.started };
     let mut params = request_params(&incoming).await.map_err(Refusal::bad_request)?;
     let token = take(&mut params, "token");
     let file = take(&mut params, "file").unwrap_or_default();
@@ -82,7 +82,7 @@ pub async fn pluginfile(State(app): State<AppState>, incoming: Incoming) -> Resu
     let decision = decide_file(&*snapshot, hash.as_ref(), client, now).map_err(Refusal::unavailable)?;
     let grant = match decision {
         Ok(grant) => grant,
-        Err(denial) => return app.file_denied(&mut entry, &snapshot, &denial),
+        Err(denial) => return app.file_denied(&entry, &snapshot, &denial),
     };
     app.send_file(&entry, &snapshot, &grant, &path, &params, &incoming.headers).await
 }
@@ -92,7 +92,7 @@ pub async fn pluginfile(State(app): State<AppState>, incoming: Incoming) -> Resu
 /// recently used first.
 pub async fn tokenpluginfile(State(app): State<AppState>, incoming: Incoming) -> Result<Response, Refusal> {
     let Opened { snapshot, client, now } = app.open(&incoming).await?;
-    let mut entry = Entry { function: &TOKENPLUGINFILE[1..], protocol: "file", client, now, started: incoming.started };
+    let entry = Entry { function: &TOKENPLUGINFILE[1..], protocol: "file", client, now, started: incoming.started };
     let params = request_params(&incoming).await.map_err(Refusal::bad_request)?;
     let rest = path_after(incoming.uri.path(), TOKENPLUGINFILE).unwrap_or_default().trim_start_matches('/');
     let (key, path) = rest.split_once('/').unwrap_or((rest, ""));
@@ -115,7 +115,7 @@ pub async fn tokenpluginfile(State(app): State<AppState>, incoming: Incoming) ->
     };
     let grant = match user_grant(&snapshot, user, client, now).map_err(Refusal::unavailable)? {
         Ok(grant) => grant,
-        Err(denial) => return app.file_denied(&mut entry, &snapshot, &denial),
+        Err(denial) => return app.file_denied(&entry, &snapshot, &denial),
     };
     app.send_file(&entry, &snapshot, &grant, &segments(path, true), &params, &incoming.headers).await
 }
@@ -163,12 +163,7 @@ impl App {
         super::ajax::fatal_exception(e, &snapshot.settings)
     }
 
-    fn file_denied(
-        &self,
-        entry: &mut Entry<'_>,
-        snapshot: &Snapshot,
-        denial: &FileDenial,
-    ) -> Result<Response, Refusal> {
+    fn file_denied(&self, entry: &Entry<'_>, snapshot: &Snapshot, denial: &FileDenial) -> Result<Response, Refusal> {
         if denial.is_invalid_token() {
             if let Some(wait) = self.throttle.check(ip_of(entry.client)) {
                 return Err(Refusal::TooMany(wait));
