@@ -78,34 +78,28 @@ impl Link {
     /// A place among the files being sent, or at once the exception that says they are all
     /// taken.
     pub(super) fn transfer(&self) -> Result<tokio::sync::OwnedSemaphorePermit, Box<NotForwarded>> {
-        self.transfers.clone().try_acquire_owned().map_err(|_| {
-            let exception = MoodleException::new(
-                crate::domain::access::MOODLE_EXCEPTION,
-                "upstreambusy",
-                format!(
-                    "The Moodle site behind this endpoint is already sending {} files: try again shortly",
-                    self.settings.max_concurrent
-                ),
-            );
-            Box::new(NotForwarded { exception, retry_after: Some(1), site: None })
-        })
+        let n = self.settings.max_concurrent;
+        take_place(&self.transfers, || format!("is already sending {n} files"))
     }
 
     /// A place among the calls in flight to the site, or at once the exception that says
     /// the cap is reached (nothing waits in a queue here: a slow site must not gather one).
     pub(super) fn in_flight(&self) -> Result<tokio::sync::OwnedSemaphorePermit, Box<NotForwarded>> {
-        self.in_flight.clone().try_acquire_owned().map_err(|_| {
-            let exception = MoodleException::new(
-                crate::domain::access::MOODLE_EXCEPTION,
-                "upstreambusy",
-                format!(
-                    "The Moodle site behind this endpoint already has {} calls in flight: try again shortly",
-                    self.settings.max_concurrent
-                ),
-            );
-            Box::new(NotForwarded { exception, retry_after: Some(1), site: None })
-        })
+        let n = self.settings.max_concurrent;
+        take_place(&self.in_flight, || format!("already has {n} calls in flight"))
     }
+}
+
+/// A place of `places` now, or `upstreambusy` saying what the site is busy with.
+fn take_place(
+    places: &Arc<Semaphore>,
+    busy: impl FnOnce() -> String,
+) -> Result<tokio::sync::OwnedSemaphorePermit, Box<NotForwarded>> {
+    places.clone().try_acquire_owned().map_err(|_| {
+        let message = format!("The Moodle site behind this endpoint {}: try again shortly", busy());
+        let exception = MoodleException::new(crate::domain::access::MOODLE_EXCEPTION, "upstreambusy", message);
+        Box::new(NotForwarded { exception, retry_after: Some(1), site: None })
+    })
 }
 
 impl Front {
