@@ -364,3 +364,50 @@ fn serve_refuses_a_key_file_others_may_read_before_it_listens() {
     assert!(e.contains("refusing key file") && e.contains("(mode 644); run chmod 600"), "{e}");
     assert_eq!(std::fs::read(&key).unwrap(), [7u8; 32], "the key file is left as it was");
 }
+
+/// Every command and subcommand as `wsconsole`'s own definition has them: (path, name).
+fn every_subcommand() -> Vec<(String, String)> {
+    fn walk(cmd: &clap::Command, path: &str, out: &mut Vec<(String, String)>) {
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            let here = format!("{path}-{}", sub.get_name());
+            out.push((here.clone(), sub.get_name().to_string()));
+            walk(sub, &here, out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(&<wsconsole::cli::Cli as clap::CommandFactory>::command(), "wsconsole", &mut out);
+    out
+}
+
+#[test]
+fn completions_and_man_pages_name_every_subcommand_and_open_no_database() {
+    let site = Site::new();
+    let all = every_subcommand();
+    assert!(all.len() > 30, "{all:?}");
+    assert!(all.iter().any(|(p, _)| p == "wsconsole-service-upstream"));
+    for shell in ["bash", "zsh", "fish"] {
+        let script = site.ok(&["completions", shell]);
+        for (path, name) in &all {
+            assert!(script.contains(name.as_str()), "{shell} completions lack {path}");
+        }
+    }
+    // One page on stdout, naming the commands; one page per command and subcommand with --dir.
+    let page = site.ok(&["man"]);
+    assert!(page.starts_with(".ie") && page.contains(".TH wsconsole 1"), "{page}");
+    for (path, name) in all.iter().filter(|(p, _)| p.matches('-').count() == 1) {
+        assert!(page.contains(name.as_str()), "the man page lacks {path}");
+    }
+    let dir = site._dir.path().join("man");
+    let said = site.ok(&["man", "--dir", dir.to_str().unwrap()]);
+    assert_eq!(said.trim(), format!("{} man pages in {}", all.len() + 1, dir.display()));
+    for (path, _) in &all {
+        let page = std::fs::read_to_string(dir.join(format!("{path}.1"))).unwrap();
+        assert!(page.contains(&format!(".TH {path} 1")), "{path}");
+    }
+    // Generated from the definition alone: no database file was made for them.
+    assert!(!site.db.exists(), "completions and man opened the database");
+    // The version names the database schema this release opens.
+    let version = site.ok(&["--version"]);
+    let schema = wsconsole::store::SCHEMA_VERSION;
+    assert_eq!(version.trim(), format!("wsconsole {} (database schema {schema})", env!("CARGO_PKG_VERSION")));
+}

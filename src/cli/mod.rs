@@ -3,6 +3,7 @@
 //! [`crate::serve`].
 
 mod audit;
+mod docs;
 mod role;
 mod service;
 mod settings;
@@ -35,7 +36,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 #[derive(Parser, Debug)]
-#[command(name = "wsconsole", version, about = "Set up Moodle-style web services from a terminal, and serve them.")]
+#[command(
+    name = "wsconsole",
+    version = version_text(),
+    about = "Set up Moodle-style web services from a terminal, and serve them."
+)]
 pub struct Cli {
     /// The database file, shared by the console, the CLI and the endpoint.
     #[arg(long, global = true, env = "WSCONSOLE_DB", default_value = store::DEFAULT_PATH)]
@@ -114,6 +119,23 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Shell completions (bash, zsh, fish, elvish, powershell), on stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// The man page, on stdout; with --dir, one page per command and subcommand there.
+    Man {
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
+/// `--version`: the release, and the database schema it opens (and writes; older ones are
+/// migrated on open, newer ones refused).
+fn version_text() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| format!("{} (database schema {})", env!("CARGO_PKG_VERSION"), store::SCHEMA_VERSION))
 }
 
 /// A failed command: one line for stderr.
@@ -143,6 +165,12 @@ pub fn run(cli: Cli, out: Out<'_>) -> Result<(), CliError> {
         }
         return crate::console::run(&cli.db, policy, cli.read_only).map_err(CliError);
     };
+    // Generated from the CLI's definition: no database is opened.
+    match &command {
+        Command::Completions { shell } => return docs::completions(*shell, out),
+        Command::Man { dir } => return docs::man(dir.as_deref(), out),
+        _ => {}
+    }
     let store = Arc::new(Store::open_with(&cli.db, store::CACHE_BYTES, policy)?);
     let ops = Ops::as_os_user(store.clone());
     match command {
@@ -154,6 +182,7 @@ pub fn run(cli: Cli, out: Out<'_>) -> Result<(), CliError> {
         Command::Token(c) => token(&ops, c, out),
         Command::Audit { filter, limit, json } => audit(&store, &filter, limit, json, out),
         Command::Catalogue { json } => catalogue(json, out),
+        Command::Completions { .. } | Command::Man { .. } => unreachable!("answered before the database is opened"),
         Command::Serve { listen, failure_limit, request_timeout, max_connections, header_timeout, body_budget } => {
             let config = crate::endpoint::Config {
                 failure_limit,
