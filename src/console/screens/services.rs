@@ -1,5 +1,6 @@
 //! 6 External services: built-in and custom services, switched on and off, added, edited and
-//! deleted; `f` and `a` open a service's functions and authorised users.
+//! deleted; `f` and `a` open a service's functions and authorised users; `m` and `s` link a
+//! service to the Moodle site behind the endpoint and sync it (`site_link`).
 
 use super::features::on_off;
 use super::{Filtered, Hint, Meta, Screen, ScreenId, authorised_users, service_functions, site_link};
