@@ -102,11 +102,7 @@ pub async fn authorise<T: Send + 'static>(
         Err(denial) => denial,
     };
     if matches!(denial, Denial::InvalidToken | Denial::WrongUsernamePassword { .. }) && !password_failed {
-        // Valid tokens from the same address keep working; only failures are refused.
-        if let Some(wait) = app.throttle.check(ip_of(client)) {
-            return Err(Refusal::TooMany(wait));
-        }
-        app.throttle.failed(ip_of(client));
+        app.count_failure(client)?;
     }
     // The token itself was accepted before this check failed: Moodle records its use.
     if denial.token_was_accepted()

@@ -8,7 +8,7 @@
 
 use super::answers::Refusal;
 use super::call_log::{Entry, Who};
-use super::forward::{NotForwarded, site_failed};
+use super::forward::{NotForwarded, Toward, no_answer, site_failed};
 use super::fresh::Snapshot;
 use super::gate::{Opened, ip_of};
 use super::incoming::Incoming;
@@ -108,7 +108,7 @@ pub async fn tokenpluginfile(State(app): State<AppState>, incoming: Incoming) ->
     let user = match found.map_err(Refusal::unavailable)? {
         Some(user) => user,
         None => {
-            app.throttle.failed(ip_of(client));
+            app.count_failure(client)?;
             let e = MoodleException::new(crate::domain::access::MOODLE_EXCEPTION, "invalidkey", "Invalid key");
             return Ok(app.refuse_file(&entry, &snapshot, &e, Who::default()));
         }
@@ -165,10 +165,7 @@ impl App {
 
     fn file_denied(&self, entry: &Entry<'_>, snapshot: &Snapshot, denial: &FileDenial) -> Result<Response, Refusal> {
         if denial.is_invalid_token() {
-            if let Some(wait) = self.throttle.check(ip_of(entry.client)) {
-                return Err(Refusal::TooMany(wait));
-            }
-            self.throttle.failed(ip_of(entry.client));
+            self.count_failure(entry.client)?;
         }
         Ok(self.refuse_file(entry, snapshot, &denial.moodle_exception(entry.client), Who::default()))
     }
@@ -194,12 +191,8 @@ impl App {
             self.log_forwarded(entry, n.exception.errorcode.clone(), who(), n.site);
             super::answers::retry_after(super::ajax::fatal_exception(&n.exception, &snapshot.settings), n.retry_after)
         };
-        let link = match self.front.link(&snapshot.settings.upstream) {
-            Ok(link) => link,
-            Err(e) => return Ok(fail(site_failed(&e).into())),
-        };
-        let (credential, limit) = match self.site_credential(snapshot, grant.service.id) {
-            Ok(c) => c,
+        let Toward { link, credential, limit } = match self.toward_site(snapshot, grant.service.id) {
+            Ok(toward) => toward,
             Err(e) => return Ok(fail(site_failed(&e).into())),
         };
         let options: Vec<(String, String)> = params
@@ -214,10 +207,13 @@ impl App {
             }
         }
         // A path that would leave the site's file script costs the site nothing.
-        if let Err(e) = crate::upstream::file_url(&snapshot.settings.upstream.url, path) {
-            self.log_call(entry, "upstreamerror", who());
-            return Ok(super::ajax::fatal_exception(&site_failed(&e), &snapshot.settings));
-        }
+        let url = match crate::upstream::file_url(link.site.base(), path) {
+            Ok(url) => url,
+            Err(e) => {
+                self.log_call(entry, "upstreamerror", who());
+                return Ok(super::ajax::fatal_exception(&site_failed(&e), &snapshot.settings));
+            }
+        };
         if let Err(n) = self.front.admit(grant.service.id, limit) {
             return Ok(fail(*n));
         }
@@ -236,20 +232,16 @@ impl App {
                 Ok(p) => p,
                 Err(n) => return Ok(fail(*n)),
             };
-            link.site.fetch_file(&credential, path, &options, asked).await
+            link.site.fetch_file(url, &credential, &options, asked).await
         };
-        let latency = micros(started.elapsed());
+        let waited = started.elapsed();
         let reply = match reply {
             Ok(r) => r,
-            Err(e) => {
-                let status = if let crate::upstream::SiteError::Status(s) = e { s } else { 0 };
-                let site = SiteCall { status, latency_micros: latency, bytes: 0 };
-                return Ok(fail(NotForwarded { site: Some(site), ..site_failed(&e).into() }));
-            }
+            Err(e) => return Ok(fail(no_answer(&e, waited))),
         };
         let status = StatusCode::from_u16(reply.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-        let site =
-            SiteCall { status: status.as_u16(), latency_micros: latency, bytes: reply.content_length().unwrap_or(0) };
+        let latency_micros = u64::try_from(waited.as_micros()).unwrap_or(u64::MAX);
+        let site = SiteCall { status: status.as_u16(), latency_micros, bytes: reply.content_length().unwrap_or(0) };
         self.log_forwarded(entry, if status.is_success() { "ok" } else { "sitestatus" }, who(), Some(site));
         let mut described = HeaderMap::with_capacity(DESCRIBED.len());
         for name in &DESCRIBED {
@@ -267,10 +259,6 @@ impl App {
         *response.headers_mut() = described;
         Ok(response)
     }
-}
-
-fn micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
 /// Each user's private access key (derived from the key file, so not stored), for the users

@@ -169,6 +169,21 @@ impl From<MoodleException> for NotForwarded {
     }
 }
 
+/// What a call to the site needs: the link, the service's credential and its limit.
+pub(super) struct Toward {
+    pub link: Link,
+    pub credential: String,
+    pub limit: u32,
+}
+
+/// The site gave no answer after `waited`: the caller's exception, and for the call log what
+/// the site did (its status, if it sent one).
+pub(super) fn no_answer(e: &SiteError, waited: std::time::Duration) -> NotForwarded {
+    let status = if let SiteError::Status(s) = e { *s } else { 0 };
+    let latency_micros = u64::try_from(waited.as_micros()).unwrap_or(u64::MAX);
+    NotForwarded { site: Some(SiteCall { status, latency_micros, bytes: 0 }), ..site_failed(e).into() }
+}
+
 /// The exception a caller gets when the site gives nothing usable: it names the site's failure.
 pub(super) fn site_failed(e: &SiteError) -> MoodleException {
     MoodleException::new(
@@ -188,9 +203,8 @@ impl App {
         call: &Call,
         args: &Value,
     ) -> Result<Forwarded, NotForwarded> {
-        let settings = &snapshot.settings.upstream;
-        let link = self.front.link(settings).map_err(|e| site_failed(&e))?;
-        let (credential, limit) = self.site_credential(snapshot, grant.service.id).map_err(|e| site_failed(&e))?;
+        let Toward { link, credential, limit } =
+            self.toward_site(snapshot, grant.service.id).map_err(|e| site_failed(&e))?;
         if call.protocol == crate::domain::Protocol::Soap {
             return Err(MoodleException::new(
                 crate::domain::access::MOODLE_EXCEPTION,
@@ -212,11 +226,11 @@ impl App {
         };
         let params = crate::wire::params::to_pairs(args);
         let asked = std::time::Instant::now();
-        let mut reply = link.site.forward(&credential, &grant.function, &params, format).await.map_err(|e| {
-            let status = if let SiteError::Status(s) = e { s } else { 0 };
-            let latency_micros = u64::try_from(asked.elapsed().as_micros()).unwrap_or(u64::MAX);
-            NotForwarded { site: Some(SiteCall { status, latency_micros, bytes: 0 }), ..site_failed(&e).into() }
-        })?;
+        let mut reply = link
+            .site
+            .forward(&credential, &grant.function, &params, format)
+            .await
+            .map_err(|e| no_answer(&e, asked.elapsed()))?;
         let site = figures(&reply);
         self.point_files_here(snapshot, grant, &mut reply.body)?;
         let failed = |e: SiteError| NotForwarded { site: Some(site), ..site_failed(&e).into() };
@@ -258,8 +272,15 @@ impl App {
         Ok(())
     }
 
+    /// The link to the site and `service`'s credential, for a call or a file.
+    pub(super) fn toward_site(&self, snapshot: &Snapshot, service: ServiceId) -> Result<Toward, SiteError> {
+        let link = self.front.link(&snapshot.settings.upstream)?;
+        let (credential, limit) = self.site_credential(snapshot, service)?;
+        Ok(Toward { link, credential, limit })
+    }
+
     /// The service's site credential, opened with the key file, and its calls-a-minute limit.
-    pub(super) fn site_credential(&self, snapshot: &Snapshot, service: ServiceId) -> Result<(String, u32), SiteError> {
+    fn site_credential(&self, snapshot: &Snapshot, service: ServiceId) -> Result<(String, u32), SiteError> {
         let not_set = || SiteError::NotMoodle("the service has no usable site credential".into());
         let link = snapshot.view.upstream(service).map_err(|_| not_set())?.ok_or_else(not_set)?;
         let key = self.store.site_key().map_err(|_| not_set())?;

@@ -30,6 +30,17 @@ impl App {
         Ok(Opened { snapshot, client, now: crate::store::now() })
     }
 
+    /// A failed authentication from `client` (an unknown token or key): refused at once when
+    /// the address is over its limit already, else counted against it. Valid credentials from
+    /// the same address keep working; only failures are refused.
+    pub(super) fn count_failure(&self, client: ClientAddr) -> Result<(), Refusal> {
+        if let Some(wait) = self.throttle.check(ip_of(client)) {
+            return Err(Refusal::TooMany(wait));
+        }
+        self.throttle.failed(ip_of(client));
+        Ok(())
+    }
+
     /// Runs `decide`, which checks a password, behind the password gate: its result, whether the
     /// password was wrong (counted against the address), and the snapshot it ran on. A decision
     /// that checked no password (an unknown user) spends the same time anyway, so that names

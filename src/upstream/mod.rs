@@ -197,18 +197,16 @@ impl Site {
         Ok(SiteReply { status, content_type, body, latency: started.elapsed() })
     }
 
-    /// Asks the site's `webservice/pluginfile.php` for the file at `path` (its segments after
-    /// the script, each checked and encoded here: the front fetches nothing but the site's
-    /// files), with `credential` in the POST body and the caller's download options and
+    /// Asks the site for the file at `url` ([`file_url`]: the front fetches nothing but the
+    /// site's files), with `credential` in the POST body and the caller's download options and
     /// conditional or range headers. The answer's head, its body still to read.
     pub async fn fetch_file(
         &self,
+        url: reqwest::Url,
         credential: &str,
-        path: &[String],
         options: &[(String, String)],
         headers: reqwest::header::HeaderMap,
     ) -> Result<reqwest::Response, SiteError> {
-        let url = file_url(&self.base, path)?;
         let mut form: Vec<(&str, &str)> = vec![("token", credential)];
         form.extend(options.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let send = self.files.post(url).headers(headers).form(&form).send();
