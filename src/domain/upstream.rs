@@ -114,7 +114,9 @@ pub struct UpstreamError {
 /// text, where the site account's key and file URLs would escape the front's rewriting.
 pub const NOT_FORWARDED: [&str; 1] = ["tool_mobile_call_external_functions"];
 
-/// Why `function` is not forwarded, if it is one of [`NOT_FORWARDED`].
+/// Why `function` is not forwarded, if it is one of [`NOT_FORWARDED`]. A sync leaves these out
+/// of what the site offers, so the access decision never grants them on a connected service;
+/// `add-function` says why when asked for one.
 pub fn not_forwarded(function: &str) -> Option<String> {
     NOT_FORWARDED.contains(&function).then(|| {
         format!(

@@ -213,9 +213,6 @@ impl App {
             )
             .into());
         }
-        if let Some(why) = crate::domain::upstream::not_forwarded(&grant.function) {
-            return Err(MoodleException::new(crate::domain::access::MOODLE_EXCEPTION, "upstreamnested", why).into());
-        }
         self.front.admit(grant.service.id, limit).map_err(|n| *n)?;
         let _permit = link.in_flight().map_err(|n| *n)?;
         let site_info = grant.function == crate::model::site_info::NAME;

@@ -56,6 +56,8 @@ async fn site_info(site: &Site, credential: &str, now: i64) -> Result<(SiteSync,
         .iter()
         .filter_map(|f| f.get("name").and_then(|n| n.as_str()).map(str::to_string))
         .collect();
+    // What the front never forwards is not what the site offers a service through it.
+    functions.retain(|f| crate::domain::upstream::not_forwarded(f).is_none());
     functions.sort();
     functions.dedup();
     let wwwroot = text("siteurl").unwrap_or_default();

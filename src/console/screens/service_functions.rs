@@ -61,7 +61,6 @@ impl Screen for ServiceFunctions {
                     Some(site) => site
                         .iter()
                         .filter(|f| !s.functions.contains(f))
-                        .filter(|f| crate::domain::upstream::not_forwarded(f).is_none())
                         .map(|f| {
                             let what = function_catalogue::find(f).map_or("", |x| x.description);
                             PickItem::new(f.clone(), format!("{SITE_FUNCTION}{what}"), false)
