@@ -102,7 +102,7 @@ pub async fn tokenpluginfile(State(app): State<AppState>, incoming: Incoming) ->
     }
     // The lookup may rebuild the index from the store: off the async workers.
     let (app2, snap, key2) = (app.clone(), snapshot.clone(), key.to_string());
-    let found = tokio::task::spawn_blocking(move || app2.front.keys.user_of(&app2, &snap, &key2))
+    let found = tokio::task::spawn_blocking(move || app2.front.keys.user_of(app2.store.site_key()?, &snap, &key2))
         .await
         .map_err(Refusal::unavailable)?;
     let user = match found.map_err(Refusal::unavailable)? {
@@ -279,7 +279,7 @@ struct Built {
 impl KeyIndex {
     pub(super) fn user_of(
         &self,
-        app: &App,
+        site_key: &crate::domain::secret::SiteKey,
         snapshot: &Snapshot,
         key: &str,
     ) -> Result<Option<UserId>, crate::store::StoreError> {
@@ -294,7 +294,6 @@ impl KeyIndex {
         {
             return Ok(b.users.get(key).copied());
         }
-        let site_key = app.store.site_key()?;
         let mut users = HashMap::new();
         for service in snapshot.view.all_services()? {
             if snapshot.site_functions(service.id)?.is_none() {

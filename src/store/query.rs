@@ -617,7 +617,7 @@ pub trait Queries: View {
         let mut f = Facts { users: live, ws_users: ws, holders, ..Facts::default() };
         for s in self.all_services()? {
             if let Some(link) = Queries::upstream(self, s.id)? {
-                let offered = link.sync.as_ref().map(|sync| sync.functions.clone()).unwrap_or_default();
+                let offered = link.sync.as_ref().map_or(&[][..], |sync| sync.functions.as_slice());
                 let listed = self.service_function_names(s.id)?;
                 let site_functions = listed.iter().filter(|n| offered.contains(n)).count() as u64;
                 f.site_links.push(crate::domain::front_flow::SiteLink {
@@ -626,8 +626,6 @@ pub trait Queries: View {
                     site_functions,
                 });
             }
-        }
-        for s in self.all_services()? {
             if s.builtin || !s.enabled {
                 continue;
             }
