@@ -48,6 +48,22 @@ fn changes_from_another_process_apply_to_the_next_request() {
     ops.set_service_functions("testsvc", &["core_webservice_get_site_info".into()], true).unwrap();
     assert_eq!(endpoint.site_info(&t.value)["username"], "wsuser");
 
+    // Site info lists the service's functions as they are now (the list is shared between
+    // calls while the service's functions stay, and made again when they change).
+    let listed = |t: &str| -> Vec<String> {
+        let info = endpoint.site_info(t);
+        info["functions"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap().to_string()).collect()
+    };
+    let before = listed(&t.value);
+    assert_eq!(listed(&t.value), before, "the same while nothing changed");
+    assert!(!before.contains(&"core_user_delete_users".to_string()), "{before:?}");
+    ops.set_service_functions("testsvc", &["core_user_delete_users".into()], true).unwrap();
+    let added = listed(&t.value);
+    assert_eq!(added.len(), before.len() + 1, "{added:?}");
+    assert!(added.contains(&"core_user_delete_users".to_string()), "{added:?}");
+    ops.set_service_functions("testsvc", &["core_user_delete_users".into()], false).unwrap();
+    assert_eq!(listed(&t.value), before);
+
     // The protocol disabled: 403 with an empty body.
     ops.set_protocol(Protocol::Rest, false).unwrap();
     let r = get(&format!(

@@ -56,6 +56,14 @@ impl PartialEq for SiteKey {
 
 impl Eq for SiteKey {}
 
+/// A derived secret's first half in hex: token-shaped (`TOKEN_LEN` hex characters). Site info
+/// makes one per call: written into a buffer, not collected character by character.
+fn token_hex(secret: &[u8; 32]) -> String {
+    let mut text = [0u8; TOKEN_LEN];
+    hex::encode_to_slice(&secret[..TOKEN_LEN / 2], &mut text).expect("TOKEN_LEN / 2 bytes fill TOKEN_LEN hex digits");
+    String::from_utf8(text.to_vec()).expect("hex digits are ASCII")
+}
+
 impl SiteKey {
     pub const LEN: usize = 32;
 
@@ -78,7 +86,7 @@ impl SiteKey {
     /// Site info's `userprivateaccesskey` (Moodle's per-user `core_files` key): 32 hex
     /// characters, the same on every call for the same user, different between users.
     pub fn user_private_access_key(&self, user: UserId) -> String {
-        hex::encode(&self.derive("userprivateaccesskey", &[&user.to_be_bytes()])[..TOKEN_LEN / 2])
+        token_hex(&self.derive("userprivateaccesskey", &[&user.to_be_bytes()]))
     }
 
     /// A service's site credential sealed (XChaCha20-Poly1305 under a key derived for this use
@@ -120,7 +128,7 @@ impl SiteKey {
             &token.service.to_be_bytes(),
             &token.created.to_be_bytes(),
         ];
-        hex::encode(&self.derive("logintoken", &parts)[..TOKEN_LEN / 2])
+        token_hex(&self.derive("logintoken", &parts))
     }
 }
 

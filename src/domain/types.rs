@@ -236,7 +236,12 @@ pub struct User {
 
 impl User {
     pub fn fullname(&self) -> String {
-        format!("{} {}", self.firstname, self.lastname).trim().to_string()
+        let (first, last) = (self.firstname.trim_start(), self.lastname.trim_end());
+        match (first.is_empty(), last.is_empty()) {
+            (_, true) => self.firstname.trim().to_string(),
+            (true, _) => self.lastname.trim().to_string(),
+            _ => [first, last].join(" "),
+        }
     }
 }
 
@@ -369,4 +374,34 @@ pub struct AuditEntry {
     pub operation: String,
     pub target: String,
     pub summary: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `fullname` is Moodle's `trim("$firstname $lastname")`, made in one allocation.
+    #[test]
+    fn fullname_trims_the_joined_names() {
+        let cases =
+            [("Ann", "Lee"), ("", "Lee"), ("Ann", ""), ("", ""), (" Ann ", " Lee "), ("  ", "Lee "), ("Ann", "\t")];
+        for (first, last) in cases {
+            let u = User {
+                id: 1,
+                username: "u".into(),
+                auth: AuthMethod::Manual,
+                password_hash: String::new(),
+                firstname: first.into(),
+                lastname: last.into(),
+                email: String::new(),
+                lang: "en".into(),
+                suspended: false,
+                confirmed: true,
+                deleted: false,
+                created: 0,
+                modified: 0,
+            };
+            assert_eq!(u.fullname(), format!("{first} {last}").trim(), "{first:?} {last:?}");
+        }
+    }
 }

@@ -228,7 +228,7 @@ fn site_outcome(reply: &SiteReply) -> String {
 }
 
 fn run(
-    description: &Description,
+    description: &'static Description,
     store: &std::sync::Arc<crate::store::Store>,
     snapshot: &Snapshot,
     grant: &Grant,

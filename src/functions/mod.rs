@@ -133,7 +133,11 @@ fn implementation(name: &str) -> Option<Run> {
 
 /// Validates the parameters, runs the function and cleans its result: Moodle's
 /// `validate_parameters` → call → `clean_returnvalue`. `Ok(None)` for a void function.
-pub fn call(def: &Description, ctx: &CallContext<'_>, params: &Value) -> Result<Option<Value>, MoodleException> {
+pub fn call(
+    def: &'static Description,
+    ctx: &CallContext<'_>,
+    params: &Value,
+) -> Result<Option<Value>, MoodleException> {
     let run = implementation(def.info.name).ok_or_else(|| invalid_parameter("not implemented here"))?;
     let params = validate(&def.params, params).map_err(|e| invalid_parameter(e.0))?;
     let result = run(ctx, &params)?;

@@ -1,8 +1,56 @@
 //! `core_webservice_get_site_info` (moodle-ws-reference.md §10).
 
 use super::{CallContext, MOODLE_RELEASE, MOODLE_VERSION};
+use crate::domain::ServiceId;
 use crate::domain::access::MoodleException;
 use crate::model::value::Value;
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, RwLock};
+
+/// A service's function names as the record cache hands them out.
+type Names = Arc<[Cow<'static, str>]>;
+
+/// Per service, the `functions` list last answered and the names it was made from. The record
+/// cache hands out one `Arc` of names until the service's functions change, so while it is the
+/// same `Arc` the list is the same; holding it keeps its address from being reused.
+static FUNCTION_LISTS: LazyLock<RwLock<HashMap<ServiceId, (Names, Value)>>> = LazyLock::new(Default::default);
+
+/// The answer's `functions`: shared between the calls of a service while its functions stay.
+fn function_list(service: ServiceId, names: Names) -> Value {
+    if let Some((made_from, list)) = FUNCTION_LISTS.read().unwrap_or_else(|e| e.into_inner()).get(&service)
+        && Arc::ptr_eq(made_from, &names)
+    {
+        return list.clone();
+    }
+    let items = names
+        .iter()
+        .map(|name| Value::map([("name", Value::str(name.clone())), ("version", Value::str(MOODLE_VERSION))]));
+    let list = Value::shared(Value::List(items.collect()));
+    FUNCTION_LISTS.write().unwrap_or_else(|e| e.into_inner()).insert(service, (names, list.clone()));
+    list
+}
+
+/// `advancedfeatures`: the same for every call (wsconsole has none of these features).
+static ADVANCED_FEATURES: LazyLock<Value> = LazyLock::new(|| {
+    let features = [
+        "usecomments",
+        "usetags",
+        "enablenotes",
+        "messaging",
+        "enableblogs",
+        "enablecompletion",
+        "enablebadges",
+        "messagingallusers",
+        "enablecustomreports",
+        "enableglobalsearch",
+        "mnet_dispatcher_mode",
+        "enablecompetencies",
+    ];
+    Value::shared(Value::List(
+        features.iter().map(|f| Value::map([("name", Value::str(*f)), ("value", Value::Int(0))])).collect(),
+    ))
+});
 
 pub fn run(ctx: &CallContext<'_>, _params: &Value) -> Result<Value, MoodleException> {
     let u = ctx.user;
@@ -23,42 +71,19 @@ pub fn run(ctx: &CallContext<'_>, _params: &Value) -> Result<Value, MoodleExcept
         ("siteurl", Value::str(site_url)),
         ("userpictureurl", Value::str(picture)),
     ]);
-    let mut functions = Vec::new();
     // With a token: the token's service; with username/password: none (as Moodle).
     if let (Some(service), Some(_)) = (ctx.service, ctx.token) {
-        for name in ctx.service_function_names(service.id)?.iter() {
-            functions.push(Value::map([("name", Value::str(name.clone())), ("version", Value::str(MOODLE_VERSION))]));
-        }
-        out.push(("functions", Value::List(functions)));
+        out.push(("functions", function_list(service.id, ctx.service_function_names(service.id)?)));
         out.push(("downloadfiles", Value::Int(i64::from(service.download_files))));
         out.push(("uploadfiles", Value::Int(i64::from(service.upload_files))));
         out.push(("release", Value::str(MOODLE_RELEASE)));
         out.push(("version", Value::str(MOODLE_VERSION)));
     } else {
-        out.push(("functions", Value::List(functions)));
+        out.push(("functions", Value::List(Vec::new())));
     }
     // In the description's order, so that cleaning the answer finds nothing to change.
     out.push(("mobilecssurl", Value::str("")));
-    let features = [
-        "usecomments",
-        "usetags",
-        "enablenotes",
-        "messaging",
-        "enableblogs",
-        "enablecompletion",
-        "enablebadges",
-        "messagingallusers",
-        "enablecustomreports",
-        "enableglobalsearch",
-        "mnet_dispatcher_mode",
-        "enablecompetencies",
-    ];
-    out.push((
-        "advancedfeatures",
-        Value::List(
-            features.iter().map(|f| Value::map([("name", Value::str(*f)), ("value", Value::Int(0))])).collect(),
-        ),
-    ));
+    out.push(("advancedfeatures", ADVANCED_FEATURES.clone()));
     out.extend([
         ("usercanmanageownfiles", Value::Bool(false)),
         ("userquota", Value::Int(0)),
@@ -101,6 +126,7 @@ mod tests {
         let settings = Settings::default();
         let at = crate::store::feed::seq(&view).unwrap();
         let cache = crate::store::RecordCache::new(at, 1 << 20);
+        let returns = crate::model::description(super::super::SITE_INFO).unwrap().returns.as_ref().unwrap();
         for (with_token, records) in [(true, None), (true, Some((&cache, at))), (false, Some((&cache, at)))] {
             let ctx = CallContext {
                 store: &store,
@@ -113,10 +139,7 @@ mod tests {
                 records,
             };
             let answer = run(&ctx, &Value::Null).unwrap();
-            assert!(
-                crate::model::schema::is_clean(&crate::model::site_info::returns(), &answer),
-                "with a token: {with_token}"
-            );
+            assert!(crate::model::schema::is_clean(returns, &answer), "with a token: {with_token}");
             let functions = answer.get("functions").unwrap().items().len();
             assert_eq!(functions > 0, with_token);
         }

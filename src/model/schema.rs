@@ -162,6 +162,7 @@ fn nested(key: &str, inner: Invalid) -> Invalid {
 /// Moodle's `external_api::validate_parameters` for a function's parameter description (a
 /// single structure): checks types, fills defaults, rejects unknown keys.
 pub fn validate(desc: &Schema, params: &Value) -> Result<Value, Invalid> {
+    let params = params.resolved();
     match desc {
         Schema::Value { ty, .. } => validate_scalar(*ty, params),
         Schema::Single { keys, .. } => {
@@ -305,12 +306,15 @@ pub struct InvalidResponse(pub String);
 
 /// Moodle's `clean_returnvalue`: orders single structures by their description, fills
 /// defaults, drops unknown keys and omits missing optional ones, and types every scalar.
-/// Takes the value by move: a result is cleaned once, so nothing needs copying.
-pub fn clean_return(desc: &Schema, v: Value) -> Result<Value, InvalidResponse> {
+/// Takes the value by move: a result is cleaned once, so nothing needs copying. Descriptions
+/// live as long as the program, which lets a shared subtree remember that it is clean.
+pub fn clean_return(desc: &'static Schema, v: Value) -> Result<Value, InvalidResponse> {
     if is_clean(desc, &v) { Ok(v) } else { clean_value(desc, v) }
 }
 
 fn clean_value(desc: &Schema, v: Value) -> Result<Value, InvalidResponse> {
+    // A shared subtree that is not clean as it stands is cleaned as a copy.
+    let v = v.unshared();
     match desc {
         Schema::Value { ty, .. } => match (ty, v) {
             (_, Value::Null) => Ok(Value::Null),
@@ -389,8 +393,12 @@ fn clean_value(desc: &Schema, v: Value) -> Result<Value, InvalidResponse> {
 
 /// Whether [`clean_return`] would give `v` back unchanged: every key in description order with
 /// nothing to fill in, and every scalar already of its type. Functions build their answers so,
-/// and checking is much cheaper than rebuilding.
-pub(crate) fn is_clean(desc: &Schema, v: &Value) -> bool {
+/// and checking is much cheaper than rebuilding. A shared subtree is checked once per
+/// description.
+pub(crate) fn is_clean(desc: &'static Schema, v: &Value) -> bool {
+    if let Value::Shared(shared) = v {
+        return shared.clean_against(desc, || is_clean(desc, shared.value()));
+    }
     match (desc, v) {
         (Schema::Value { .. }, Value::Null) => true,
         (Schema::Value { ty, .. }, v) => match ty {
@@ -509,9 +517,14 @@ mod tests {
         );
     }
 
+    /// A description that lives as long as the program, as the catalogue's do.
+    fn leaked(d: Schema) -> &'static Schema {
+        Box::leak(Box::new(d))
+    }
+
     #[test]
     fn clean_return_orders_and_types() {
-        let d = single(
+        let d = leaked(single(
             "",
             vec![
                 ("id", value(ParamType::Int, "")),
@@ -519,17 +532,17 @@ mod tests {
                 ("flag", value(ParamType::Bool, "").optional()),
                 ("extra", value(ParamType::Raw, "").optional()),
             ],
-        );
-        let out = clean_return(&d, Value::map([("name", Value::Int(5)), ("id", Value::Int(1)), ("junk", Value::Null)]))
+        ));
+        let out = clean_return(d, Value::map([("name", Value::Int(5)), ("id", Value::Int(1)), ("junk", Value::Null)]))
             .unwrap();
         assert_eq!(out, Value::map([("id", Value::Int(1)), ("name", Value::str("5"))]));
-        let err = clean_return(&d, Value::map([("name", Value::str("x"))])).unwrap_err();
+        let err = clean_return(d, Value::map([("name", Value::str("x"))])).unwrap_err();
         assert_eq!(err.0, "Error in response - Missing following required key in a single structure: id");
     }
 
     #[test]
     fn a_clean_answer_is_kept_and_only_a_clean_one() {
-        let d = single(
+        let d = leaked(single(
             "",
             vec![
                 ("id", value(ParamType::Int, "")),
@@ -537,7 +550,7 @@ mod tests {
                 ("tags", multiple(single("", vec![("name", value(ParamType::Raw, ""))]), "")),
                 ("lang", value(ParamType::Lang, "").default(Value::str("en"))),
             ],
-        );
+        ));
         let tags = |names: &[&'static str]| {
             Value::List(names.iter().map(|n| Value::map([("name", Value::str(*n))])).collect())
         };
@@ -559,12 +572,34 @@ mod tests {
             Value::map([("id", Value::Int(1)), ("tags", tags(&["a"])), ("lang", Value::Float(2.5))]),
         ];
         for (i, answer) in answers.into_iter().enumerate() {
-            let full = clean_value(&d, answer.clone()).unwrap();
-            assert_eq!(is_clean(&d, &answer), i < 2, "answer {i}");
-            assert_eq!(is_clean(&d, &answer), full == answer, "answer {i}");
-            assert_eq!(clean_return(&d, answer).unwrap(), full, "answer {i}");
+            let full = clean_value(d, answer.clone()).unwrap();
+            assert_eq!(is_clean(d, &answer), i < 2, "answer {i}");
+            assert_eq!(is_clean(d, &answer), full == answer, "answer {i}");
+            assert_eq!(clean_return(d, answer).unwrap(), full, "answer {i}");
         }
         // Errors still come from the full cleaning.
-        assert!(clean_return(&d, Value::map([("tags", tags(&[]))])).is_err());
+        assert!(clean_return(d, Value::map([("tags", tags(&[]))])).is_err());
+    }
+
+    /// A shared subtree remembers whether it is clean for the description it was first
+    /// checked against, and only for that one.
+    #[test]
+    fn a_shared_subtree_is_checked_once_per_description() {
+        let names = leaked(multiple(single("", vec![("name", value(ParamType::Raw, ""))]), ""));
+        let numbers = leaked(multiple(single("", vec![("name", value(ParamType::Int, ""))]), ""));
+        let list = Value::shared(Value::List(vec![Value::map([("name", Value::str("a"))])]));
+        for _ in 0..2 {
+            assert!(is_clean(names, &list));
+            assert!(!is_clean(numbers, &list));
+        }
+        let other = Value::shared(Value::List(vec![Value::map([("name", Value::str("a"))])]));
+        assert!(!is_clean(numbers, &other), "first checked against the other description");
+        assert!(is_clean(names, &other));
+        // Not clean: cleaned as a copy, the shared value left as it is.
+        assert!(clean_return(numbers, other.clone()).is_err());
+        let wrapped =
+            leaked(single("", vec![("l", multiple(single("", vec![("name", value(ParamType::Raw, ""))]), ""))]));
+        let unordered = Value::shared(Value::map([("x", Value::Null), ("l", other.clone())]));
+        assert_eq!(clean_return(wrapped, unordered).unwrap(), Value::map([("l", other)]));
     }
 }

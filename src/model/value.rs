@@ -1,12 +1,14 @@
 //! The value tree that flows through external functions: parameters as decoded from a protocol
 //! (PHP arrays of strings), and results before a protocol encodes them.
 
+use std::sync::{Arc, OnceLock};
+
 /// A key or string: most are constants of the code, which need no copy.
 pub type Text = std::borrow::Cow<'static, str>;
 
 /// A PHP-like value. `Map` keeps insertion order, as PHP arrays do; a PHP list is a `Map`
 /// with keys "0", "1", … on input and a `List` on output.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum Value {
     Null,
     Bool(bool),
@@ -15,11 +17,93 @@ pub enum Value {
     Str(Text),
     List(Vec<Value>),
     Map(Vec<(Text, Value)>),
+    /// A subtree many answers hold alike, only ever in answers (never decoded from a request).
+    /// It reads as the value it holds: code that looks inside a value goes through
+    /// [`Value::resolved`].
+    Shared(Arc<Shared>),
+}
+
+/// A subtree that many answers hold alike (site info's constant feature list, a service's
+/// function list): built once and shared by reference instead of built, encoded and dropped
+/// again on every call; its JSON is written once, the first time an answer holding it is.
+#[derive(Debug)]
+pub struct Shared {
+    value: Value,
+    json: OnceLock<Box<str>>,
+    /// The first description it was checked against (by address: descriptions live as long
+    /// as the program) and whether it was clean for it.
+    clean: OnceLock<(usize, bool)>,
+}
+
+impl Shared {
+    pub fn value(&self) -> &Value {
+        &self.value
+    }
+
+    /// The value's JSON, made by `encode` the first time it is asked for. PHP's `json_encode`
+    /// of a subtree does not depend on what holds it, so the bytes can be kept.
+    pub fn json(&self, encode: impl FnOnce(&Value) -> String) -> &str {
+        self.json.get_or_init(|| encode(&self.value).into_boxed_str())
+    }
+
+    /// Whether the value is clean for `desc` (as `check` finds), checked once for the first
+    /// description asked about; a `'static` description's address names it for good.
+    pub fn clean_against(&self, desc: &'static crate::model::schema::Schema, check: impl FnOnce() -> bool) -> bool {
+        let id = std::ptr::from_ref(desc) as usize;
+        if let Some((checked, clean)) = self.clean.get()
+            && *checked == id
+        {
+            return *clean;
+        }
+        let clean = check();
+        // Kept only by the first to check; another description is checked each time.
+        let _ = self.clean.set((id, clean));
+        clean
+    }
+}
+
+/// Values are equal when they read alike, shared or not.
+impl PartialEq for Value {
+    fn eq(&self, other: &Value) -> bool {
+        match (self.resolved(), other.resolved()) {
+            (Value::Null, Value::Null) => true,
+            (Value::Bool(a), Value::Bool(b)) => a == b,
+            (Value::Int(a), Value::Int(b)) => a == b,
+            (Value::Float(a), Value::Float(b)) => a == b,
+            (Value::Str(a), Value::Str(b)) => a == b,
+            (Value::List(a), Value::List(b)) => a == b,
+            (Value::Map(a), Value::Map(b)) => a == b,
+            _ => false,
+        }
+    }
 }
 
 impl Value {
     pub fn str(s: impl Into<Text>) -> Value {
         Value::Str(s.into())
+    }
+
+    /// `value` made a [`Shared`] subtree, to be cloned into many answers.
+    pub fn shared(value: Value) -> Value {
+        Value::Shared(Arc::new(Shared { value, json: OnceLock::new(), clean: OnceLock::new() }))
+    }
+
+    /// The value as it reads: a [`Value::Shared`]'s content, anything else itself. Never
+    /// itself a `Shared`.
+    pub fn resolved(&self) -> &Value {
+        let mut v = self;
+        while let Value::Shared(s) = v {
+            v = &s.value;
+        }
+        v
+    }
+
+    /// The value owned and unshared at its top (a shared subtree is copied).
+    pub fn unshared(self) -> Value {
+        match self {
+            Value::Shared(s) => s.value.clone().unshared(),
+            v => v,
+        }
     }
 
     /// A map from `(key, value)` pairs, in order.
@@ -28,28 +112,28 @@ impl Value {
     }
 
     pub fn get(&self, key: &str) -> Option<&Value> {
-        match self {
+        match self.resolved() {
             Value::Map(pairs) => pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v),
             _ => None,
         }
     }
 
     pub fn as_str(&self) -> Option<&str> {
-        match self {
+        match self.resolved() {
             Value::Str(s) => Some(s),
             _ => None,
         }
     }
 
     pub fn as_int(&self) -> Option<i64> {
-        match self {
+        match self.resolved() {
             Value::Int(i) => Some(*i),
             _ => None,
         }
     }
 
     pub fn as_bool(&self) -> Option<bool> {
-        match self {
+        match self.resolved() {
             Value::Bool(b) => Some(*b),
             _ => None,
         }
@@ -57,7 +141,7 @@ impl Value {
 
     /// The items of a list (or of a map, in order, as PHP iterates an array).
     pub fn items(&self) -> Vec<&Value> {
-        match self {
+        match self.resolved() {
             Value::List(v) => v.iter().collect(),
             Value::Map(pairs) => pairs.iter().map(|(_, v)| v).collect(),
             _ => Vec::new(),
@@ -65,12 +149,12 @@ impl Value {
     }
 
     pub fn is_array(&self) -> bool {
-        matches!(self, Value::List(_) | Value::Map(_))
+        matches!(self.resolved(), Value::List(_) | Value::Map(_))
     }
 
     /// PHP's string conversion of a scalar, as Moodle's messages print values.
     pub fn php_string(&self) -> String {
-        match self {
+        match self.resolved() {
             Value::Null => String::new(),
             Value::Bool(true) => "1".into(),
             Value::Bool(false) => String::new(),
@@ -78,15 +162,16 @@ impl Value {
             Value::Float(f) => php_float(*f),
             Value::Str(s) => s.to_string(),
             Value::List(_) | Value::Map(_) => "Array".into(),
+            Value::Shared(_) => unreachable!("resolved"),
         }
     }
 
     /// PHP's `print_r`, as used in "Only arrays accepted. The bad value is: '…'".
     pub fn print_r(&self) -> String {
-        match self {
+        match self.resolved() {
             Value::List(_) | Value::Map(_) => {
                 let mut out = String::from("Array\n(\n");
-                let pairs: Vec<(String, &Value)> = match self {
+                let pairs: Vec<(String, &Value)> = match self.resolved() {
                     Value::List(v) => v.iter().enumerate().map(|(i, v)| (i.to_string(), v)).collect(),
                     Value::Map(p) => p.iter().map(|(k, v)| (k.to_string(), v)).collect(),
                     _ => Vec::new(),

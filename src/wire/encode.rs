@@ -44,6 +44,7 @@ fn write_json(out: &mut String, v: &Value) {
             }
             out.push('}');
         }
+        Value::Shared(shared) => out.push_str(shared.json(json)),
     }
 }
 
@@ -162,6 +163,7 @@ pub fn xml_response(v: Option<&Value>, desc: Option<&Schema>) -> String {
 
 /// `xmlize_result`: walks the description; every described key appears, missing ones as null.
 fn xmlize(out: &mut String, v: &Value, desc: &Schema) {
+    let v = v.resolved();
     match desc {
         Schema::Value { .. } => match v {
             Value::Null => out.push_str("<VALUE null=\"null\"/>\n"),

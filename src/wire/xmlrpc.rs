@@ -65,7 +65,7 @@ pub fn fault_code(errorcode: &str) -> i64 {
 
 fn encode_value(out: &mut String, v: &Value) {
     out.push_str("<value>");
-    match v {
+    match v.resolved() {
         Value::Null => out.push_str("<nil/>"),
         Value::Bool(b) => out.push_str(if *b { "<boolean>1</boolean>" } else { "<boolean>0</boolean>" }),
         Value::Int(i) => out.push_str(&format!("<int>{i}</int>")),
@@ -96,6 +96,7 @@ fn encode_value(out: &mut String, v: &Value) {
             }
             out.push_str("</struct>");
         }
+        Value::Shared(_) => unreachable!("resolved"),
     }
     out.push_str("</value>");
 }

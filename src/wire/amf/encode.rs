@@ -27,7 +27,7 @@ pub(super) fn pair<V>(key: &str, value: V) -> Pair<String, V> {
 
 /// Int and Float as numbers, a list as a strict array, a map as an anonymous object.
 pub fn to_amf0(v: &Value) -> amf0::Value {
-    match v {
+    match v.resolved() {
         Value::Null => amf0::Value::Null,
         Value::Bool(b) => amf0::Value::Boolean(*b),
         Value::Int(i) => amf0::Value::Number(*i as f64),
@@ -37,12 +37,13 @@ pub fn to_amf0(v: &Value) -> amf0::Value {
         Value::Map(pairs) => {
             amf0::Value::Object { class_name: None, entries: pairs.iter().map(|(k, v)| pair(k, to_amf0(v))).collect() }
         }
+        Value::Shared(_) => unreachable!("resolved"),
     }
 }
 
 /// As [`to_amf0`], for Flex messages; an Int outside AMF3's 29 bits becomes a double.
 pub fn to_amf3(v: &Value) -> amf3::Value {
-    match v {
+    match v.resolved() {
         Value::Null => amf3::Value::Null,
         Value::Bool(b) => amf3::Value::Boolean(*b),
         Value::Int(i) => match i32::try_from(*i) {
@@ -59,6 +60,7 @@ pub fn to_amf3(v: &Value) -> amf3::Value {
             sealed_count: 0,
             entries: pairs.iter().map(|(k, v)| pair(k, to_amf3(v))).collect(),
         },
+        Value::Shared(_) => unreachable!("resolved"),
     }
 }
 

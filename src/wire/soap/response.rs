@@ -133,6 +133,7 @@ impl Writer<'_> {
 
     /// A value where the WSDL gives its type: struct classes and their fields.
     pub(super) fn typed(&mut self, name: &str, v: &Value, schema: &Schema) {
+        let v = v.resolved();
         match (schema, v) {
             (_, Value::Null) => self.nil(name),
             (Schema::Single { keys, .. }, Value::Map(_)) => {
@@ -176,7 +177,7 @@ impl Writer<'_> {
 
     /// A value without WSDL type, typed from its PHP type (`guess_zval_convert`).
     pub(super) fn guessed(&mut self, name: &str, v: &Value) {
-        match v {
+        match v.resolved() {
             Value::Null => self.nil(name),
             Value::Bool(b) => self.leaf(name, "boolean", if *b { "true" } else { "false" }),
             Value::Int(i) => self.leaf(name, "int", &i.to_string()),
@@ -197,6 +198,7 @@ impl Writer<'_> {
             }
             Value::Map(_) => self.array(name, &[]),
             Value::List(items) => self.array(name, items),
+            Value::Shared(_) => unreachable!("resolved"),
         }
     }
 
@@ -204,7 +206,7 @@ impl Writer<'_> {
     /// else `xsd:ur-type`.
     pub(super) fn array(&mut self, name: &str, items: &[Value]) {
         let kind = |v: &Value| -> &'static str {
-            match v {
+            match v.resolved() {
                 Value::Null => "xsd:ur-type",
                 Value::Bool(true) => "xsd:boolean-true",
                 Value::Bool(false) => "xsd:boolean-false",
@@ -213,6 +215,7 @@ impl Writer<'_> {
                 Value::Str(_) => "xsd:string",
                 Value::Map(p) if !p.is_empty() => "ns2:Map",
                 Value::Map(_) | Value::List(_) => "SOAP-ENC:Array",
+                Value::Shared(_) => unreachable!("resolved"),
             }
         };
         let first = items.first().map(kind);
