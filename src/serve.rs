@@ -6,8 +6,14 @@ use crate::store::Store;
 use std::io::IsTerminal;
 use std::sync::Arc;
 
-/// Runs the endpoint on `listen` until SIGTERM or SIGINT; the error is one line for stderr.
-pub fn serve(store: Arc<Store>, listen: std::net::SocketAddr, config: crate::endpoint::Config) -> Result<(), String> {
+/// Runs the endpoint on `listen` (and its metrics on `metrics_listen`) until SIGTERM or SIGINT;
+/// the error is one line for stderr.
+pub fn serve(
+    store: Arc<Store>,
+    listen: std::net::SocketAddr,
+    metrics_listen: Option<std::net::SocketAddr>,
+    config: crate::endpoint::Config,
+) -> Result<(), String> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
@@ -22,8 +28,19 @@ pub fn serve(store: Arc<Store>, listen: std::net::SocketAddr, config: crate::end
         let listener =
             tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
         let address = listener.local_addr().map_err(|e| e.to_string())?;
+        let metrics = match metrics_listen {
+            Some(at) => Some(
+                tokio::net::TcpListener::bind(at)
+                    .await
+                    .map_err(|e| format!("cannot listen on {at} for metrics: {e}"))?,
+            ),
+            None => None,
+        };
         tracing::info!(address = %address, db = %store.path().display(), "wsconsole endpoint listening");
-        crate::endpoint::serve(store, listener, config, crate::endpoint::shutdown_signal())
+        if let Some(m) = &metrics {
+            tracing::info!(metrics = %m.local_addr().map_err(|e| e.to_string())?, "metrics at /metrics");
+        }
+        crate::endpoint::serve_with_metrics(store, listener, metrics, config, crate::endpoint::shutdown_signal())
             .await
             .map_err(|e| e.to_string())?;
         tracing::info!("stopped");

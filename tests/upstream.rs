@@ -402,7 +402,9 @@ fn a_failing_site_gets_the_caller_a_moodle_error_in_time_and_the_front_stays_hea
     let local = front.ok(&["token", "create", "--user", "caller", "--service", "local"], "").trim().to_string();
     front.ok(&["service", "upstream", "front"], &format!("{}\n", common::T));
     front.ok(&["settings", "set", "upstreamtimeout", "2"], "");
-    let endpoint = common::Endpoint::spawn(&front.db);
+    let endpoint = common::Endpoint::spawn_with(&front.db, &["--metrics-listen", "127.0.0.1:0"]);
+    let metrics = endpoint.metrics_url();
+    let (_, before) = common::scrape(&metrics);
     let call = |token: &str| {
         let started = std::time::Instant::now();
         let reply = common::get(&format!(
@@ -425,6 +427,21 @@ fn a_failing_site_gets_the_caller_a_moodle_error_in_time_and_the_front_stays_hea
         assert!(answer["message"].as_str().unwrap().contains(says), "{says}: {}", reply.body);
         assert!(took < std::time::Duration::from_secs(4), "{says}: took {took:?}");
     }
+    // The metrics count what the site did: five requests, one answered 500, one with garbage
+    // (200), and three with no whole answer (status "none": too slow, reset, beyond the size
+    // bound); every one an upstreamerror to the caller.
+    let (text, after) = common::scrape(&metrics);
+    let site = |status: &str| {
+        common::moved(&before, &after, &format!(r#"wsconsole_site_requests_total{{status="{status}"}}"#))
+    };
+    assert_eq!(["none", "2xx", "4xx", "5xx"].map(site).iter().sum::<f64>(), 5.0, "{text}");
+    assert_eq!(site("5xx"), 1.0, "{text}");
+    assert_eq!(site("2xx"), 1.0, "{text}");
+    assert_eq!(site("none"), 3.0, "{text}");
+    assert_eq!(common::moved(&before, &after, "wsconsole_site_seconds_count"), 5.0, "{text}");
+    let failed =
+        r#"wsconsole_calls_total{protocol="rest",function="core_user_get_users_by_field",outcome="upstreamerror"}"#;
+    assert_eq!(common::moved(&before, &after, failed), 5.0, "{text}");
     let peak = peak_rss_mib(endpoint.child.id());
     eprintln!("front's peak RSS after a 100 MB answer: {peak:.1} MiB");
     assert!(peak < 100.0, "the front read the 100 MB answer into memory: {peak:.1} MiB");

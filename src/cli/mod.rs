@@ -113,6 +113,10 @@ pub enum Command {
         /// gets HTTP 503 before its body is read.
         #[arg(long, default_value_t = crate::endpoint::BODY_BUDGET >> 20, value_parser = clap::value_parser!(u64).range(8..))]
         body_budget: u64,
+        /// Also serve Prometheus metrics at /metrics on this address (kept apart from the web
+        /// services: bind it where only the monitoring system reaches).
+        #[arg(long, value_name = "ADDR")]
+        metrics_listen: Option<std::net::SocketAddr>,
     },
     /// The capability and function catalogues.
     Catalogue {
@@ -183,7 +187,15 @@ pub fn run(cli: Cli, out: Out<'_>) -> Result<(), CliError> {
         Command::Audit { filter, limit, json } => audit(&store, &filter, limit, json, out),
         Command::Catalogue { json } => catalogue(json, out),
         Command::Completions { .. } | Command::Man { .. } => unreachable!("answered before the database is opened"),
-        Command::Serve { listen, failure_limit, request_timeout, max_connections, header_timeout, body_budget } => {
+        Command::Serve {
+            listen,
+            failure_limit,
+            request_timeout,
+            max_connections,
+            header_timeout,
+            body_budget,
+            metrics_listen,
+        } => {
             let config = crate::endpoint::Config {
                 failure_limit,
                 request_timeout: std::time::Duration::from_secs(request_timeout),
@@ -191,7 +203,7 @@ pub fn run(cli: Cli, out: Out<'_>) -> Result<(), CliError> {
                 header_timeout: std::time::Duration::from_secs(header_timeout),
                 body_budget: body_budget << 20,
             };
-            crate::serve::serve(store, listen, config).map_err(CliError)
+            crate::serve::serve(store, listen, metrics_listen, config).map_err(CliError)
         }
     }
 }

@@ -3,8 +3,12 @@
 //! committed per request (DESIGN.md §2). Memory is bounded: when the queue is full, rows are
 //! dropped and counted rather than slowing requests.
 
+use super::metrics::Metrics;
 use crate::domain::{CallLog, TokenId, UnixTime};
 use crate::store::{Queries, Store, StoreError};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,7 +38,9 @@ pub enum Event {
 #[derive(Clone)]
 pub struct Activity {
     tx: SyncSender<Event>,
-    dropped: Arc<AtomicU64>,
+    /// Events waiting in the queue (the writer counts down what it takes).
+    queued: Gauge,
+    dropped: Counter,
     /// When a token's last access was last queued, a slot per token id modulo the table's
     /// size: a token's record may show an older time (the endpoint caches records; the writer
     /// updates them later). Tokens that share a slot only queue an update more, which the
@@ -55,14 +61,17 @@ pub struct Writer {
 }
 
 impl Activity {
-    pub fn start(store: Arc<Store>) -> (Activity, Writer) {
+    /// Starts the writer; its queue, drops and write times are counted in `metrics`.
+    pub fn start(store: Arc<Store>, metrics: &Metrics) -> (Activity, Writer) {
         let (tx, rx) = sync_channel(QUEUE);
-        let dropped = Arc::new(AtomicU64::new(0));
+        let queued = metrics.activity_queue.clone();
+        let figures = (queued.clone(), metrics.activity_flush_seconds.clone());
         let handle = std::thread::Builder::new()
             .name("activity-writer".into())
-            .spawn(move || run(&store, &rx))
+            .spawn(move || run(&store, &rx, &figures.0, &figures.1))
             .expect("spawn the activity writer");
-        (Activity { tx, dropped, noted: noted_table() }, Writer { handle })
+        let activity = Activity { tx, queued, dropped: metrics.activity_dropped.clone(), noted: noted_table() };
+        (activity, Writer { handle })
     }
 
     /// Queues a token's last access, at most once a minute per token (Moodle's
@@ -83,8 +92,11 @@ impl Activity {
     }
 
     pub fn send(&self, e: Event) {
-        if let Err(TrySendError::Full(_)) = self.tx.try_send(e) {
-            let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+        // Counted up first, so that the writer never counts an event down before it is up.
+        self.queued.inc();
+        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = self.tx.try_send(e) {
+            self.queued.dec();
+            let n = self.dropped.inc() + 1;
             if n.is_power_of_two() {
                 tracing::warn!(dropped = n, "activity queue full: call-log rows or last-access updates dropped");
             }
@@ -99,7 +111,7 @@ impl Writer {
     }
 }
 
-fn run(store: &Store, rx: &Receiver<Event>) {
+fn run(store: &Store, rx: &Receiver<Event>, queued: &Gauge, flush_seconds: &Histogram) {
     let mut pending: HashMap<TokenId, UnixTime> = HashMap::new();
     let mut last_prune = Instant::now() - PRUNE_EVERY;
     loop {
@@ -107,7 +119,11 @@ fn run(store: &Store, rx: &Receiver<Event>) {
         let mut calls = Vec::new();
         let mut closed = false;
         loop {
-            match rx.try_recv() {
+            let event = rx.try_recv();
+            if event.is_ok() {
+                queued.dec();
+            }
+            match event {
                 Ok(Event::Call(c)) => calls.push(c),
                 Ok(Event::LastAccess { token, time }) => {
                     if pending.len() < MAX_PENDING_ACCESS || pending.contains_key(&token) {
@@ -121,6 +137,8 @@ fn run(store: &Store, rx: &Receiver<Event>) {
                 }
             }
         }
+        let writing = Instant::now();
+        let wrote = !calls.is_empty() || !pending.is_empty();
         for chunk in calls.chunks(CALLS_PER_TXN) {
             if let Err(e) = store.write_activity(|t| t.append_calls(chunk)) {
                 tracing::error!(error = %e, "call log rows not written");
@@ -138,6 +156,9 @@ fn run(store: &Store, rx: &Receiver<Event>) {
             if !closed {
                 break;
             }
+        }
+        if wrote {
+            flush_seconds.observe(writing.elapsed().as_secs_f64());
         }
         if last_prune.elapsed() >= PRUNE_EVERY {
             last_prune = Instant::now();
@@ -199,7 +220,7 @@ mod tests {
     #[test]
     fn last_access_is_queued_once_a_minute_per_token() {
         let (tx, rx) = sync_channel(16);
-        let activity = Activity { tx, dropped: Arc::default(), noted: noted_table() };
+        let activity = Activity { tx, queued: Gauge::default(), dropped: Counter::default(), noted: noted_table() };
         let t0 = 1_800_000_000;
         activity.note_access(1, None, t0);
         activity.note_access(1, None, t0 + 30); // the record still shows nothing: cached
@@ -233,12 +254,14 @@ mod tests {
     fn every_queued_row_is_written_by_shutdown() {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::open(&dir.path().join("a.redb")).unwrap());
-        let (activity, writer) = Activity::start(store.clone());
+        let metrics = Metrics::new(Arc::new(crate::endpoint::throttle::Throttle::new(0)), Arc::default());
+        let (activity, writer) = Activity::start(store.clone(), &metrics);
         for i in 0..12_000 {
             activity.send(Event::Call(call(i)));
         }
         drop(activity);
         writer.finish();
+        assert_eq!(metrics.activity_queue.get(), 0, "the writer counted down all it took");
         assert_eq!(store.read().unwrap().call_count().unwrap(), 12_000);
     }
 

@@ -4,7 +4,9 @@
 //! `Result<Response, Refusal>` and pass a refusal on with `?`.
 
 use super::password_gate::GateRefusal;
+use super::state::AppState;
 use axum::body::Body;
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
@@ -81,9 +83,35 @@ impl From<GateRefusal> for Refusal {
     }
 }
 
+/// Marks a response as a [`Refusal`], for [`count_refusal`] to count.
+#[derive(Clone, Copy)]
+struct Refused(&'static str);
+
+/// Counts the refusals among the router's answers (a layer over every route).
+pub(super) async fn count_refusal(State(app): State<AppState>, response: Response) -> Response {
+    if let Some(Refused(reason)) = response.extensions().get::<Refused>() {
+        app.metrics.count_refusal((*reason).into());
+    }
+    response
+}
+
+impl Refusal {
+    /// The reason the metrics name.
+    fn reason(&self) -> &'static str {
+        match self {
+            Refusal::SwitchedOff(_) => "switchedoff",
+            Refusal::TooMany(_) => "toomany",
+            Refusal::Busy => "busy",
+            Refusal::Unavailable(_) => "unavailable",
+            Refusal::BadRequest(_) => "badrequest",
+        }
+    }
+}
+
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
-        match self {
+        let reason = Refused(self.reason());
+        let mut response = match self {
             Refusal::SwitchedOff(status) => {
                 (status, [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")], "").into_response()
             }
@@ -104,6 +132,8 @@ impl IntoResponse for Refusal {
                 (StatusCode::SERVICE_UNAVAILABLE, "Service unavailable\n").into_response()
             }
             Refusal::BadRequest(why) => (StatusCode::BAD_REQUEST, format!("Bad request: {why}\n")).into_response(),
-        }
+        };
+        response.extensions_mut().insert(reason);
+        response
     }
 }

@@ -113,6 +113,7 @@ pub async fn authorise<T: Send + 'static>(
     }
     let e = denial.moodle_exception().expect("only switched-off denials have no exception");
     app.log_call(&call.entry(incoming, client, now), e.errorcode.clone(), Who::default());
+    app.metrics.count_refusal(e.errorcode.clone());
     let stage = if denial.is_function_refusal() { Stage::Function } else { Stage::Caller };
     Ok(Err(Answer { result: Err(e), site: None, retry_after: None, debugging, stage }))
 }

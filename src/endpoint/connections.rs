@@ -36,11 +36,12 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 const SPARE_FILES: usize = 64;
 
 /// Serves `app` on `listener` until `shutdown` resolves; each request carries its peer's
-/// address as axum's `ConnectInfo`.
+/// address as axum's `ConnectInfo`. `open` follows the connections open.
 pub async fn serve<S>(
     listener: tokio::net::TcpListener,
     app: S,
     limits: Limits,
+    open: prometheus_client::metrics::gauge::Gauge,
     shutdown: impl std::future::Future<Output = ()>,
 ) where
     S: tower::Service<axum::extract::Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
@@ -54,14 +55,14 @@ pub async fn serve<S>(
             "open connections capped by the process's open-file limit (LimitNOFILE)"
         );
     }
-    let open = Arc::new(Semaphore::new(cap));
+    let slots = Arc::new(Semaphore::new(cap));
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let permit = tokio::select! {
-            p = open.clone().acquire_owned() => p.expect("the semaphore is never closed"),
+            p = slots.clone().acquire_owned() => p.expect("the semaphore is never closed"),
             () = &mut shutdown => break,
         };
         let (stream, peer) = tokio::select! {
@@ -86,10 +87,13 @@ pub async fn serve<S>(
         stream.set_write_timeout(Some(limits.write_timeout));
         let io = TokioIo::new(Box::pin(stream));
         let conn = graceful.watch(http.serve_connection(io, TowerToHyperService::new(service)));
+        let open = open.clone();
+        open.inc();
         tokio::spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, %peer, "connection ended");
             }
+            open.dec();
             drop(permit);
         });
     }

@@ -135,7 +135,7 @@ pub struct Fresh {
     store: Arc<Store>,
     header: Option<HeaderView>,
     /// Counts refreshes; each takes its number before it reads the header.
-    refreshes: AtomicU64,
+    refreshes: Arc<AtomicU64>,
     refreshing: AtomicBool,
     latest: watch::Sender<Arc<Snapshot>>,
 }
@@ -146,7 +146,7 @@ impl Fresh {
         if header.is_none() {
             tracing::warn!("the database header cannot be mapped: every request takes its own read snapshot");
         }
-        let refreshes = AtomicU64::new(0);
+        let refreshes = Arc::new(AtomicU64::new(0));
         let first = take(&store, header.as_ref(), &refreshes, None)?;
         Ok(Fresh {
             store,
@@ -155,6 +155,11 @@ impl Fresh {
             refreshing: AtomicBool::new(false),
             latest: watch::Sender::new(Arc::new(first)),
         })
+    }
+
+    /// The count of snapshots taken, as it grows (the metrics read it).
+    pub fn refresh_count(&self) -> Arc<AtomicU64> {
+        self.refreshes.clone()
     }
 
     /// A snapshot that shows every change committed before this call.

@@ -17,6 +17,7 @@ mod fresh;
 mod gate;
 mod incoming;
 mod login;
+mod metrics;
 mod params;
 mod password_gate;
 mod password_pool;
@@ -98,10 +99,11 @@ pub fn app(store: Arc<Store>, config: Config) -> Result<(AppState, Running), cra
     // Site info and login/token.php need the site key: an unsafe key file stops the start.
     store.site_key()?;
     let fresh = fresh::Fresh::new(store.clone())?;
-    let (activity, writer) = activity::Activity::start(store.clone());
     // One core fewer than the machine has (at least one): a login flood never takes them all.
     let slots = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).saturating_sub(1).max(1);
     let throttle = Arc::new(throttle::Throttle::new(config.failure_limit));
+    let metrics = Arc::new(metrics::Metrics::new(throttle.clone(), fresh.refresh_count()));
+    let (activity, writer) = activity::Activity::start(store.clone(), &metrics);
     let app = App {
         store,
         fresh,
@@ -111,6 +113,7 @@ pub fn app(store: Arc<Store>, config: Config) -> Result<(AppState, Running), cra
         request_timeout: config.request_timeout,
         body_budget: Arc::new(body_budget::BodyBudget::new(config.body_budget, MAX_BODY as u64)),
         front: Default::default(),
+        metrics,
     };
     Ok((Arc::new(app), Running { writer }))
 }
@@ -143,6 +146,7 @@ pub fn router(state: AppState) -> Router {
         .route(files::TOKENPLUGINFILE_ROUTE, any(files::tokenpluginfile))
         .route("/healthz", get(|| async { "ok\n" }))
         .fallback(|| async { (StatusCode::NOT_FOUND, "Not found\n") })
+        .layer(axum::middleware::map_response_with_state(state.clone(), answers::count_refusal))
         .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
         .layer(body_budget::BudgetLayer(state.body_budget.clone()))
@@ -173,15 +177,43 @@ pub async fn serve(
     config: Config,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with_metrics(store, listener, None, config, shutdown).await
+}
+
+/// Connections at most to the metrics address: a monitoring system scrapes with one or two.
+const METRICS_CONNECTIONS: usize = 16;
+
+/// [`serve`], and `/metrics` on `metrics` when given (`serve --metrics-listen`).
+pub async fn serve_with_metrics(
+    store: Arc<Store>,
+    listener: tokio::net::TcpListener,
+    metrics: Option<tokio::net::TcpListener>,
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let (state, running) = app(store.clone(), config).map_err(std::io::Error::other)?;
     start::check_site_url(&store, listener.local_addr()?).await;
+    let scrapes = metrics.map(|metrics_listener| {
+        let limits = connections::Limits {
+            max_connections: METRICS_CONNECTIONS,
+            header_timeout: config.header_timeout,
+            write_timeout: config.request_timeout,
+        };
+        let router = metrics::router(state.metrics.clone());
+        let uncounted = prometheus_client::metrics::gauge::Gauge::default();
+        tokio::spawn(connections::serve(metrics_listener, router, limits, uncounted, std::future::pending()))
+    });
+    let open = state.metrics.open_connections.clone();
     let service = tower::ServiceExt::map_request(router(state), collapse_leading_slashes);
     let limits = connections::Limits {
         max_connections: config.max_connections,
         header_timeout: config.header_timeout,
         write_timeout: config.request_timeout,
     };
-    connections::serve(listener, service, limits, shutdown).await;
+    connections::serve(listener, service, limits, open, shutdown).await;
+    if let Some(scrapes) = scrapes {
+        scrapes.abort();
+    }
     tokio::task::spawn_blocking(move || running.finish()).await.map_err(std::io::Error::other)?;
     Ok(())
 }

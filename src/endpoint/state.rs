@@ -1,7 +1,7 @@
 //! The app every handler shares: the store, snapshots, activity log, throttle, password gate
 //! and limits.
 
-use super::{activity, body_budget, forward, fresh, password_gate, throttle};
+use super::{activity, body_budget, forward, fresh, metrics, password_gate, throttle};
 use crate::store::Store;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +18,8 @@ pub struct App {
     pub(super) body_budget: Arc<body_budget::BodyBudget>,
     /// The Moodle site behind connected services.
     pub(super) front: forward::Front,
+    /// What `/metrics` shows, counted whether or not it is served.
+    pub(super) metrics: Arc<metrics::Metrics>,
 }
 
 pub type AppState = Arc<App>;

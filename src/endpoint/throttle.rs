@@ -114,6 +114,14 @@ impl Throttle {
         Ok(Admission { throttle: self.clone(), ip, counted: true })
     }
 
+    /// Addresses refused for now: their failures reached the limit in a window not yet over.
+    pub fn refusing(&self) -> usize {
+        if self.limit == 0 {
+            return 0;
+        }
+        self.lock().values().filter(|e| e.failures >= self.limit && e.start.elapsed() < WINDOW).count()
+    }
+
     pub fn failed(&self, ip: IpAddr) {
         if self.limit == 0 {
             return;

@@ -365,6 +365,18 @@ impl Endpoint {
         Endpoint { child, base, log }
     }
 
+    /// Where its `/metrics` are, for an endpoint started with `--metrics-listen`.
+    pub fn metrics_url(&self) -> String {
+        for _ in 0..100 {
+            let log = self.log.lock().unwrap().clone();
+            if let Some(rest) = log.split("metrics=").nth(1) {
+                return format!("http://{}/metrics", rest.split_whitespace().next().unwrap());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("the endpoint does not say where its metrics are");
+    }
+
     pub fn site_info(&self, token: &str) -> serde_json::Value {
         get(&format!("{}/webservice/rest/server.php?wstoken={token}&wsfunction=core_webservice_get_site_info&moodlewsrestformat=json", self.base)).json()
     }
@@ -425,4 +437,31 @@ pub fn python_with(module: &str, requirement: &str) -> PathBuf {
         assert!(ok, "pip install {requirement} failed");
     }
     python
+}
+
+/// Every sample of a `/metrics` scrape, `name{labels}` → value, and the text itself.
+pub fn scrape(url: &str) -> (String, std::collections::HashMap<String, f64>) {
+    let reply = get(url);
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("content-type"), Some("application/openmetrics-text; version=1.0.0; charset=utf-8"));
+    assert!(reply.body.ends_with("# EOF\n"), "{}", reply.body);
+    let samples = reply
+        .body
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| {
+            let (name, value) = l.rsplit_once(' ').unwrap();
+            (name.to_string(), value.parse::<f64>().unwrap())
+        })
+        .collect();
+    (reply.body, samples)
+}
+
+/// How far `sample` moved between two scrapes (absent counts as 0).
+pub fn moved(
+    before: &std::collections::HashMap<String, f64>,
+    after: &std::collections::HashMap<String, f64>,
+    sample: &str,
+) -> f64 {
+    after.get(sample).copied().unwrap_or(0.0) - before.get(sample).copied().unwrap_or(0.0)
 }
