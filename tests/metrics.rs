@@ -34,7 +34,7 @@ fn counters_move_by_exactly_the_calls_made_and_show_no_secret() {
     let (_dir, _ops, endpoint, metrics) = endpoint_with_metrics(&[]);
     // The web services' own address does not serve them.
     assert_eq!(get(&format!("{}/metrics", endpoint.base)).status, 404);
-    let (_, before) = scrape(&metrics);
+    let (_, before) = scrape_settled(&metrics);
 
     // Known calls, from eight threads at once.
     const THREADS: usize = 8;
@@ -66,7 +66,7 @@ fn counters_move_by_exactly_the_calls_made_and_show_no_secret() {
     assert!(login("Wsuser-1234!")["token"].is_string());
     assert_eq!(login("Not-the-password-1")["errorcode"], "invalidlogin");
 
-    let (text, after) = scrape(&metrics);
+    let (text, after) = scrape_settled(&metrics);
     let calls = |function: &str, outcome: &str| {
         moved(
             &before,

@@ -404,7 +404,7 @@ fn a_failing_site_gets_the_caller_a_moodle_error_in_time_and_the_front_stays_hea
     front.ok(&["settings", "set", "upstreamtimeout", "2"], "");
     let endpoint = common::Endpoint::spawn_with(&front.db, &["--metrics-listen", "127.0.0.1:0"]);
     let metrics = endpoint.metrics_url();
-    let (_, before) = common::scrape(&metrics);
+    let (_, before) = common::scrape_settled(&metrics);
     let call = |token: &str| {
         let started = std::time::Instant::now();
         let reply = common::get(&format!(
@@ -430,7 +430,7 @@ fn a_failing_site_gets_the_caller_a_moodle_error_in_time_and_the_front_stays_hea
     // The metrics count what the site did: five requests, one answered 500, one with garbage
     // (200), and three with no whole answer (status "none": too slow, reset, beyond the size
     // bound); every one an upstreamerror to the caller.
-    let (text, after) = common::scrape(&metrics);
+    let (text, after) = common::scrape_settled(&metrics);
     let site = |status: &str| {
         common::moved(&before, &after, &format!(r#"wsconsole_site_requests_total{{status="{status}"}}"#))
     };

@@ -8,7 +8,6 @@ use crate::domain::{CallLog, TokenId, UnixTime};
 use crate::store::{Queries, Store, StoreError};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::Histogram;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -61,14 +60,15 @@ pub struct Writer {
 }
 
 impl Activity {
-    /// Starts the writer; its queue, drops and write times are counted in `metrics`.
-    pub fn start(store: Arc<Store>, metrics: &Metrics) -> (Activity, Writer) {
+    /// Starts the writer, which counts in `metrics` the calls it logs, its queue, drops and
+    /// write times.
+    pub fn start(store: Arc<Store>, metrics: &Arc<Metrics>) -> (Activity, Writer) {
         let (tx, rx) = sync_channel(QUEUE);
         let queued = metrics.activity_queue.clone();
-        let figures = (queued.clone(), metrics.activity_flush_seconds.clone());
+        let counted = metrics.clone();
         let handle = std::thread::Builder::new()
             .name("activity-writer".into())
-            .spawn(move || run(&store, &rx, &figures.0, &figures.1))
+            .spawn(move || run(&store, &rx, &counted))
             .expect("spawn the activity writer");
         let activity = Activity { tx, queued, dropped: metrics.activity_dropped.clone(), noted: noted_table() };
         (activity, Writer { handle })
@@ -111,7 +111,7 @@ impl Writer {
     }
 }
 
-fn run(store: &Store, rx: &Receiver<Event>, queued: &Gauge, flush_seconds: &Histogram) {
+fn run(store: &Store, rx: &Receiver<Event>, metrics: &Metrics) {
     let mut pending: HashMap<TokenId, UnixTime> = HashMap::new();
     let mut last_prune = Instant::now() - PRUNE_EVERY;
     loop {
@@ -120,8 +120,12 @@ fn run(store: &Store, rx: &Receiver<Event>, queued: &Gauge, flush_seconds: &Hist
         let mut closed = false;
         loop {
             let event = rx.try_recv();
+            if let Ok(Event::Call(c)) = &event {
+                metrics.count_call(c);
+            }
+            // After counting: an empty queue means every call taken is counted.
             if event.is_ok() {
-                queued.dec();
+                metrics.activity_queue.dec();
             }
             match event {
                 Ok(Event::Call(c)) => calls.push(c),
@@ -158,7 +162,7 @@ fn run(store: &Store, rx: &Receiver<Event>, queued: &Gauge, flush_seconds: &Hist
             }
         }
         if wrote {
-            flush_seconds.observe(writing.elapsed().as_secs_f64());
+            metrics.activity_flush_seconds.observe(writing.elapsed().as_secs_f64());
         }
         if last_prune.elapsed() >= PRUNE_EVERY {
             last_prune = Instant::now();
@@ -254,7 +258,7 @@ mod tests {
     fn every_queued_row_is_written_by_shutdown() {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::open(&dir.path().join("a.redb")).unwrap());
-        let metrics = Metrics::new(Arc::new(crate::endpoint::throttle::Throttle::new(0)), Arc::default());
+        let metrics = Arc::new(Metrics::new(Arc::new(crate::endpoint::throttle::Throttle::new(0)), Arc::default()));
         let (activity, writer) = Activity::start(store.clone(), &metrics);
         for i in 0..12_000 {
             activity.send(Event::Call(call(i)));

@@ -57,25 +57,16 @@ impl App {
         who: Who,
         site: Option<SiteCall>,
     ) {
-        let outcome = outcome.into();
-        let function = logged_function(entry.function);
-        let took = entry.started.elapsed();
-        // Named in the metrics when catalogued, or when the caller was let through to it.
-        let named = who.service.is_some() || crate::domain::function_catalogue::find(entry.function).is_some();
-        self.metrics.count_call(entry.protocol, function.clone(), named, &outcome, took);
-        if let Some(site) = &site {
-            self.metrics.count_site(site);
-        }
         self.activity.send(Event::Call(CallLog {
             time: entry.now,
             token: who.token,
             user: who.user,
             service: who.service,
-            function,
+            function: logged_function(entry.function),
             protocol: entry.protocol.into(),
             remote_ip: entry.client.to_string(),
-            outcome,
-            duration_micros: u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+            outcome: outcome.into(),
+            duration_micros: u64::try_from(entry.started.elapsed().as_micros()).unwrap_or(u64::MAX),
             site,
         }))
     }

@@ -457,6 +457,19 @@ pub fn scrape(url: &str) -> (String, std::collections::HashMap<String, f64>) {
     (reply.body, samples)
 }
 
+/// [`scrape`] once the activity writer has taken every logged call from its queue: it counts
+/// the calls as it takes them, so only then do they all show.
+pub fn scrape_settled(url: &str) -> (String, std::collections::HashMap<String, f64>) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let scraped = scrape(url);
+        if scraped.1.get("wsconsole_activity_queue") == Some(&0.0) || std::time::Instant::now() > deadline {
+            return scraped;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// How far `sample` moved between two scrapes (absent counts as 0).
 pub fn moved(
     before: &std::collections::HashMap<String, f64>,
