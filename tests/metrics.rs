@@ -92,6 +92,8 @@ fn counters_move_by_exactly_the_calls_made_and_show_no_secret() {
         "{text}"
     );
     assert_eq!(moved(&before, &after, r#"wsconsole_call_seconds_count{protocol="login"}"#), 2.0, "{text}");
+    let logins = r#"wsconsole_calls_total{protocol="login",function="login/token.php",outcome="invalidlogin"}"#;
+    assert_eq!(moved(&before, &after, logins), 1.0, "{text}");
     // The login wrote a token: the endpoint took at least one new snapshot.
     assert!(moved(&before, &after, "wsconsole_snapshot_refreshes_total") >= 1.0, "{text}");
 

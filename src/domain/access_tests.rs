@@ -69,7 +69,7 @@ impl AccessData for Memory {
     }
 }
 
-fn user(id: UserId, username: &str) -> User {
+pub(super) fn user(id: UserId, username: &str) -> User {
     User {
         id,
         username: username.into(),

@@ -386,21 +386,8 @@ mod tests {
         let cases =
             [("Ann", "Lee"), ("", "Lee"), ("Ann", ""), ("", ""), (" Ann ", " Lee "), ("  ", "Lee "), ("Ann", "\t")];
         for (first, last) in cases {
-            let u = User {
-                id: 1,
-                username: "u".into(),
-                auth: AuthMethod::Manual,
-                password_hash: String::new(),
-                firstname: first.into(),
-                lastname: last.into(),
-                email: String::new(),
-                lang: "en".into(),
-                suspended: false,
-                confirmed: true,
-                deleted: false,
-                created: 0,
-                modified: 0,
-            };
+            let u =
+                User { firstname: first.into(), lastname: last.into(), ..crate::domain::access_tests::user(1, "u") };
             assert_eq!(u.fullname(), format!("{first} {last}").trim(), "{first:?} {last:?}");
         }
     }

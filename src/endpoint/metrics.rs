@@ -134,11 +134,15 @@ impl Metrics {
     /// A logged request, counted by the activity writer as it takes the call-log row from its
     /// queue: one thread counts, so the requests' threads share no counter (counting on them
     /// cost the endpoint benchmark 5 % in throughput). The function is named in a label only
-    /// when it is catalogued or the caller was let through to it (the row has its service).
+    /// when it is catalogued, the caller was let through to it (the row has its service), or
+    /// it is the endpoint's own path (logins, files).
     pub fn count_call(&self, call: &CallLog) {
-        let named = call.service.is_some() || crate::domain::function_catalogue::find(&call.function).is_some();
-        let function = if named { call.function.clone() } else { Text::Borrowed("other") };
         let protocol = protocol_label(&call.protocol);
+        // Logins and files log the endpoint's own paths as their function.
+        let named = call.service.is_some()
+            || matches!(protocol, "login" | "file")
+            || crate::domain::function_catalogue::find(&call.function).is_some();
+        let function = if named { call.function.clone() } else { Text::Borrowed("other") };
         let labels = CallLabels { protocol, function, outcome: call.outcome.clone() };
         self.calls.count(labels, |l| CallLabels { function: "other".into(), outcome: "other".into(), ..l });
         let took = Duration::from_micros(call.duration_micros);
