@@ -113,8 +113,8 @@ pub enum Command {
         /// gets HTTP 503 before its body is read.
         #[arg(long, default_value_t = crate::endpoint::BODY_BUDGET >> 20, value_parser = clap::value_parser!(u64).range(8..))]
         body_budget: u64,
-        /// Also serve Prometheus metrics at /metrics on this address (kept apart from the web
-        /// services: bind it where only the monitoring system reaches).
+        /// Also serve Prometheus metrics at /metrics on this address (off unless given; kept
+        /// apart from the web services: bind it where only the monitoring system reaches).
         #[arg(long, value_name = "ADDR")]
         metrics_listen: Option<std::net::SocketAddr>,
     },

@@ -244,7 +244,7 @@ impl Collector for Live {
         let refreshes = ConstCounter::new(self.refreshes.load(Ordering::Relaxed));
         refreshes.encode(encoder.encode_descriptor(
             "snapshot_refreshes",
-            "Read snapshots taken because the database changed.",
+            "Read snapshots taken because the database changed (any write, the activity log's included).",
             None,
             refreshes.metric_type(),
         )?)?;
