@@ -458,16 +458,15 @@ pub fn scrape(url: &str) -> (String, std::collections::HashMap<String, f64>) {
 }
 
 /// [`scrape`] once the activity writer has taken every logged call from its queue: it counts
-/// the calls as it takes them, so only then do they all show.
+/// the calls as it takes them, so only then do they all show. The scrape that sees the queue
+/// empty may have read the call counters (written before the queue) a moment earlier, so the
+/// figures come from the scrape after it.
 pub fn scrape_settled(url: &str) -> (String, std::collections::HashMap<String, f64>) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let scraped = scrape(url);
-        if scraped.1.get("wsconsole_activity_queue") == Some(&0.0) || std::time::Instant::now() > deadline {
-            return scraped;
-        }
+    while scrape(url).1.get("wsconsole_activity_queue") != Some(&0.0) && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    scrape(url)
 }
 
 /// How far `sample` moved between two scrapes (absent counts as 0).
