@@ -151,6 +151,15 @@ fn gauges_show_connections_the_activity_queue_and_throttled_addresses() {
     let (text, samples) = scrape(&metrics);
     assert_eq!(samples["wsconsole_throttled_addresses"], 1.0, "{text}");
     assert!(samples[r#"wsconsole_refusals_total{reason="toomany"}"#] >= 1.0, "{text}");
+    // A body over the size limit is refused by the limit's own layer, and counted.
+    let mut raw = std::net::TcpStream::connect(endpoint.base.trim_start_matches("http://")).unwrap();
+    use std::io::{Read, Write};
+    raw.write_all(b"POST /webservice/rest/server.php HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\nConnection: close\r\n\r\n").unwrap();
+    let mut head = String::new();
+    let _ = raw.read_to_string(&mut head);
+    assert!(head.starts_with("HTTP/1.1 413"), "{head}");
+    let (text, samples) = scrape(&metrics);
+    assert_eq!(samples.get(r#"wsconsole_refusals_total{reason="toolarge"}"#), Some(&1.0), "{text}");
     // Anything but /metrics there is not found.
     assert_eq!(get(&metrics.replace("/metrics", "/")).status, 404);
 }

@@ -6,8 +6,6 @@
 use super::metrics::Metrics;
 use crate::domain::{CallLog, TokenId, UnixTime};
 use crate::store::{Queries, Store, StoreError};
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::gauge::Gauge;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,9 +35,8 @@ pub enum Event {
 #[derive(Clone)]
 pub struct Activity {
     tx: SyncSender<Event>,
-    /// Events waiting in the queue (the writer counts down what it takes).
-    queued: Gauge,
-    dropped: Counter,
+    /// Counts the queue (the writer counts down what it takes) and what is dropped.
+    metrics: Arc<Metrics>,
     /// When a token's last access was last queued, a slot per token id modulo the table's
     /// size: a token's record may show an older time (the endpoint caches records; the writer
     /// updates them later). Tokens that share a slot only queue an update more, which the
@@ -64,13 +61,12 @@ impl Activity {
     /// write times.
     pub fn start(store: Arc<Store>, metrics: &Arc<Metrics>) -> (Activity, Writer) {
         let (tx, rx) = sync_channel(QUEUE);
-        let queued = metrics.activity_queue.clone();
         let counted = metrics.clone();
         let handle = std::thread::Builder::new()
             .name("activity-writer".into())
             .spawn(move || run(&store, &rx, &counted))
             .expect("spawn the activity writer");
-        let activity = Activity { tx, queued, dropped: metrics.activity_dropped.clone(), noted: noted_table() };
+        let activity = Activity { tx, metrics: metrics.clone(), noted: noted_table() };
         (activity, Writer { handle })
     }
 
@@ -93,10 +89,14 @@ impl Activity {
 
     pub fn send(&self, e: Event) {
         // Counted up first, so that the writer never counts an event down before it is up.
-        self.queued.inc();
-        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = self.tx.try_send(e) {
-            self.queued.dec();
-            let n = self.dropped.inc() + 1;
+        self.metrics.activity_queue.inc();
+        if let Err(TrySendError::Full(e) | TrySendError::Disconnected(e)) = self.tx.try_send(e) {
+            self.metrics.activity_queue.dec();
+            // Not logged, but still counted: the metrics miss no call.
+            if let Event::Call(c) = &e {
+                self.metrics.count_call(c);
+            }
+            let n = self.metrics.activity_dropped.inc() + 1;
             if n.is_power_of_two() {
                 tracing::warn!(dropped = n, "activity queue full: call-log rows or last-access updates dropped");
             }
@@ -224,7 +224,8 @@ mod tests {
     #[test]
     fn last_access_is_queued_once_a_minute_per_token() {
         let (tx, rx) = sync_channel(16);
-        let activity = Activity { tx, queued: Gauge::default(), dropped: Counter::default(), noted: noted_table() };
+        let metrics = Arc::new(Metrics::new(Arc::new(crate::endpoint::throttle::Throttle::new(0)), Arc::default()));
+        let activity = Activity { tx, metrics, noted: noted_table() };
         let t0 = 1_800_000_000;
         activity.note_access(1, None, t0);
         activity.note_access(1, None, t0 + 30); // the record still shows nothing: cached

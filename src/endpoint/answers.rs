@@ -87,10 +87,21 @@ impl From<GateRefusal> for Refusal {
 #[derive(Clone, Copy)]
 struct Refused(&'static str);
 
-/// Counts the refusals among the router's answers (a layer over every route).
+/// Counts the refusals among the router's answers (the outermost layer over every route):
+/// those marked by [`Refusal`], and the limits' own answers (a request that timed out, a body
+/// over the size limit, no room in the body budget), which carry no mark.
 pub(super) async fn count_refusal(State(app): State<AppState>, response: Response) -> Response {
-    if let Some(Refused(reason)) = response.extensions().get::<Refused>() {
-        app.metrics.count_refusal((*reason).into());
+    let reason = match response.extensions().get::<Refused>() {
+        Some(Refused(reason)) => Some(*reason),
+        None => match response.status() {
+            StatusCode::REQUEST_TIMEOUT => Some("timeout"),
+            StatusCode::PAYLOAD_TOO_LARGE => Some("toolarge"),
+            StatusCode::SERVICE_UNAVAILABLE => Some("bodybudget"),
+            _ => None,
+        },
+    };
+    if let Some(reason) = reason {
+        app.metrics.count_refusal(reason.into());
     }
     response
 }

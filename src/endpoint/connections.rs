@@ -87,19 +87,35 @@ pub async fn serve<S>(
         stream.set_write_timeout(Some(limits.write_timeout));
         let io = TokioIo::new(Box::pin(stream));
         let conn = graceful.watch(http.serve_connection(io, TowerToHyperService::new(service)));
-        let open = open.clone();
-        open.inc();
+        let counted = Counted::new(&open);
         tokio::spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, %peer, "connection ended");
             }
-            open.dec();
+            drop(counted);
             drop(permit);
         });
     }
     drop(listener);
     if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await.is_err() {
         tracing::warn!(grace = ?SHUTDOWN_GRACE, "stopping: requests still in flight were dropped");
+    }
+}
+
+/// One open connection in the gauge, counted down when dropped: also when the connection's
+/// task unwinds from a panic.
+struct Counted(prometheus_client::metrics::gauge::Gauge);
+
+impl Counted {
+    fn new(open: &prometheus_client::metrics::gauge::Gauge) -> Counted {
+        open.inc();
+        Counted(open.clone())
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 

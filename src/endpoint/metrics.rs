@@ -25,6 +25,8 @@ use std::time::Duration;
 
 /// Label sets a family keeps at most; beyond, new ones are counted under `other`.
 pub const MAX_LABEL_SETS: usize = 2000;
+/// Characters of an outcome kept in its label (Moodle's error codes are far shorter).
+const MAX_OUTCOME: usize = 64;
 
 /// Seconds, from 100 µs to 10 s: a local call takes tens of microseconds, a site's answer
 /// tens of milliseconds, a time-out seconds.
@@ -143,12 +145,17 @@ impl Metrics {
             || matches!(protocol, "login" | "file")
             || crate::domain::function_catalogue::find(&call.function).is_some();
         let function = if named { call.function.clone() } else { Text::Borrowed("other") };
-        let labels = CallLabels { protocol, function, outcome: call.outcome.clone() };
+        // A forwarded call's outcome is the site's error code: cut to a label's length.
+        let outcome: Text = match call.outcome.char_indices().nth(MAX_OUTCOME) {
+            Some((end, _)) => call.outcome[..end].to_string().into(),
+            None => call.outcome.clone(),
+        };
+        let labels = CallLabels { protocol, function, outcome: outcome.clone() };
         self.calls.count(labels, |l| CallLabels { function: "other".into(), outcome: "other".into(), ..l });
         let took = Duration::from_micros(call.duration_micros);
         self.call_seconds.get_or_create(&ProtocolLabels { protocol }).observe(took.as_secs_f64());
         if protocol == "login" {
-            let labels = ReasonLabels { reason: call.outcome.clone() };
+            let labels = ReasonLabels { reason: outcome };
             self.logins.count(labels, |_| ReasonLabels { reason: "other".into() });
         }
         if let Some(site) = &call.site {
@@ -264,4 +271,43 @@ pub(super) fn router(metrics: Arc<Metrics>) -> axum::Router {
             axum::routing::get(move || async move { ([(header::CONTENT_TYPE, CONTENT_TYPE)], metrics.render()) }),
         )
         .fallback(|| async { (StatusCode::NOT_FOUND, "Not found: the metrics are at /metrics\n") })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A site's made-up error code is cut to a label's length; the function of a refused,
+    /// unknown call is not named.
+    #[test]
+    fn labels_from_a_request_or_a_site_are_bounded() {
+        let metrics = Metrics::new(Arc::new(Throttle::new(0)), Arc::default());
+        let call = |function: &str, outcome: String, service| CallLog {
+            time: 0,
+            token: None,
+            user: None,
+            service,
+            function: function.to_string().into(),
+            protocol: "rest".into(),
+            remote_ip: "192.0.2.1".into(),
+            outcome: outcome.into(),
+            duration_micros: 10,
+            site: None,
+        };
+        metrics.count_call(&call("local_sitefunction", "x".repeat(500), Some(1)));
+        metrics.count_call(&call("made_up", "invalidrecord".into(), None));
+        let text = metrics.render();
+        let cut =
+            format!(r#"{{protocol="rest",function="local_sitefunction",outcome="{}"}} 1"#, "x".repeat(MAX_OUTCOME));
+        assert!(text.contains(&cut), "{text}");
+        assert!(text.contains(r#"{protocol="rest",function="other",outcome="invalidrecord"} 1"#), "{text}");
+        assert!(!text.contains("made_up") && !text.contains("192.0.2.1"), "{text}");
+        // Beyond the bound, new label sets are counted as other.
+        for i in 0..MAX_LABEL_SETS + 10 {
+            metrics.count_call(&call("local_f", format!("code{i}"), Some(1)));
+        }
+        let text = metrics.render();
+        assert!(text.lines().filter(|l| l.starts_with("wsconsole_calls_total")).count() <= MAX_LABEL_SETS + 1);
+        assert!(text.contains(r#"function="other",outcome="other"} "#), "{text}");
+    }
 }

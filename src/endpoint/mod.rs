@@ -146,11 +146,12 @@ pub fn router(state: AppState) -> Router {
         .route(files::TOKENPLUGINFILE_ROUTE, any(files::tokenpluginfile))
         .route("/healthz", get(|| async { "ok\n" }))
         .fallback(|| async { (StatusCode::NOT_FOUND, "Not found\n") })
-        .layer(axum::middleware::map_response_with_state(state.clone(), answers::count_refusal))
         .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
         .layer(body_budget::BudgetLayer(state.body_budget.clone()))
         .layer(timeout)
+        // Outermost, so that it sees the limits' refusals too.
+        .layer(axum::middleware::map_response_with_state(state.clone(), answers::count_refusal))
         .with_state(state)
 }
 
@@ -193,6 +194,8 @@ pub async fn serve_with_metrics(
 ) -> std::io::Result<()> {
     let (state, running) = app(store.clone(), config).map_err(std::io::Error::other)?;
     start::check_site_url(&store, listener.local_addr()?).await;
+    // Dropping `stop` ends the metrics' server too.
+    let (stop, stopped) = tokio::sync::watch::channel(());
     let scrapes = metrics.map(|metrics_listener| {
         let limits = connections::Limits {
             max_connections: METRICS_CONNECTIONS,
@@ -201,7 +204,11 @@ pub async fn serve_with_metrics(
         };
         let router = metrics::router(state.metrics.clone());
         let uncounted = prometheus_client::metrics::gauge::Gauge::default();
-        tokio::spawn(connections::serve(metrics_listener, router, limits, uncounted, std::future::pending()))
+        let shutdown = async move {
+            let mut stopped = stopped;
+            let _ = stopped.changed().await;
+        };
+        AbortOnDrop(tokio::spawn(connections::serve(metrics_listener, router, limits, uncounted, shutdown)))
     });
     let open = state.metrics.open_connections.clone();
     let service = tower::ServiceExt::map_request(router(state), collapse_leading_slashes);
@@ -211,11 +218,21 @@ pub async fn serve_with_metrics(
         write_timeout: config.request_timeout,
     };
     connections::serve(listener, service, limits, open, shutdown).await;
-    if let Some(scrapes) = scrapes {
-        scrapes.abort();
+    drop(stop);
+    if let Some(mut scrapes) = scrapes {
+        let _ = (&mut scrapes.0).await;
     }
     tokio::task::spawn_blocking(move || running.finish()).await.map_err(std::io::Error::other)?;
     Ok(())
+}
+
+/// A task that ends with its handle: the metrics' server when `serve` is cancelled.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.
