@@ -120,11 +120,11 @@ fn run(store: &Store, rx: &Receiver<Event>, metrics: &Metrics) {
         let mut closed = false;
         loop {
             let event = rx.try_recv();
-            if let Ok(Event::Call(c)) = &event {
-                metrics.count_call(c);
-            }
-            // After counting: an empty queue means every call taken is counted.
-            if event.is_ok() {
+            if let Ok(taken) = &event {
+                if let Event::Call(c) = taken {
+                    metrics.count_call(c);
+                }
+                // After counting: an empty queue means every call taken is counted.
                 metrics.activity_queue.dec();
             }
             match event {

@@ -87,18 +87,19 @@ impl From<GateRefusal> for Refusal {
 #[derive(Clone, Copy)]
 struct Refused(&'static str);
 
+/// `response` marked as a refusal for `reason`, for a limit that answers without a
+/// [`Refusal`] (the body budget, the time-out).
+pub(super) fn refused(mut response: Response, reason: &'static str) -> Response {
+    response.extensions_mut().insert(Refused(reason));
+    response
+}
+
 /// Counts the refusals among the router's answers (the outermost layer over every route):
-/// those marked by [`Refusal`], and the limits' own answers (a request that timed out, a body
-/// over the size limit, no room in the body budget), which carry no mark.
+/// those marked, and tower-http's body-size limit, whose 413 cannot be.
 pub(super) async fn count_refusal(State(app): State<AppState>, response: Response) -> Response {
     let reason = match response.extensions().get::<Refused>() {
         Some(Refused(reason)) => Some(*reason),
-        None => match response.status() {
-            StatusCode::REQUEST_TIMEOUT => Some("timeout"),
-            StatusCode::PAYLOAD_TOO_LARGE => Some("toolarge"),
-            StatusCode::SERVICE_UNAVAILABLE => Some("bodybudget"),
-            _ => None,
-        },
+        None => (response.status() == StatusCode::PAYLOAD_TOO_LARGE).then_some("toolarge"),
     };
     if let Some(reason) = reason {
         app.metrics.count_refusal(reason.into());
@@ -121,8 +122,8 @@ impl Refusal {
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
-        let reason = Refused(self.reason());
-        let mut response = match self {
+        let reason = self.reason();
+        let response = match self {
             Refusal::SwitchedOff(status) => {
                 (status, [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")], "").into_response()
             }
@@ -144,7 +145,6 @@ impl IntoResponse for Refusal {
             }
             Refusal::BadRequest(why) => (StatusCode::BAD_REQUEST, format!("Bad request: {why}\n")).into_response(),
         };
-        response.extensions_mut().insert(reason);
-        response
+        refused(response, reason)
     }
 }

@@ -95,6 +95,7 @@ where
                 "Busy: too many large requests in flight; try again\n",
             )
                 .into_response();
+            let busy = super::answers::refused(busy, "bodybudget");
             return Either::Right(Box::pin(std::future::ready(Ok(busy))));
         };
         let answer = self.inner.call(req);

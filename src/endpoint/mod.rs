@@ -125,7 +125,9 @@ pub fn router(state: AppState) -> Router {
     // tower's timeout polls the request before its timer, so a request answered at once (most
     // are) never arms it; tower-http's arms a timer for every request (~1 µs each).
     let timeout = tower::ServiceBuilder::new()
-        .layer(axum::error_handling::HandleErrorLayer::new(|_: tower::BoxError| async { StatusCode::REQUEST_TIMEOUT }))
+        .layer(axum::error_handling::HandleErrorLayer::new(|_: tower::BoxError| async {
+            answers::refused(axum::response::IntoResponse::into_response(StatusCode::REQUEST_TIMEOUT), "timeout")
+        }))
         .timeout(state.request_timeout);
     Router::new()
         .route(server(Rest, Token), any(rest::server::<false>))
