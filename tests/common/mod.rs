@@ -415,7 +415,12 @@ pub fn unsafe_kill_term(pid: u32) {
 /// directory with `requirement` installed from PyPI (made once, shared by the tests).
 pub fn python_with(module: &str, requirement: &str) -> PathBuf {
     let has = |python: &std::path::Path| {
-        Command::new(python).args(["-c", &format!("import {module}")]).status().is_ok_and(|s| s.success())
+        // A missing module is the expected answer on a fresh machine, not an error to print.
+        Command::new(python)
+            .args(["-c", &format!("import {module}")])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
     };
     if has(std::path::Path::new("python3")) {
         return PathBuf::from("python3");

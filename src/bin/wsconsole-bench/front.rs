@@ -26,7 +26,10 @@ pub fn slow_site(args: &[String]) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async move {
         let app = axum::Router::new().fallback(axum::routing::any(move || async move {
-            tokio::time::sleep(delay).await;
+            // A thread's sleep, not tokio's timer: tokio rounds a deadline up to its
+            // millisecond tick, which lines callers up on ticks and turns a small added
+            // delay into a whole millisecond or nothing. A real site's time is not on ticks.
+            tokio::task::spawn_blocking(move || std::thread::sleep(delay)).await.unwrap();
             ([(axum::http::header::CONTENT_TYPE, "application/json")], body)
         }));
         let listener = tokio::net::TcpListener::bind(&listen).await.unwrap();
