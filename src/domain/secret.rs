@@ -139,20 +139,59 @@ impl std::fmt::Debug for SiteKey {
     }
 }
 
+/// The memory an argon2 check works in (7 MiB with the current parameters), kept from one
+/// check to the next by whoever runs them in a row. Allocating it afresh for each check left
+/// two alive at once under a login flood: the allocator gives a freed area back to the
+/// system only after a delay, and the next check had already taken a new one.
+#[derive(Default)]
+pub struct PasswordWork(Vec<argon2::Block>);
+
+impl PasswordWork {
+    /// Bytes held.
+    pub fn held(&self) -> usize {
+        self.0.len() * argon2::Block::SIZE
+    }
+}
+
 /// Checks a password against an argon2 PHC string. Costs ~20 ms of CPU by design.
 pub fn verify_password(phc: &str, password: &str) -> bool {
-    use argon2::password_hash::PasswordVerifier;
-    use argon2::password_hash::phc::PasswordHash;
-    match PasswordHash::new(phc) {
-        Ok(parsed) => password_hasher().verify_password(password.as_bytes(), &parsed).is_ok(),
-        Err(_) => false,
+    verify_password_in(phc, password, &mut PasswordWork::default())
+}
+
+/// [`verify_password`] in `work`, grown to what the hash's parameters need. The same
+/// computation as the crate's `PasswordVerifier` (parameters, salt and algorithm from the
+/// string; the outputs compared in constant time by `Output`'s equality), but in memory the
+/// caller keeps.
+pub fn verify_password_in(phc: &str, password: &str, work: &mut PasswordWork) -> bool {
+    use argon2::password_hash::phc::{Output, PasswordHash};
+    let Ok(hash) = PasswordHash::new(phc) else { return false };
+    let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else { return false };
+    let (Ok(algorithm), Ok(params)) =
+        (argon2::Algorithm::try_from(hash.algorithm.as_str()), argon2::Params::try_from(&hash))
+    else {
+        return false;
+    };
+    let version = match hash.version.map(argon2::Version::try_from).transpose() {
+        Ok(version) => version.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let blocks = params.block_count();
+    if work.0.len() < blocks {
+        work.0.resize(blocks, argon2::Block::default());
     }
+    let mut out = [0u8; Output::MAX_LENGTH];
+    let out = &mut out[..expected.len()];
+    let argon = argon2::Argon2::new(algorithm, version, params);
+    if argon.hash_password_into_with_memory(password.as_bytes(), salt, out, &mut work.0[..blocks]).is_err() {
+        return false;
+    }
+    Output::new(out).is_ok_and(|computed| computed == *expected)
 }
 
 /// A password check against a fixed hash, for unknown users: costs what a real check costs, so
 /// that response times do not tell which usernames exist.
-pub fn waste_a_password_check(password: &str) {
-    let _ = verify_password(dummy_hash(), password);
+pub fn waste_a_password_check(password: &str, work: &mut PasswordWork) {
+    let _ = verify_password_in(dummy_hash(), password, work);
 }
 
 /// The password hasher: argon2id with OWASP's "m=7 MiB, t=5, p=1" configuration, which OWASP
@@ -210,6 +249,39 @@ mod tests {
         assert!(old.contains("m=19456,t=2"), "{old}");
         assert!(verify_password(&old, "pw"));
         assert!(!verify_password(&old, "px"));
+    }
+
+    /// One work area through hashes of every kind, bigger and smaller: each verdict is the
+    /// crate's own verifier's, and the area keeps the largest size it was grown to.
+    #[test]
+    fn a_kept_work_area_verifies_as_the_crate_does() {
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        use argon2::{Algorithm, Argon2, Params, Version};
+        let kinds = [
+            (Algorithm::Argon2id, Version::V0x13, Params::new(7 * 1024, 5, 1, None).unwrap()),
+            (Algorithm::Argon2id, Version::V0x13, Params::default()),
+            (Algorithm::Argon2i, Version::V0x13, Params::new(64, 2, 1, None).unwrap()),
+            (Algorithm::Argon2d, Version::V0x10, Params::new(256, 1, 2, Some(16)).unwrap()),
+            (Algorithm::Argon2id, Version::V0x13, Params::new(7 * 1024, 5, 1, None).unwrap()),
+        ];
+        let mut work = PasswordWork::default();
+        for (algorithm, version, params) in kinds {
+            let hasher = Argon2::new(algorithm, version, params);
+            let phc = hasher.hash_password_with_salt(b"pw", b"saltsaltsalt").unwrap().to_string();
+            for given in ["pw", "px", ""] {
+                let crate_says = hasher.verify_password(given.as_bytes(), phc.as_str()).is_ok();
+                assert_eq!(verify_password_in(&phc, given, &mut work), crate_says, "{phc} with {given:?}");
+                assert_eq!(crate_says, given == "pw");
+            }
+        }
+        assert_eq!(work.held(), Params::default().block_count() * argon2::Block::SIZE, "19 MiB, the largest");
+        // Parameters out of range, a cut hash, no salt: refused, nothing spent.
+        let phc = password_hasher().hash_password_with_salt(b"pw", b"saltsaltsalt").unwrap().to_string();
+        for bad in
+            [phc.replace("m=7168", "m=1"), phc[..phc.len() - 4].to_string(), "$argon2id$v=19$m=7168,t=5,p=1".into()]
+        {
+            assert!(!verify_password_in(&bad, "pw", &mut work), "{bad}");
+        }
     }
 
     #[test]

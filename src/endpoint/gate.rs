@@ -9,7 +9,7 @@ use super::password_gate::Checked;
 use super::state::App;
 use crate::domain::access::PasswordCheck;
 use crate::domain::iprestriction::{ClientAddr, IpRestriction};
-use crate::domain::secret::{verify_password, waste_a_password_check};
+use crate::domain::secret::{verify_password_in, waste_a_password_check};
 use axum::http::HeaderMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -51,14 +51,15 @@ impl App {
         password: String,
         decide: impl FnOnce(&Snapshot, PasswordCheck<'_>) -> Checked<T> + Send + 'static,
     ) -> Result<(T, Arc<Snapshot>), Refusal> {
-        let checked = self.passwords.run(ip_of(client), self.fresh.get(), move |snapshot: Arc<Snapshot>| {
+        let checked = self.passwords.run(ip_of(client), self.fresh.get(), move |snapshot: Arc<Snapshot>, work| {
             let ran = std::cell::Cell::new(false);
+            let work = std::cell::RefCell::new(work);
             let decided = decide(&snapshot, &|user, given| {
                 ran.set(true);
-                verify_password(&user.password_hash, given)
+                verify_password_in(&user.password_hash, given, &mut work.borrow_mut())
             });
             if !ran.get() {
-                waste_a_password_check(&password);
+                waste_a_password_check(&password, &mut work.borrow_mut());
             }
             Checked { value: (decided.value, snapshot), wrong_password: decided.wrong_password }
         });

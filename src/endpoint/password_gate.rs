@@ -10,6 +10,7 @@
 
 use super::password_pool::{Full, PasswordPool};
 use super::throttle::{self, Admission, Throttle};
+use crate::domain::secret::PasswordWork;
 use crate::store::StoreError;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -56,11 +57,11 @@ impl PasswordGate {
         &self,
         ip: IpAddr,
         snapshot: impl Future<Output = Result<S, StoreError>>,
-        check: impl FnOnce(S) -> Checked<T> + Send + 'static,
+        check: impl FnOnce(S, &mut PasswordWork) -> Checked<T> + Send + 'static,
     ) -> Result<T, GateRefusal> {
         let admission: Admission = self.throttle.admit(ip).map_err(GateRefusal::TooMany)?;
         // An IPv6 client holds one place per /64, as in the throttle.
-        let slot = self.pool.enter(throttle::key(ip)).await.map_err(|full| match full {
+        let mut slot = self.pool.enter(throttle::key(ip)).await.map_err(|full| match full {
             Full::Queue => GateRefusal::Busy,
             Full::Address => GateRefusal::TooMany(1),
         })?;
@@ -70,7 +71,7 @@ impl PasswordGate {
         let snapshot = snapshot.await.map_err(|e| GateRefusal::Unavailable(e.to_string()))?;
         // From here the check runs to its end whatever becomes of the request.
         let checked = tokio::task::spawn_blocking(move || {
-            let checked = check(snapshot);
+            let checked = check(snapshot, slot.work());
             if checked.wrong_password {
                 // Counted while the check still holds its admission: no burst sees a gap.
                 admission.failed();
@@ -89,8 +90,11 @@ mod tests {
     use std::time::Duration;
 
     /// A check that says when it started and waits to be told its verdict.
-    fn held_check(started: mpsc::Sender<()>, verdict: mpsc::Receiver<bool>) -> impl FnOnce(()) -> Checked<()> + Send {
-        move |()| {
+    fn held_check(
+        started: mpsc::Sender<()>,
+        verdict: mpsc::Receiver<bool>,
+    ) -> impl FnOnce((), &mut PasswordWork) -> Checked<()> + Send {
+        move |(), _| {
             started.send(()).unwrap();
             Checked { value: (), wrong_password: verdict.recv().unwrap() }
         }
@@ -112,13 +116,13 @@ mod tests {
         assert!(request.await.unwrap_err().is_cancelled());
 
         // The check still holds its admission: the address may not start another.
-        let refused = gate.run(flood, async { Ok(()) }, |()| Checked { value: (), wrong_password: false }).await;
+        let refused = gate.run(flood, async { Ok(()) }, |(), _| Checked { value: (), wrong_password: false }).await;
         assert!(matches!(refused, Err(GateRefusal::TooMany(1))), "{refused:?}");
         // And its slot: another address waits for it.
         let other: IpAddr = "10.0.0.2".parse().unwrap();
         let g = gate.clone();
         let mut waiting = tokio::spawn(async move {
-            g.run(other, async { Ok(()) }, |()| Checked { value: 7, wrong_password: false }).await
+            g.run(other, async { Ok(()) }, |(), _| Checked { value: 7, wrong_password: false }).await
         });
         assert!(tokio::time::timeout(Duration::from_millis(100), &mut waiting).await.is_err(), "no slot is free yet");
 
@@ -144,7 +148,7 @@ mod tests {
         let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (g, r) = (gate.clone(), ran.clone());
         let queued = tokio::spawn(async move {
-            g.run(ip, async { Ok(()) }, move |()| {
+            g.run(ip, async { Ok(()) }, move |(), _| {
                 r.store(true, std::sync::atomic::Ordering::SeqCst);
                 Checked { value: (), wrong_password: false }
             })

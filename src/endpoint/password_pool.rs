@@ -3,7 +3,11 @@
 //! address per turn, so that an address sending a flood holds one place in each turn rather
 //! than the whole queue: a login from another address waits about one check per busy address.
 //! The queue is bounded, per address and in all; a full queue answers at once.
+//!
+//! A slot handed from one check to the next hands on its argon2 work area too, so that a
+//! flood holds one area per slot; when nobody waits, the area is freed with the slot.
 
+use crate::domain::secret::PasswordWork;
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -32,17 +36,28 @@ struct State {
     queues: HashMap<IpAddr, VecDeque<oneshot::Sender<()>>>,
     /// Addresses with a check waiting, in the order of their turns.
     turns: VecDeque<IpAddr>,
+    /// Work areas of slots handed on, for the checks they were handed to (at most `slots`).
+    spare: Vec<PasswordWork>,
 }
 
 /// A running check's slot, given to the next in turn when dropped. It owns its pool, so that
 /// it can go with the check to the thread that runs it and be freed only when the check ends.
 pub struct Slot {
     pool: Arc<PasswordPool>,
+    work: PasswordWork,
+}
+
+impl Slot {
+    /// The slot's argon2 work area: the one the previous check of this slot left, when the
+    /// slot was handed on to this check; else empty, grown by the first check.
+    pub fn work(&mut self) -> &mut PasswordWork {
+        &mut self.work
+    }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.pool.release();
+        self.pool.release(std::mem::take(&mut self.work));
     }
 }
 
@@ -58,7 +73,8 @@ impl Drop for Waiting<'_> {
         if let Some(mut rx) = self.rx.take() {
             rx.close();
             if rx.try_recv().is_ok() {
-                self.pool.release();
+                let work = self.pool.lock().spare.pop().unwrap_or_default();
+                self.pool.release(work);
             }
         }
     }
@@ -79,7 +95,7 @@ impl PasswordPool {
             let mut s = self.lock();
             if s.running < self.slots && s.waiting == 0 {
                 s.running += 1;
-                return Ok(Slot { pool: self.clone() });
+                return Ok(Slot { pool: self.clone(), work: PasswordWork::default() });
             }
             if s.waiting >= self.max_waiting {
                 return Err(Full::Queue);
@@ -101,11 +117,16 @@ impl PasswordPool {
         let granted = waiting.rx.as_mut().expect("set above").await.is_ok();
         waiting.rx = None;
         // The sender is only dropped unsent when the pool goes away.
-        if granted { Ok(Slot { pool: self.clone() }) } else { Err(Full::Queue) }
+        if !granted {
+            return Err(Full::Queue);
+        }
+        let work = self.lock().spare.pop().unwrap_or_default();
+        Ok(Slot { pool: self.clone(), work })
     }
 
-    /// A slot was freed: hand it to the next address in turn whose request still waits.
-    fn release(&self) {
+    /// A slot was freed: hand it, and its work area, to the next address in turn whose
+    /// request still waits; with nobody waiting, the area is freed.
+    fn release(&self, work: PasswordWork) {
         let mut s = self.lock();
         while let Some(ip) = s.turns.pop_front() {
             let Some(queue) = s.queues.get_mut(&ip) else { continue };
@@ -118,10 +139,13 @@ impl PasswordPool {
             }
             s.waiting -= 1;
             if tx.send(()).is_ok() {
+                s.spare.push(work);
                 return;
             }
         }
         s.running -= 1;
+        drop(s);
+        drop(work);
     }
 
     /// Checks running and waiting.
@@ -169,6 +193,59 @@ mod tests {
         let second = order.iter().position(|(_, who)| *who == ip("10.0.0.2")).unwrap();
         assert_eq!(second, 1, "the other address is served after one check of the flood: {order:?}");
         assert_eq!(pool.load(), (0, 0));
+    }
+
+    /// A flood holds one work area per slot: the area goes with the slot to the check that
+    /// waited for it, and is freed when the slot is freed with nobody waiting.
+    #[tokio::test]
+    async fn a_slot_hands_its_work_area_to_the_next_check() {
+        let pool = Arc::new(PasswordPool::new(1, 100, 10));
+        let mut first = pool.enter(ip("10.0.0.1")).await.unwrap();
+        assert_eq!(first.work().held(), 0, "a slot taken with nobody before it starts empty");
+        use argon2::password_hash::PasswordHasher;
+        let phc = crate::domain::secret::password_hasher()
+            .hash_password_with_salt(b"pw", b"saltsaltsalt")
+            .map(|h| h.to_string())
+            .unwrap();
+        assert!(crate::domain::secret::verify_password_in(&phc, "pw", first.work()));
+        let grown = first.work().held();
+        assert_eq!(grown, 7 * 1024 * 1024);
+        let mut next = Box::pin(pool.enter(ip("10.0.0.2")));
+        assert!((&mut next).now_or_never().is_none(), "queued");
+        drop(first);
+        let mut second = next.await.unwrap();
+        assert_eq!(second.work().held(), grown, "handed on, not allocated again");
+        drop(second);
+        assert_eq!(pool.load(), (0, 0));
+        assert!(pool.lock().spare.is_empty(), "nobody waited: the area was freed");
+        let mut third = pool.enter(ip("10.0.0.3")).await.unwrap();
+        assert_eq!(third.work().held(), 0);
+    }
+
+    /// A waiter granted the slot but gone before it ran passes the area on with the slot.
+    #[tokio::test]
+    async fn a_waiter_that_went_away_hands_the_area_on() {
+        let pool = Arc::new(PasswordPool::new(1, 100, 10));
+        let mut first = pool.enter(ip("10.0.0.1")).await.unwrap();
+        let cheap = argon2::Argon2::new(
+            argon2::Algorithm::Argon2id,
+            argon2::Version::V0x13,
+            argon2::Params::new(64, 1, 1, None).unwrap(),
+        );
+        let phc = argon2::password_hash::PasswordHasher::hash_password_with_salt(&cheap, b"pw", b"saltsaltsalt")
+            .unwrap()
+            .to_string();
+        assert!(crate::domain::secret::verify_password_in(&phc, "pw", first.work()));
+        let mut gone = Box::pin(pool.enter(ip("10.0.0.2")));
+        assert!((&mut gone).now_or_never().is_none(), "queued");
+        let mut after = Box::pin(pool.enter(ip("10.0.0.3")));
+        assert!((&mut after).now_or_never().is_none(), "queued");
+        drop(first);
+        drop(gone);
+        let mut third = after.await.unwrap();
+        assert!(third.work().held() > 0, "the area reached the next check");
+        drop(third);
+        assert!(pool.lock().spare.is_empty());
     }
 
     #[tokio::test]

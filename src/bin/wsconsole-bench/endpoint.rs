@@ -381,6 +381,7 @@ end
         under.p99_ms,
         under.rps / e_rps
     );
+    let rss_flood = vm_hwm_kib(endpoint.id());
     // Third: logins at 10 a second beside the token calls, first logins (each writes a new
     // token) and, for comparison, wrong passwords (the same argon2 work, no write).
     let service = {
@@ -404,8 +405,9 @@ end
         );
     }
     println!(
-        "endpoint peak RSS: {:.1} MiB after the token run, {:.1} MiB after the flood  [target < 64 MiB]",
+        "endpoint peak RSS: {:.1} MiB after the token run, {:.1} MiB after the flood, {:.1} MiB after the logins  [target < 64 MiB]",
         rss_plain as f64 / 1024.0,
+        rss_flood as f64 / 1024.0,
         vm_hwm_kib(endpoint.id()) as f64 / 1024.0
     );
     let _ = std::process::Command::new("kill").args(["-TERM", &endpoint.id().to_string()]).status();
