@@ -153,6 +153,11 @@ impl PasswordWork {
     }
 }
 
+/// The largest argon2 memory a stored hash may ask for, in 1 KiB blocks (64 MiB, nine times
+/// what this hasher uses, three times the crate's default): a hash asking more is refused
+/// rather than let one login take the machine's memory.
+const MAX_WORK_BLOCKS: usize = 64 * 1024;
+
 /// Checks a password against an argon2 PHC string. Costs ~20 ms of CPU by design.
 pub fn verify_password(phc: &str, password: &str) -> bool {
     verify_password_in(phc, password, &mut PasswordWork::default())
@@ -176,7 +181,14 @@ pub fn verify_password_in(phc: &str, password: &str, work: &mut PasswordWork) ->
         Err(_) => return false,
     };
     let blocks = params.block_count();
+    if blocks > MAX_WORK_BLOCKS {
+        return false;
+    }
     if work.0.len() < blocks {
+        // Exact, and failing softly: the crate's own verifier answers "out of memory" too.
+        if work.0.try_reserve_exact(blocks - work.0.len()).is_err() {
+            return false;
+        }
         work.0.resize(blocks, argon2::Block::default());
     }
     let mut out = [0u8; Output::MAX_LENGTH];
@@ -275,7 +287,15 @@ mod tests {
             }
         }
         assert_eq!(work.held(), Params::default().block_count() * argon2::Block::SIZE, "19 MiB, the largest");
-        // Parameters out of range, a cut hash, no salt: refused, nothing spent.
+        // Parameters out of range, a cut hash, no salt, memory past the cap (`m` of 4 TiB,
+        // which the crate itself accepts as a parameter): refused, nothing spent or kept.
+        let huge = argon2::Argon2::default().hash_password_with_salt(b"pw", b"saltsaltsalt").unwrap().to_string();
+        assert!(!verify_password_in(&huge.replace("m=19456", "m=4294967295"), "pw", &mut work));
+        assert!(!verify_password_in(&huge.replace("m=19456", "m=65540"), "pw", &mut work));
+        assert_eq!(work.held(), Params::default().block_count() * argon2::Block::SIZE, "not grown past the cap");
+        let at_cap = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(64 * 1024, 1, 1, None).unwrap());
+        let at_cap = at_cap.hash_password_with_salt(b"pw", b"saltsaltsalt").unwrap().to_string();
+        assert!(verify_password_in(&at_cap, "pw", &mut work), "64 MiB is still allowed");
         let phc = password_hasher().hash_password_with_salt(b"pw", b"saltsaltsalt").unwrap().to_string();
         for bad in
             [phc.replace("m=7168", "m=1"), phc[..phc.len() - 4].to_string(), "$argon2id$v=19$m=7168,t=5,p=1".into()]
