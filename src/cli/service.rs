@@ -41,7 +41,8 @@ pub enum ServiceCmd {
     Delete {
         shortname: String,
     },
-    /// Adds functions from the catalogue.
+    /// Adds functions from the catalogue; to a service connected to a Moodle site, the
+    /// functions the site offers it (`service sync SHORTNAME --json` lists them).
     AddFunction {
         shortname: String,
         #[arg(required = true)]

@@ -10,7 +10,8 @@ pub enum SettingsCmd {
         json: bool,
     },
     /// Sets one setting: enablewebservices 1|0, webserviceprotocols rest,soap,xmlrpc,amf,
-    /// auth webservice, enablewsdocumentation, sitename, siteurl, tokenduration, debug, …
+    /// auth webservice, enablewsdocumentation, sitename, siteurl, tokenduration, debug, …;
+    /// fronting a Moodle site: upstreamurl, upstreamconcurrency, upstreamtimeout, upstreamca
     Set { name: String, value: String },
 }
 
