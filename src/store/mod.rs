@@ -1,6 +1,7 @@
 //! The store: one redb file shared by every process (DESIGN.md §2), its schema and migrations,
 //! typed reads in one read transaction and writes in one write transaction. No business rules.
 
+mod access_data;
 mod codec;
 pub mod feed;
 pub mod file_check;
@@ -10,6 +11,8 @@ mod query;
 mod records;
 mod schema;
 mod tables;
+mod token_listing;
+mod walkthrough_facts;
 mod write;
 
 pub use header::{Header, HeaderView};
@@ -17,6 +20,7 @@ pub use query::*;
 pub use records::RecordCache;
 pub use schema::SCHEMA_VERSION;
 pub use tables::{ReadView, View, WriteTables};
+pub use token_listing::{StateFilter, TokenQuery, TokenRow, TokenSort, UserFilter};
 pub use write::ActivityTables;
 
 use redb::{Builder, ConcurrencyMode, Database, DatabaseError, ReadableDatabase};

@@ -4,84 +4,17 @@
 use super::StoreError;
 use super::codec::decode;
 use super::tables::View;
-use crate::domain::access::AccessData;
-use crate::domain::walkthrough::{self, Facts, Holders};
+use super::token_listing::{TokenQuery, TokenRow};
+use crate::domain::walkthrough::Facts;
 use crate::domain::*;
 use redb::{ReadableTable, ReadableTableMetadata};
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
 
 /// One page of a listing and how many rows matched in all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page<T> {
     pub rows: Vec<T>,
     pub total: usize,
-}
-
-/// Which users a token listing keeps.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UserFilter {
-    Exact(String),
-    /// A case-insensitive fragment of the username.
-    Contains(String),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TokenSort {
-    /// Moodle's initial sort of Manage tokens; tokens without expiry last.
-    #[default]
-    ValidUntil,
-    Name,
-    User,
-    Service,
-    LastAccess,
-    Created,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StateFilter {
-    /// Not expired (including expiring soon).
-    Valid,
-    Expiring,
-    Expired,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenQuery {
-    pub name: Option<String>,
-    pub user: Option<UserFilter>,
-    /// Service shortname.
-    pub service: Option<String>,
-    pub state: Option<StateFilter>,
-    pub sort: TokenSort,
-    pub descending: bool,
-    pub offset: usize,
-    pub limit: usize,
-    pub now: UnixTime,
-}
-
-impl Default for TokenQuery {
-    fn default() -> Self {
-        TokenQuery {
-            name: None,
-            user: None,
-            service: None,
-            state: None,
-            sort: TokenSort::default(),
-            descending: false,
-            offset: 0,
-            limit: usize::MAX,
-            now: super::now(),
-        }
-    }
-}
-
-/// A token with the names a listing shows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenRow {
-    pub token: Token,
-    pub username: String,
-    pub service_shortname: String,
-    pub service_name: String,
 }
 
 /// A role assignment as listed for a user.
@@ -115,7 +48,7 @@ fn all_records<T: serde::de::DeserializeOwned, K: redb::Key + 'static>(
     Ok(out)
 }
 
-fn contains_ci(haystack: &str, needle_lower: &str) -> bool {
+pub(super) fn contains_ci(haystack: &str, needle_lower: &str) -> bool {
     needle_lower.is_empty() || haystack.to_lowercase().contains(needle_lower)
 }
 
@@ -413,104 +346,7 @@ pub trait Queries: View {
     /// A user or service filter starts from the per-user and per-service indexes, so a
     /// selective filter reads only the matching tokens; without one every token is read once.
     fn list_tokens(&self, q: &TokenQuery) -> Result<Page<TokenRow>, StoreError> {
-        let mut usernames: HashMap<UserId, String> = HashMap::new();
-        let candidates: Option<BTreeSet<TokenId>> = {
-            let by_user = match &q.user {
-                None => None,
-                Some(UserFilter::Exact(name)) => {
-                    let mut ids = BTreeSet::new();
-                    if let Some(u) = Queries::user_by_username(self, name)? {
-                        ids.extend(self.token_ids_of_user(u.id)?);
-                        usernames.insert(u.id, u.username);
-                    }
-                    Some(ids)
-                }
-                Some(UserFilter::Contains(fragment)) => {
-                    let needle = fragment.to_lowercase();
-                    let mut ids = BTreeSet::new();
-                    for entry in self.users_by_username()?.iter()? {
-                        let (name, id) = entry?;
-                        if contains_ci(name.value(), &needle) {
-                            ids.extend(self.token_ids_of_user(id.value())?);
-                            usernames.insert(id.value(), name.value().to_string());
-                        }
-                    }
-                    Some(ids)
-                }
-            };
-            let by_service = match &q.service {
-                None => None,
-                Some(shortname) => Some(match Queries::service_by_shortname(self, shortname)? {
-                    Some(s) => self.token_ids_of_service(s.id)?.into_iter().collect(),
-                    None => BTreeSet::new(),
-                }),
-            };
-            match (by_user, by_service) {
-                (Some(a), Some(b)) => Some(a.intersection(&b).copied().collect()),
-                (a, b) => a.or(b),
-            }
-        };
-
-        let name_needle = q.name.as_deref().map(str::to_lowercase);
-        let keep = |t: &Token| {
-            name_needle.as_deref().is_none_or(|n| contains_ci(&t.name, n))
-                && match q.state {
-                    None => true,
-                    Some(StateFilter::Valid) => t.state(q.now) != TokenState::Expired,
-                    Some(StateFilter::Expiring) => t.state(q.now) == TokenState::Expiring,
-                    Some(StateFilter::Expired) => t.state(q.now) == TokenState::Expired,
-                }
-        };
-        let mut tokens = Vec::new();
-        match candidates {
-            Some(ids) => {
-                for id in ids {
-                    if let Some(t) = Queries::token_by_id(self, id)?
-                        && keep(&t)
-                    {
-                        tokens.push(t);
-                    }
-                }
-            }
-            None => {
-                for entry in self.tokens()?.iter()? {
-                    let t: Token = decode(entry?.1.value(), "token")?;
-                    if keep(&t) {
-                        tokens.push(t);
-                    }
-                }
-            }
-        }
-
-        let mut services: HashMap<ServiceId, (String, String)> = HashMap::new();
-        let mut username_of = |id: UserId, this: &Self| -> Result<String, StoreError> {
-            if let Some(n) = usernames.get(&id) {
-                return Ok(n.clone());
-            }
-            let n = Queries::user(this, id)?.map(|u| u.username).unwrap_or_else(|| format!("#{id}"));
-            usernames.insert(id, n.clone());
-            Ok(n)
-        };
-        let mut rows = Vec::with_capacity(tokens.len());
-        for t in tokens {
-            let username = username_of(t.user, self)?;
-            let (service_shortname, service_name) = match services.get(&t.service) {
-                Some(s) => s.clone(),
-                None => {
-                    let s = Queries::service(self, t.service)?
-                        .map(|s| (s.shortname, s.name))
-                        .unwrap_or_else(|| (format!("#{}", t.service), String::new()));
-                    services.insert(t.service, s.clone());
-                    s
-                }
-            };
-            rows.push(TokenRow { token: t, username, service_shortname, service_name });
-        }
-
-        sort_token_rows(&mut rows, q.sort, q.descending);
-        let total = rows.len();
-        let rows = rows.into_iter().skip(q.offset).take(q.limit).collect();
-        Ok(Page { rows, total })
+        super::token_listing::list_tokens(self, q)
     }
 
     /// Newest audit entries first.
@@ -589,156 +425,8 @@ pub trait Queries: View {
 
     /// Everything the setup walkthrough needs, in this one transaction.
     fn walkthrough_facts(&self, now: UnixTime) -> Result<Facts, StoreError> {
-        let settings = Queries::settings(self)?;
-        // One pass in id order, keeping names only: 100 000 users must not all sit in memory.
-        let mut live: HashMap<UserId, String> = HashMap::new();
-        let mut ws: HashSet<UserId> = HashSet::new();
-        for entry in self.users()?.iter()? {
-            let u: User = decode(entry?.1.value(), "user")?;
-            if !u.deleted {
-                if u.auth == AuthMethod::Webservice {
-                    ws.insert(u.id);
-                }
-                live.insert(u.id, u.username);
-            }
-        }
-        for entry in self.service_users()?.iter()? {
-            ws.insert(entry?.0.value().1);
-        }
-        for entry in self.tokens_by_user()?.iter()? {
-            ws.insert(entry?.0.value().0);
-        }
-        ws.retain(|id| live.contains_key(id));
-        let mut holders = HashMap::new();
-        for cap in walkthrough::capabilities_needed() {
-            let (users, everybody) = self.capability_holders(cap)?;
-            holders.insert(cap, Holders { users, everybody });
-        }
-        let mut f = Facts { users: live, ws_users: ws, holders, ..Facts::default() };
-        for s in self.all_services()? {
-            if let Some(link) = Queries::upstream(self, s.id)? {
-                let offered = link.sync.as_ref().map_or(&[][..], |sync| sync.functions.as_slice());
-                let listed = self.service_function_names(s.id)?;
-                let site_functions = listed.iter().filter(|n| offered.contains(n)).count() as u64;
-                f.site_links.push(crate::domain::front_flow::SiteLink {
-                    service: s.shortname.clone(),
-                    link,
-                    site_functions,
-                });
-            }
-            if s.builtin || !s.enabled {
-                continue;
-            }
-            let has_functions = self.service_functions()?.range((s.id, "")..(s.id + 1, ""))?.next().is_some();
-            if s.restricted_users {
-                f.restricted_services += 1;
-                f.restricted_services_with_functions += u64::from(has_functions);
-                f.authorised_users += self.authorised_users(s.id)?.len() as u64;
-            } else {
-                f.open_services += 1;
-                f.open_services_with_functions += u64::from(has_functions);
-            }
-        }
-        for entry in self.tokens()?.iter()? {
-            let t: Token = decode(entry?.1.value(), "token")?;
-            if t.state(now) != TokenState::Expired {
-                f.valid_tokens += 1;
-            }
-        }
-        // The newest successful call, and (a little further back at most) the newest one the
-        // Moodle site answered.
-        let fronting = !f.site_links.is_empty() || settings.upstream.is_set();
-        for (scanned, entry) in self.call_log()?.iter()?.rev().enumerate() {
-            let (key, value) = entry?;
-            let c: CallLog = decode(value.value(), "call log")?;
-            if c.outcome == "ok" {
-                f.last_successful_call = f.last_successful_call.or(Some(c.time));
-                if fronting && f.last_forwarded_call.is_none() && self.call_site_of(key.value())?.is_some() {
-                    f.last_forwarded_call = Some(c.time);
-                }
-            }
-            let forwarded_found = !fronting || f.last_forwarded_call.is_some();
-            if (f.last_successful_call.is_some() && forwarded_found) || scanned >= 10_000 {
-                break;
-            }
-        }
-        f.settings = settings;
-        Ok(f)
+        super::walkthrough_facts::walkthrough_facts(self, now)
     }
 }
 
 impl<V: View> Queries for V {}
-
-fn sort_token_rows(rows: &mut [TokenRow], sort: TokenSort, descending: bool) {
-    use std::cmp::Ordering;
-    // None (no expiry / never accessed) sorts after every date.
-    fn opt(a: Option<i64>, b: Option<i64>) -> Ordering {
-        match (a, b) {
-            (Some(x), Some(y)) => x.cmp(&y),
-            (Some(_), None) => Ordering::Less,
-            (None, Some(_)) => Ordering::Greater,
-            (None, None) => Ordering::Equal,
-        }
-    }
-    rows.sort_by(|a, b| {
-        let primary = match sort {
-            TokenSort::ValidUntil => opt(a.token.valid_until, b.token.valid_until),
-            TokenSort::Name => a.token.name.to_lowercase().cmp(&b.token.name.to_lowercase()),
-            TokenSort::User => a.username.cmp(&b.username),
-            TokenSort::Service => a.service_name.to_lowercase().cmp(&b.service_name.to_lowercase()),
-            TokenSort::LastAccess => opt(a.token.last_access, b.token.last_access),
-            TokenSort::Created => a.token.created.cmp(&b.token.created),
-        };
-        let ord = primary.then(a.token.id.cmp(&b.token.id));
-        if descending { ord.reverse() } else { ord }
-    });
-}
-
-/// The access decision reads the store through the same queries.
-impl<V: View> AccessData for V {
-    fn site_functions(&self, service: ServiceId) -> Result<Option<std::sync::Arc<[String]>>, StoreError> {
-        if !Queries::settings(self)?.upstream.is_set() {
-            return Ok(None);
-        }
-        Ok(Queries::upstream(self, service)?
-            .filter(|u| u.credential.is_some())
-            .map(|u| u.sync.map(|s| s.functions).unwrap_or_default().into()))
-    }
-    type Error = StoreError;
-    fn settings(&self) -> Result<std::borrow::Cow<'_, Settings>, StoreError> {
-        Queries::settings(self).map(std::borrow::Cow::Owned)
-    }
-    fn token_by_hash(&self, hash: &TokenHash) -> Result<Option<Token>, StoreError> {
-        Queries::token_by_hash(self, hash)
-    }
-    fn user(&self, id: UserId) -> Result<Option<std::sync::Arc<User>>, StoreError> {
-        Ok(Queries::user(self, id)?.map(std::sync::Arc::new))
-    }
-    fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
-        Queries::user_by_username(self, username)
-    }
-    fn has_capability(&self, user: UserId, capability: &str) -> Result<bool, StoreError> {
-        self.user_has_capability(user, capability)
-    }
-    fn service(&self, id: ServiceId) -> Result<Option<std::sync::Arc<Service>>, StoreError> {
-        Ok(Queries::service(self, id)?.map(std::sync::Arc::new))
-    }
-    fn service_by_shortname(&self, shortname: &str) -> Result<Option<Service>, StoreError> {
-        Queries::service_by_shortname(self, shortname)
-    }
-    fn service_has_function(&self, service: ServiceId, function: &str) -> Result<bool, StoreError> {
-        Ok(self.service_functions()?.get((service, function))?.is_some())
-    }
-    fn services_with_function(&self, function: &str) -> Result<Vec<Service>, StoreError> {
-        let mut out = Vec::new();
-        for s in self.all_services()? {
-            if self.service_functions()?.get((s.id, function))?.is_some() {
-                out.push(s);
-            }
-        }
-        Ok(out)
-    }
-    fn authorised_user(&self, service: ServiceId, user: UserId) -> Result<Option<AuthorisedUser>, StoreError> {
-        self.authorisation(service, user)
-    }
-}
