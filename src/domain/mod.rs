@@ -4,6 +4,8 @@
 pub mod access;
 pub mod capabilities;
 pub mod config;
+pub mod denial;
+pub mod exception;
 pub mod file_access;
 pub mod file_urls;
 pub mod front_flow;
