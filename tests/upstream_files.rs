@@ -7,12 +7,14 @@ mod common;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use wsconsole::store::Queries;
 
 /// The site account's token (the service's credential) and private access key.
 const CREDENTIAL: &str = "0123456789abcdef0123456789abcdef";
 const SITE_KEY: &str = "sitesecretkey0123456789";
 const SMALL: &[u8] = b"PNG: not really a picture";
 const BIG: u64 = 100 << 20;
+const REFUSED: &str = r#"{"error":"Invalid token - token not found","errorcode":"invalidtoken","stacktrace":null,"debuginfo":null,"reproductionlink":null}"#;
 
 /// What the scripted site was asked: method, path, the token it was given, the range asked.
 type Asked = Arc<Mutex<Vec<(String, String, String, String)>>>;
@@ -57,7 +59,8 @@ fn file_site(wwwroot: Option<&str>) -> (String, Asked) {
         let range = headers.get(header::RANGE).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
         asked.lock().unwrap().push(("POST".into(), format!("/{path}"), token.clone(), range.clone()));
         if token != CREDENTIAL {
-            return r#"{"error":"Invalid token - token not found","errorcode":"invalidtoken"}"#.into_response();
+            // Moodle's AJAX error, as its file script sends it: HTTP 200 and JSON.
+            return ([(header::CONTENT_TYPE, "application/json; charset=utf-8")], REFUSED).into_response();
         }
         match path.as_str() {
             "5/user/icon/pic.png" if range == "bytes=0-3" => {
@@ -277,6 +280,35 @@ fn files_are_checked_here_and_streamed_from_the_site() {
         assert!(start.elapsed() < std::time::Duration::from_secs(5), "the place is given back when the caller goes");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+
+    // The site refuses the front's own token (replaced on the site, say): Moodle's file
+    // script says so with a 200 and its AJAX error, which the caller gets as the site sent
+    // it, and the call log records as the site's refusal, not as a file sent.
+    let newest = |before: usize| {
+        let start = std::time::Instant::now();
+        loop {
+            let calls = store.read().unwrap().call_entries(usize::MAX).unwrap();
+            if calls.len() > before {
+                return calls[0].clone();
+            }
+            assert!(start.elapsed() < std::time::Duration::from_secs(5), "the call was never logged");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    let logged = store.read().unwrap().call_entries(usize::MAX).unwrap().len();
+    assert_eq!(common::get(&format!("{file_url}&token={token}")).status, 200);
+    let sent = newest(logged);
+    assert_eq!((sent.outcome.as_ref(), sent.site.map(|s| s.status)), ("ok", Some(200)));
+    cli(&db, &["service", "upstream", "front"], "fedcba9876543210fedcba9876543210\n");
+    let logged = store.read().unwrap().call_entries(usize::MAX).unwrap().len();
+    let site_refused = common::get(&format!("{file_url}&token={token}"));
+    assert_eq!((site_refused.status, site_refused.body.as_str()), (200, REFUSED));
+    assert_eq!(site_refused.header("content-type"), Some("application/json; charset=utf-8"));
+    let refusal = newest(logged);
+    assert_eq!(refusal.outcome, "invalidtoken");
+    let site_call = refusal.site.expect("the site was asked");
+    assert_eq!((site_call.status, site_call.bytes), (200, REFUSED.len() as u64));
+    cli(&db, &["service", "upstream", "front"], &format!("{CREDENTIAL}\n"));
 
     // A revoked token: refused on the next request, the site not asked.
     asked.lock().unwrap().clear();

@@ -8,6 +8,7 @@
 
 use super::answers::Refusal;
 use super::call_log::{Entry, Who};
+use super::file_answer;
 use super::forward::{NotForwarded, Toward, no_answer, site_failed};
 use super::fresh::Snapshot;
 use super::gate::{Opened, ip_of};
@@ -241,16 +242,29 @@ impl App {
         };
         let status = StatusCode::from_u16(reply.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
         let latency_micros = u64::try_from(waited.as_micros()).unwrap_or(u64::MAX);
-        let site = SiteCall { status: status.as_u16(), latency_micros, bytes: reply.content_length().unwrap_or(0) };
-        self.log_forwarded(entry, if status.is_success() { "ok" } else { "sitestatus" }, who(), Some(site));
         let mut described = HeaderMap::with_capacity(DESCRIBED.len());
         for name in &DESCRIBED {
             if let Some(v) = reply.headers().get(name) {
                 described.insert(name.clone(), v.clone());
             }
         }
+        let mut site = SiteCall { status: status.as_u16(), latency_micros, bytes: reply.content_length().unwrap_or(0) };
         let deadline = tokio::time::sleep(TRANSFER_LIMIT);
-        let body = reply.bytes_stream().take_until(deadline).map(move |chunk| {
+        let peeked = if file_answer::may_be_refusal(status, &described) {
+            file_answer::peek(reply.bytes_stream()).await
+        } else {
+            file_answer::Peeked::none(reply.bytes_stream())
+        };
+        let outcome = match peeked.errorcode {
+            Some(code) => {
+                site.bytes = site.bytes.max(peeked.read);
+                std::borrow::Cow::Owned(code)
+            }
+            None if status.is_success() => "ok".into(),
+            None => "sitestatus".into(),
+        };
+        self.log_forwarded(entry, outcome, who(), Some(site));
+        let body = peeked.body.take_until(deadline).map(move |chunk| {
             let _held = &transfer;
             chunk
         });

@@ -11,6 +11,7 @@ mod body_budget;
 mod call;
 mod call_log;
 mod connections;
+mod file_answer;
 mod files;
 mod forward;
 mod fresh;

@@ -1,0 +1,158 @@
+//! Telling a Moodle site's refusal of a file from the file. The site's file script refuses
+//! (an invalid token, downloads off, …) with Moodle's AJAX error: HTTP 200 and a small JSON
+//! object `{"error": …, "errorcode": …}`, not with a status. So the first bytes of a short
+//! JSON or text answer are read before it is passed on: the call log then says what the site
+//! said instead of "ok". The bytes go to the caller unchanged, as the site sent them; an answer
+//! longer than [`PEEK`] is a file, and flows on as it comes.
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode, header};
+use futures_util::{Stream, StreamExt};
+
+/// Moodle's AJAX errors are a few hundred bytes (a stack trace in developer mode, a few KiB).
+pub const PEEK: usize = 16 << 10;
+
+/// What the site answered: its error code when it was Moodle's AJAX error, and the body to
+/// pass on (what was read, then the rest).
+pub struct Peeked<S> {
+    pub errorcode: Option<String>,
+    /// Bytes read ahead.
+    pub read: u64,
+    pub body: futures_util::stream::Chain<futures_util::stream::Iter<std::vec::IntoIter<reqwest::Result<Bytes>>>, S>,
+}
+
+impl<S: Stream<Item = reqwest::Result<Bytes>>> Peeked<S> {
+    /// An answer not looked at.
+    pub fn none(stream: S) -> Self {
+        Peeked { errorcode: None, read: 0, body: futures_util::stream::iter(Vec::new()).chain(stream) }
+    }
+}
+
+/// Whether an answer may be Moodle's AJAX error: a 200 whose type is JSON or text (Moodle
+/// sends text/plain to clients that do not take JSON), not marked as an attachment.
+pub fn may_be_refusal(status: StatusCode, headers: &HeaderMap) -> bool {
+    let text_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/json") || t.starts_with("text/plain"));
+    status == StatusCode::OK && text_type && !headers.contains_key(header::CONTENT_DISPOSITION)
+}
+
+/// Reads at most [`PEEK`] bytes of `stream`; when the whole answer fitted and is Moodle's
+/// AJAX error, its error code.
+pub async fn peek<S>(mut stream: S) -> Peeked<S>
+where
+    S: Stream<Item = reqwest::Result<Bytes>> + Unpin,
+{
+    let mut read: Vec<reqwest::Result<Bytes>> = Vec::new();
+    let mut seen = 0;
+    let mut ended = false;
+    while seen <= PEEK {
+        match stream.next().await {
+            Some(Ok(chunk)) => {
+                seen += chunk.len();
+                read.push(Ok(chunk));
+            }
+            Some(Err(e)) => {
+                read.push(Err(e));
+                break;
+            }
+            None => {
+                ended = true;
+                break;
+            }
+        }
+    }
+    let errorcode = if ended {
+        let whole: Vec<u8> = read.iter().flat_map(|c| c.as_ref().map(|b| b.to_vec()).unwrap_or_default()).collect();
+        errorcode(&whole)
+    } else {
+        None
+    };
+    Peeked { errorcode, read: seen as u64, body: futures_util::stream::iter(read).chain(stream) }
+}
+
+/// The error code of Moodle's AJAX error (`error` and `errorcode`, both strings).
+fn errorcode(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    v.get("error")?.as_str()?;
+    Some(v.get("errorcode")?.as_str()?.chars().take(64).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream(chunks: &[&[u8]]) -> impl Stream<Item = reqwest::Result<Bytes>> + Unpin {
+        futures_util::stream::iter(chunks.iter().map(|c| Ok(Bytes::copy_from_slice(c))).collect::<Vec<_>>())
+    }
+
+    async fn collect<S: Stream<Item = reqwest::Result<Bytes>> + Unpin>(p: Peeked<S>) -> (Option<String>, Vec<u8>) {
+        let body: Vec<u8> = p.body.map(|c| c.unwrap().to_vec()).concat().await;
+        (p.errorcode, body)
+    }
+
+    #[tokio::test]
+    async fn moodle_s_ajax_error_is_told_and_passed_on_unchanged() {
+        let error: &[u8] = br#"{"error":"Invalid token - token not found","errorcode":"invalidtoken","stacktrace":null,"debuginfo":null,"reproductionlink":null}"#;
+        let (code, body) = collect(peek(stream(&[&error[..20], &error[20..]])).await).await;
+        assert_eq!(code.as_deref(), Some("invalidtoken"));
+        assert_eq!(body, error);
+    }
+
+    #[tokio::test]
+    async fn a_json_file_is_a_file() {
+        for file in [
+            &br#"{"errorcode":"x"}"#[..],
+            br#"[{"error":"a","errorcode":"b"}]"#,
+            br#"{"error":1,"errorcode":"b"}"#,
+            b"not json",
+        ] {
+            let (code, body) = collect(peek(stream(&[file])).await).await;
+            assert_eq!(code, None, "{}", String::from_utf8_lossy(file));
+            assert_eq!(body, file);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_long_answer_flows_on_whole_and_is_not_read_past_the_peek() {
+        let chunk = vec![b' '; 4096];
+        let chunks: Vec<&[u8]> = std::iter::repeat_n(&chunk[..], 100).collect();
+        // Whitespace then an error object: JSON, but past the peek: not looked at.
+        let mut tail = chunks.clone();
+        tail.push(br#"{"error":"e","errorcode":"invalidtoken"}"#);
+        let polled = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = polled.clone();
+        let counted = stream(&tail).inspect(move |_| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        });
+        let peeked = peek(counted).await;
+        assert_eq!(peeked.errorcode, None);
+        assert_eq!(polled.load(std::sync::atomic::Ordering::Relaxed), PEEK / 4096 + 1, "read just past the peek");
+        let body: Vec<u8> = peeked.body.map(|c| c.unwrap().to_vec()).concat().await;
+        assert_eq!(body.len(), 100 * 4096 + 40);
+        assert_eq!(polled.load(std::sync::atomic::Ordering::Relaxed), 101);
+    }
+
+    #[test]
+    fn only_a_plain_200_of_json_or_text_is_looked_at() {
+        let with = |pairs: &[(header::HeaderName, &str)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                h.insert(k.clone(), v.parse().unwrap());
+            }
+            h
+        };
+        let json = with(&[(header::CONTENT_TYPE, "application/json; charset=utf-8")]);
+        assert!(may_be_refusal(StatusCode::OK, &json));
+        assert!(may_be_refusal(StatusCode::OK, &with(&[(header::CONTENT_TYPE, "text/plain; charset=utf-8")])));
+        assert!(!may_be_refusal(StatusCode::PARTIAL_CONTENT, &json));
+        assert!(!may_be_refusal(StatusCode::NOT_FOUND, &json));
+        assert!(!may_be_refusal(StatusCode::OK, &with(&[(header::CONTENT_TYPE, "image/png")])));
+        let attachment = with(&[
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"data.json\""),
+        ]);
+        assert!(!may_be_refusal(StatusCode::OK, &attachment));
+    }
+}
