@@ -446,22 +446,33 @@ fn a_failing_site_gets_the_caller_a_moodle_error_in_time_and_the_front_stays_hea
     eprintln!("front's peak RSS after a 100 MB answer: {peak:.1} MiB");
     assert!(peak < 100.0, "the front read the 100 MB answer into memory: {peak:.1} MiB");
 
-    // Two calls in flight at most: the others are told at once, with Retry-After; a caller of
-    // a service answered here is served meanwhile.
+    // Two calls in flight at most, and one caller holds at most half of them: a caller's
+    // second call is told at once and another caller gets the other place; beyond both,
+    // everyone is told at once, with Retry-After; a caller of a service answered here is
+    // served meanwhile.
+    let other = front.ok(&["token", "create", "--user", "caller", "--service", "front"], "").trim().to_string();
+    let third = front.ok(&["token", "create", "--user", "caller", "--service", "front"], "").trim().to_string();
     front.ok(&["settings", "set", "upstreamconcurrency", "2"], "");
     front.ok(&["settings", "set", "upstreamurl", &faulty_site(Fault::Slow)], "");
-    std::thread::scope(|s| {
-        let slow: Vec<_> = (0..2).map(|_| s.spawn(|| call(&token))).collect();
-        std::thread::sleep(std::time::Duration::from_millis(500));
-        let (busy, took) = call(&token);
-        assert_eq!(busy.json()["errorcode"], "upstreambusy", "{}", busy.body);
-        assert_eq!(busy.header("retry-after"), Some("1"));
+    let told_at_once = |(reply, took): (common::Reply, std::time::Duration), says: &str| {
+        let answer = reply.json();
+        assert_eq!(answer["errorcode"], "upstreambusy", "{}", reply.body);
+        assert!(answer["message"].as_str().unwrap().contains(says), "{says}: {}", reply.body);
+        assert_eq!(reply.header("retry-after"), Some("1"));
         assert!(took < std::time::Duration::from_secs(1), "told at once, not queued: {took:?}");
+    };
+    std::thread::scope(|s| {
+        let first = s.spawn(|| call(&token));
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        told_at_once(call(&token), "gives one caller at most 1 of its places for calls in flight");
+        let second = s.spawn(|| call(&other));
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        told_at_once(call(&third), "already has 2 calls in flight");
         let started = std::time::Instant::now();
         assert_eq!(endpoint.site_info(&local)["username"], "caller");
         assert!(started.elapsed() < std::time::Duration::from_secs(1), "the local service is unharmed");
-        for t in slow {
-            assert_eq!(t.join().unwrap().0.json()["errorcode"], "upstreamerror");
+        for t in [first, second] {
+            assert_eq!(t.join().unwrap().0.json()["errorcode"], "upstreamerror", "both places went to the site");
         }
     });
 

@@ -14,6 +14,7 @@ use super::fresh::Snapshot;
 use super::gate::{Opened, ip_of};
 use super::incoming::Incoming;
 use super::params::request_params;
+use super::site_places::Holder;
 use super::state::{App, AppState};
 use crate::domain::UserId;
 use crate::domain::access::{AccessData, MoodleException};
@@ -220,7 +221,8 @@ impl App {
         }
         // A place among the files being sent, held until the caller has read the whole file
         // or gone (a slow reader holds one site connection, never the calls).
-        let transfer = match link.transfer() {
+        let holder = Holder::Token(grant.token.id);
+        let transfer = match link.transfer(holder) {
             Ok(p) => p,
             Err(n) => return Ok(fail(*n)),
         };
@@ -229,7 +231,7 @@ impl App {
         // body then flows at the pace the caller reads it, bounded by the read time-out and
         // by TRANSFER_LIMIT in all.
         let reply = {
-            let _permit = match link.in_flight() {
+            let _place = match link.in_flight(holder) {
                 Ok(p) => p,
                 Err(n) => return Ok(fail(*n)),
             };

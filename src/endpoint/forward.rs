@@ -5,6 +5,7 @@
 
 use super::call::{Call, Done};
 use super::fresh::Snapshot;
+use super::site_places::{Full, Holder, Place, SitePlaces};
 use super::state::App;
 use crate::domain::ServiceId;
 use crate::domain::access::{Grant, MoodleException};
@@ -16,7 +17,6 @@ use crate::upstream::{RestFormat, Site, SiteError, SiteReply};
 use crate::wire::json::from_json;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use tokio::sync::Semaphore;
 
 /// The client toward the site, built for the settings it was made with, and the cap on calls
 /// in flight to it; made again when the settings change.
@@ -68,35 +68,43 @@ impl RateWindow {
 pub(super) struct Link {
     settings: UpstreamSettings,
     pub site: Site,
-    in_flight: Arc<Semaphore>,
+    in_flight: Arc<SitePlaces>,
     /// Files being sent from the site, each for as long as its caller reads it: as many as
     /// calls may be in flight, apart from them, so slow readers never hold the calls up.
-    transfers: Arc<Semaphore>,
+    transfers: Arc<SitePlaces>,
 }
 
 impl Link {
     /// A place among the files being sent, or at once the exception that says they are all
-    /// taken.
-    pub(super) fn transfer(&self) -> Result<tokio::sync::OwnedSemaphorePermit, Box<NotForwarded>> {
+    /// taken, or that this caller holds its share of them.
+    pub(super) fn transfer(&self, holder: Holder) -> Result<Place, Box<NotForwarded>> {
         let n = self.settings.max_concurrent;
-        take_place(&self.transfers, || format!("is already sending {n} files"))
+        take_place(&self.transfers, holder, || format!("is already sending {n} files"), "files being sent")
     }
 
     /// A place among the calls in flight to the site, or at once the exception that says
-    /// the cap is reached (nothing waits in a queue here: a slow site must not gather one).
-    pub(super) fn in_flight(&self) -> Result<tokio::sync::OwnedSemaphorePermit, Box<NotForwarded>> {
+    /// the cap is reached (nothing waits in a queue here: a slow site must not gather one),
+    /// or that this caller holds its share of it.
+    pub(super) fn in_flight(&self, holder: Holder) -> Result<Place, Box<NotForwarded>> {
         let n = self.settings.max_concurrent;
-        take_place(&self.in_flight, || format!("already has {n} calls in flight"))
+        take_place(&self.in_flight, holder, || format!("already has {n} calls in flight"), "calls in flight")
     }
 }
 
 /// A place of `places` now, or `upstreambusy` saying what the site is busy with.
 fn take_place(
-    places: &Arc<Semaphore>,
+    places: &Arc<SitePlaces>,
+    holder: Holder,
     busy: impl FnOnce() -> String,
-) -> Result<tokio::sync::OwnedSemaphorePermit, Box<NotForwarded>> {
-    places.clone().try_acquire_owned().map_err(|_| {
-        let message = format!("The Moodle site behind this endpoint {}: try again shortly", busy());
+    what: &str,
+) -> Result<Place, Box<NotForwarded>> {
+    places.take(holder).map_err(|full| {
+        let message = match full {
+            Full::All => format!("The Moodle site behind this endpoint {}: try again shortly", busy()),
+            Full::Share(share) => format!(
+                "The Moodle site behind this endpoint gives one caller at most {share} of its places for {what}, and this caller holds them: try again shortly"
+            ),
+        };
         let exception = MoodleException::new(crate::domain::access::MOODLE_EXCEPTION, "upstreambusy", message);
         Box::new(NotForwarded { exception, retry_after: Some(1), site: None })
     })
@@ -130,8 +138,8 @@ impl Front {
         let made = Link {
             settings: settings.clone(),
             site: Site::new(settings)?,
-            in_flight: Arc::new(Semaphore::new(settings.max_concurrent as usize)),
-            transfers: Arc::new(Semaphore::new(settings.max_concurrent as usize)),
+            in_flight: Arc::new(SitePlaces::new(settings.max_concurrent)),
+            transfers: Arc::new(SitePlaces::new(settings.max_concurrent)),
         };
         *link = Some(made.clone());
         Ok(made)
@@ -214,7 +222,7 @@ impl App {
             .into());
         }
         self.front.admit(grant.service.id, limit).map_err(|n| *n)?;
-        let _permit = link.in_flight().map_err(|n| *n)?;
+        let _place = link.in_flight(Holder::of(grant.token.as_ref(), grant.user.id)).map_err(|n| *n)?;
         let site_info = grant.function == crate::model::site_info::NAME;
         // A REST caller takes the site's answer as it is, except site info, rewritten here.
         let format = match call.rest_format {

@@ -23,6 +23,7 @@ mod params;
 mod password_gate;
 mod password_pool;
 mod rest;
+mod site_places;
 mod soap;
 mod start;
 mod state;

@@ -1,0 +1,149 @@
+//! Places toward the Moodle site (calls in flight, files being sent), shared fairly: one caller
+//! holds at most half of them, so a client that fires many slow calls at once cannot take
+//! every place and leave the other callers, of its service or any other, with `upstreambusy`.
+//! Nothing waits in a queue: a place is there now or the caller is told at once.
+
+use crate::domain::{Token, TokenId, UserId};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// Who holds a place: the token of a token call or a file, the account of a password call
+/// (which has no token).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Holder {
+    Token(TokenId),
+    User(UserId),
+}
+
+impl Holder {
+    pub fn of(token: Option<&Token>, user: UserId) -> Holder {
+        token.map_or(Holder::User(user), |t| Holder::Token(t.id))
+    }
+}
+
+/// Why no place was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Full {
+    /// Every place is taken.
+    All,
+    /// This caller holds its share already.
+    Share(u32),
+}
+
+pub struct SitePlaces {
+    places: Arc<Semaphore>,
+    share: u32,
+    held: Mutex<HashMap<Holder, u32>>,
+}
+
+/// A place, given back when dropped.
+pub struct Place {
+    _permit: OwnedSemaphorePermit,
+    of: Arc<SitePlaces>,
+    holder: Holder,
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        let mut held = self.of.lock();
+        if let Some(n) = held.get_mut(&self.holder) {
+            *n -= 1;
+            if *n == 0 {
+                held.remove(&self.holder);
+            }
+        }
+    }
+}
+
+impl SitePlaces {
+    pub fn new(places: u32) -> SitePlaces {
+        SitePlaces {
+            places: Arc::new(Semaphore::new(places as usize)),
+            share: places.div_ceil(2).max(1),
+            held: Mutex::default(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Holder, u32>> {
+        self.held.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A place for `holder` now, unless every place is taken or it holds its share.
+    pub fn take(self: &Arc<Self>, holder: Holder) -> Result<Place, Full> {
+        let mut held = self.lock();
+        let mine = held.get(&holder).copied().unwrap_or(0);
+        if mine >= self.share {
+            return Err(Full::Share(self.share));
+        }
+        let permit = self.places.clone().try_acquire_owned().map_err(|_| Full::All)?;
+        held.insert(holder, mine + 1);
+        Ok(Place { _permit: permit, of: self.clone(), holder })
+    }
+
+    /// Places taken now, and callers holding them.
+    #[cfg(test)]
+    fn load(&self) -> (usize, usize) {
+        let held = self.lock();
+        (held.values().map(|n| *n as usize).sum(), held.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_caller_holds_at_most_half_and_the_others_get_the_rest() {
+        let places = Arc::new(SitePlaces::new(4));
+        let (greedy, other, third) = (Holder::Token(1), Holder::Token(2), Holder::User(3));
+        let mine: Vec<Place> = (0..2).map(|_| places.take(greedy).unwrap()).collect();
+        assert_eq!(places.take(greedy).err(), Some(Full::Share(2)), "half of four");
+        let theirs = places.take(other).unwrap();
+        let last = places.take(third).unwrap();
+        assert_eq!(places.take(Holder::Token(4)).err(), Some(Full::All));
+        assert_eq!(places.load(), (4, 3));
+        drop(last);
+        assert_eq!(places.take(greedy).err(), Some(Full::Share(2)), "a free place is not the greedy one's");
+        let again = places.take(Holder::Token(4)).unwrap();
+        drop((mine, theirs, again));
+        assert_eq!(places.load(), (0, 0), "nothing is kept for callers with no place");
+    }
+
+    #[test]
+    fn a_single_place_goes_to_one_caller_at_a_time() {
+        let places = Arc::new(SitePlaces::new(1));
+        let held = places.take(Holder::Token(1)).unwrap();
+        assert_eq!(places.take(Holder::Token(1)).err(), Some(Full::Share(1)));
+        assert_eq!(places.take(Holder::Token(2)).err(), Some(Full::All));
+        drop(held);
+        assert!(places.take(Holder::Token(2)).is_ok());
+    }
+
+    /// Many threads taking and giving back at once: the counts never pass the cap or a
+    /// caller's share, and end at zero.
+    #[test]
+    fn under_contention_no_caller_passes_its_share() {
+        let places = Arc::new(SitePlaces::new(6));
+        let most = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        std::thread::scope(|s| {
+            for t in 0..8u64 {
+                let (places, most) = (places.clone(), most.clone());
+                s.spawn(move || {
+                    let holder = Holder::Token(t % 2);
+                    for _ in 0..2000 {
+                        let mut taken = Vec::new();
+                        while let Ok(p) = places.take(holder) {
+                            taken.push(p);
+                        }
+                        let counts = places.lock().get(&holder).copied().unwrap_or(0) as usize;
+                        most.fetch_max(counts, std::sync::atomic::Ordering::Relaxed);
+                        drop(taken);
+                    }
+                });
+            }
+        });
+        assert!(most.load(std::sync::atomic::Ordering::Relaxed) <= 3);
+        assert_eq!(places.load(), (0, 0));
+    }
+}
