@@ -446,7 +446,7 @@ fn a_failing_site_gets_the_caller_a_moodle_error_in_time_and_the_front_stays_hea
     eprintln!("front's peak RSS after a 100 MB answer: {peak:.1} MiB");
     assert!(peak < 100.0, "the front read the 100 MB answer into memory: {peak:.1} MiB");
 
-    // Two calls in flight at most, and one caller holds at most half of them: a caller's
+    // Two calls in flight at most, the last of them kept for another caller: a caller's
     // second call is told at once and another caller gets the other place; beyond both,
     // everyone is told at once, with Retry-After; a caller of a service answered here is
     // served meanwhile.
@@ -464,7 +464,10 @@ fn a_failing_site_gets_the_caller_a_moodle_error_in_time_and_the_front_stays_hea
     std::thread::scope(|s| {
         let first = s.spawn(|| call(&token));
         std::thread::sleep(std::time::Duration::from_millis(500));
-        told_at_once(call(&token), "gives one caller at most 1 of its places for calls in flight");
+        told_at_once(
+            call(&token),
+            "keeps the last of its places for calls in flight for callers with fewer than this one",
+        );
         let second = s.spawn(|| call(&other));
         std::thread::sleep(std::time::Duration::from_millis(500));
         told_at_once(call(&third), "already has 2 calls in flight");

@@ -76,7 +76,7 @@ pub(super) struct Link {
 
 impl Link {
     /// A place among the files being sent, or at once the exception that says they are all
-    /// taken, or that this caller holds its share of them.
+    /// taken, or that the last ones are kept for other callers.
     pub(super) fn transfer(&self, holder: Holder) -> Result<Place, Box<NotForwarded>> {
         let n = self.settings.max_concurrent;
         take_place(&self.transfers, holder, || format!("is already sending {n} files"), "files being sent")
@@ -84,7 +84,7 @@ impl Link {
 
     /// A place among the calls in flight to the site, or at once the exception that says
     /// the cap is reached (nothing waits in a queue here: a slow site must not gather one),
-    /// or that this caller holds its share of it.
+    /// or that the last places are kept for other callers.
     pub(super) fn in_flight(&self, holder: Holder) -> Result<Place, Box<NotForwarded>> {
         let n = self.settings.max_concurrent;
         take_place(&self.in_flight, holder, || format!("already has {n} calls in flight"), "calls in flight")
@@ -101,8 +101,8 @@ fn take_place(
     places.take(holder).map_err(|full| {
         let message = match full {
             Full::All => format!("The Moodle site behind this endpoint {}: try again shortly", busy()),
-            Full::Share(share) => format!(
-                "The Moodle site behind this endpoint gives one caller at most {share} of its places for {what}, and this caller holds them: try again shortly"
+            Full::Kept(_) => format!(
+                "The Moodle site behind this endpoint keeps the last of its places for {what} for callers with fewer than this one: try again shortly"
             ),
         };
         let exception = MoodleException::new(crate::domain::access::MOODLE_EXCEPTION, "upstreambusy", message);

@@ -1,7 +1,9 @@
-//! Places toward the Moodle site (calls in flight, files being sent), shared fairly: one caller
-//! holds at most half of them, so a client that fires many slow calls at once cannot take
-//! every place and leave the other callers, of its service or any other, with `upstreambusy`.
-//! Nothing waits in a queue: a place is there now or the caller is told at once.
+//! Places toward the Moodle site (calls in flight, files being sent), shared so that no caller
+//! can take them all: a caller that holds a quarter of them (at least one) gets another only
+//! while more than a quarter stay free. A client alone may use three quarters (a burst of the
+//! Moodle app's calls goes through), and however many calls a client fires at once, the last
+//! quarter stays for the other callers, of its service or any other. Nothing waits in a
+//! queue: a place is there now or the caller is told at once.
 
 use crate::domain::{Token, TokenId, UserId};
 use std::collections::HashMap;
@@ -27,13 +29,14 @@ impl Holder {
 pub enum Full {
     /// Every place is taken.
     All,
-    /// This caller holds its share already.
-    Share(u32),
+    /// The places left are kept for callers holding fewer than this many.
+    Kept(u32),
 }
 
 pub struct SitePlaces {
     places: Arc<Semaphore>,
-    share: u32,
+    /// A quarter of the places, at least one.
+    quarter: u32,
     held: Mutex<HashMap<Holder, u32>>,
 }
 
@@ -60,7 +63,7 @@ impl SitePlaces {
     pub fn new(places: u32) -> SitePlaces {
         SitePlaces {
             places: Arc::new(Semaphore::new(places as usize)),
-            share: places.div_ceil(2).max(1),
+            quarter: places.div_ceil(4).max(1),
             held: Mutex::default(),
         }
     }
@@ -69,12 +72,15 @@ impl SitePlaces {
         self.held.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A place for `holder` now, unless every place is taken or it holds its share.
+    /// A place for `holder` now, unless every place is taken, or it holds a quarter of them
+    /// and no more than a quarter are free.
     pub fn take(self: &Arc<Self>, holder: Holder) -> Result<Place, Full> {
         let mut held = self.lock();
         let mine = held.get(&holder).copied().unwrap_or(0);
-        if mine >= self.share {
-            return Err(Full::Share(self.share));
+        // Under the lock every taker holds, so `free` cannot fall between this and the take.
+        let free = self.places.available_permits();
+        if mine >= self.quarter && free <= self.quarter as usize && free > 0 {
+            return Err(Full::Kept(self.quarter));
         }
         let permit = self.places.clone().try_acquire_owned().map_err(|_| Full::All)?;
         held.insert(holder, mine + 1);
@@ -94,37 +100,44 @@ mod tests {
     use super::*;
 
     #[test]
-    fn one_caller_holds_at_most_half_and_the_others_get_the_rest() {
-        let places = Arc::new(SitePlaces::new(4));
+    fn a_caller_alone_gets_three_quarters_and_the_last_quarter_stays_for_others() {
+        let places = Arc::new(SitePlaces::new(8));
         let (greedy, other, third) = (Holder::Token(1), Holder::Token(2), Holder::User(3));
-        let mine: Vec<Place> = (0..2).map(|_| places.take(greedy).unwrap()).collect();
-        assert_eq!(places.take(greedy).err(), Some(Full::Share(2)), "half of four");
+        let mine: Vec<Place> = (0..6).map(|_| places.take(greedy).unwrap()).collect();
+        assert_eq!(places.take(greedy).err(), Some(Full::Kept(2)), "two of eight kept for the others");
         let theirs = places.take(other).unwrap();
         let last = places.take(third).unwrap();
         assert_eq!(places.take(Holder::Token(4)).err(), Some(Full::All));
-        assert_eq!(places.load(), (4, 3));
+        assert_eq!(places.load(), (8, 3));
         drop(last);
-        assert_eq!(places.take(greedy).err(), Some(Full::Share(2)), "a free place is not the greedy one's");
+        assert_eq!(places.take(greedy).err(), Some(Full::Kept(2)), "a freed place is not the greedy one's");
         let again = places.take(Holder::Token(4)).unwrap();
         drop((mine, theirs, again));
         assert_eq!(places.load(), (0, 0), "nothing is kept for callers with no place");
     }
 
     #[test]
-    fn a_single_place_goes_to_one_caller_at_a_time() {
+    fn small_caps_still_keep_a_place_for_another_caller() {
+        // Of two places, a caller gets one; the other is for someone else.
+        let places = Arc::new(SitePlaces::new(2));
+        let held = places.take(Holder::Token(1)).unwrap();
+        assert_eq!(places.take(Holder::Token(1)).err(), Some(Full::Kept(1)));
+        let other = places.take(Holder::Token(2)).unwrap();
+        assert_eq!(places.take(Holder::Token(3)).err(), Some(Full::All));
+        drop((held, other));
+        // Of one place, the first caller takes it.
         let places = Arc::new(SitePlaces::new(1));
         let held = places.take(Holder::Token(1)).unwrap();
-        assert_eq!(places.take(Holder::Token(1)).err(), Some(Full::Share(1)));
         assert_eq!(places.take(Holder::Token(2)).err(), Some(Full::All));
         drop(held);
         assert!(places.take(Holder::Token(2)).is_ok());
     }
 
-    /// Many threads taking and giving back at once: the counts never pass the cap or a
-    /// caller's share, and end at zero.
+    /// Many threads taking and giving back at once: no caller ever holds more than three
+    /// quarters, and the counts end at zero.
     #[test]
-    fn under_contention_no_caller_passes_its_share() {
-        let places = Arc::new(SitePlaces::new(6));
+    fn under_contention_no_caller_takes_the_last_quarter() {
+        let places = Arc::new(SitePlaces::new(8));
         let most = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         std::thread::scope(|s| {
             for t in 0..8u64 {
@@ -143,7 +156,7 @@ mod tests {
                 });
             }
         });
-        assert!(most.load(std::sync::atomic::Ordering::Relaxed) <= 3);
+        assert!(most.load(std::sync::atomic::Ordering::Relaxed) <= 6);
         assert_eq!(places.load(), (0, 0));
     }
 }
