@@ -42,7 +42,7 @@ pub struct SitePlaces {
 
 /// A place, given back when dropped.
 pub struct Place {
-    _permit: OwnedSemaphorePermit,
+    permit: Option<OwnedSemaphorePermit>,
     of: Arc<SitePlaces>,
     holder: Holder,
 }
@@ -56,6 +56,8 @@ impl Drop for Place {
                 held.remove(&self.holder);
             }
         }
+        // Under the lock, with the count: a taker never sees one without the other.
+        drop(self.permit.take());
     }
 }
 
@@ -84,7 +86,7 @@ impl SitePlaces {
         }
         let permit = self.places.clone().try_acquire_owned().map_err(|_| Full::All)?;
         held.insert(holder, mine + 1);
-        Ok(Place { _permit: permit, of: self.clone(), holder })
+        Ok(Place { permit: Some(permit), of: self.clone(), holder })
     }
 
     /// Places taken now, and callers holding them.
