@@ -450,9 +450,16 @@ fn a_failing_site_gets_the_caller_a_moodle_error_in_time_and_the_front_stays_hea
     // second call is told at once and another caller gets the other place; beyond both,
     // everyone is told at once, with Retry-After; a caller of a service answered here is
     // served meanwhile.
-    let other = front.ok(&["token", "create", "--user", "caller", "--service", "front"], "").trim().to_string();
-    let third = front.ok(&["token", "create", "--user", "caller", "--service", "front"], "").trim().to_string();
+    // A caller is an account: another token of the same account counts as the same caller.
+    let [other, third] = ["second", "third"].map(|name| {
+        front.ok(&["user", "add", name, "--auth", "webservice"], "Caller-pass-1\n");
+        front.ok(&["role", "assign", "client", name], "");
+        front.ok(&["token", "create", "--user", name, "--service", "front"], "").trim().to_string()
+    });
+    let same_account = front.ok(&["token", "create", "--user", "caller", "--service", "front"], "").trim().to_string();
     front.ok(&["settings", "set", "upstreamconcurrency", "2"], "");
+    // Time enough that the first two calls are surely still in flight when the others come.
+    front.ok(&["settings", "set", "upstreamtimeout", "5"], "");
     front.ok(&["settings", "set", "upstreamurl", &faulty_site(Fault::Slow)], "");
     let told_at_once = |(reply, took): (common::Reply, std::time::Duration), says: &str| {
         let answer = reply.json();
@@ -466,8 +473,9 @@ fn a_failing_site_gets_the_caller_a_moodle_error_in_time_and_the_front_stays_hea
         std::thread::sleep(std::time::Duration::from_millis(500));
         told_at_once(
             call(&token),
-            "keeps the last of its places for calls in flight for callers with fewer than this one",
+            "keeps the last of its places for calls in flight for callers holding fewer places than this one",
         );
+        told_at_once(call(&same_account), "for callers holding fewer places than this one");
         let second = s.spawn(|| call(&other));
         std::thread::sleep(std::time::Duration::from_millis(500));
         told_at_once(call(&third), "already has 2 calls in flight");

@@ -284,29 +284,40 @@ fn files_are_checked_here_and_streamed_from_the_site() {
     // The site refuses the front's own token (replaced on the site, say): Moodle's file
     // script says so with a 200 and its AJAX error, which the caller gets as the site sent
     // it, and the call log records as the site's refusal, not as a file sent.
-    let newest = |before: usize| {
+    // The call log is written in batches every 250 ms: a count is taken once it has settled,
+    // and the request's own row is looked for among the rows written after it.
+    let logged = || store.read().unwrap().call_entries(usize::MAX).unwrap();
+    let settled = || {
+        let mut count = logged().len();
+        loop {
+            std::thread::sleep(std::time::Duration::from_millis(400));
+            let now = logged().len();
+            if now == count {
+                return count;
+            }
+            count = now;
+        }
+    };
+    let row_after = |before: usize, outcome: &str| {
         let start = std::time::Instant::now();
         loop {
-            let calls = store.read().unwrap().call_entries(usize::MAX).unwrap();
-            if calls.len() > before {
-                return calls[0].clone();
+            let calls = logged();
+            if let Some(row) = calls[..calls.len() - before].iter().find(|c| c.outcome == outcome) {
+                return row.clone();
             }
-            assert!(start.elapsed() < std::time::Duration::from_secs(5), "the call was never logged");
+            assert!(start.elapsed() < std::time::Duration::from_secs(5), "no {outcome} row: {:?}", &calls[0]);
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
     };
-    let logged = store.read().unwrap().call_entries(usize::MAX).unwrap().len();
+    let before = settled();
     assert_eq!(common::get(&format!("{file_url}&token={token}")).status, 200);
-    let sent = newest(logged);
-    assert_eq!((sent.outcome.as_ref(), sent.site.map(|s| s.status)), ("ok", Some(200)));
+    assert_eq!(row_after(before, "ok").site.map(|s| s.status), Some(200));
     cli(&db, &["service", "upstream", "front"], "fedcba9876543210fedcba9876543210\n");
-    let logged = store.read().unwrap().call_entries(usize::MAX).unwrap().len();
+    let before = settled();
     let site_refused = common::get(&format!("{file_url}&token={token}"));
     assert_eq!((site_refused.status, site_refused.body.as_str()), (200, REFUSED));
     assert_eq!(site_refused.header("content-type"), Some("application/json; charset=utf-8"));
-    let refusal = newest(logged);
-    assert_eq!(refusal.outcome, "invalidtoken");
-    let site_call = refusal.site.expect("the site was asked");
+    let site_call = row_after(before, "invalidtoken").site.expect("the site was asked");
     assert_eq!((site_call.status, site_call.bytes), (200, REFUSED.len() as u64));
     cli(&db, &["service", "upstream", "front"], &format!("{CREDENTIAL}\n"));
 

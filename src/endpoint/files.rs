@@ -14,7 +14,6 @@ use super::fresh::Snapshot;
 use super::gate::{Opened, ip_of};
 use super::incoming::Incoming;
 use super::params::request_params;
-use super::site_places::Holder;
 use super::state::{App, AppState};
 use crate::domain::UserId;
 use crate::domain::access::{AccessData, MoodleException};
@@ -221,7 +220,7 @@ impl App {
         }
         // A place among the files being sent, held until the caller has read the whole file
         // or gone (a slow reader holds one site connection, never the calls).
-        let holder = Holder::Token(grant.token.id);
+        let holder = grant.user.id;
         let transfer = match link.transfer(holder) {
             Ok(p) => p,
             Err(n) => return Ok(fail(*n)),
@@ -253,15 +252,15 @@ impl App {
         let mut site = SiteCall { status: status.as_u16(), latency_micros, bytes: reply.content_length().unwrap_or(0) };
         let deadline = tokio::time::sleep(TRANSFER_LIMIT);
         let peeked = if file_answer::may_be_refusal(status, &described) {
-            file_answer::peek(reply.bytes_stream()).await
+            file_answer::peek(reply.bytes_stream(), link.site.timeout()).await
         } else {
             file_answer::Peeked::none(reply.bytes_stream())
         };
+        if peeked.ended {
+            site.bytes = site.bytes.max(peeked.read);
+        }
         let outcome = match peeked.errorcode {
-            Some(code) => {
-                site.bytes = site.bytes.max(peeked.read);
-                std::borrow::Cow::Owned(code)
-            }
+            Some(code) => std::borrow::Cow::Owned(code),
             None if status.is_success() => "ok".into(),
             None => "sitestatus".into(),
         };

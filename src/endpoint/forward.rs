@@ -5,12 +5,12 @@
 
 use super::call::{Call, Done};
 use super::fresh::Snapshot;
-use super::site_places::{Full, Holder, Place, SitePlaces};
+use super::site_places::{Full, Place, SitePlaces};
 use super::state::App;
-use crate::domain::ServiceId;
 use crate::domain::access::{Grant, MoodleException};
 use crate::domain::file_urls::FileUrls;
 use crate::domain::upstream::{SiteCall, UpstreamSettings};
+use crate::domain::{ServiceId, UserId};
 use crate::model::value::Value;
 use crate::store::Queries;
 use crate::upstream::{RestFormat, Site, SiteError, SiteReply};
@@ -77,7 +77,7 @@ pub(super) struct Link {
 impl Link {
     /// A place among the files being sent, or at once the exception that says they are all
     /// taken, or that the last ones are kept for other callers.
-    pub(super) fn transfer(&self, holder: Holder) -> Result<Place, Box<NotForwarded>> {
+    pub(super) fn transfer(&self, holder: UserId) -> Result<Place, Box<NotForwarded>> {
         let n = self.settings.max_concurrent;
         take_place(&self.transfers, holder, || format!("is already sending {n} files"), "files being sent")
     }
@@ -85,7 +85,7 @@ impl Link {
     /// A place among the calls in flight to the site, or at once the exception that says
     /// the cap is reached (nothing waits in a queue here: a slow site must not gather one),
     /// or that the last places are kept for other callers.
-    pub(super) fn in_flight(&self, holder: Holder) -> Result<Place, Box<NotForwarded>> {
+    pub(super) fn in_flight(&self, holder: UserId) -> Result<Place, Box<NotForwarded>> {
         let n = self.settings.max_concurrent;
         take_place(&self.in_flight, holder, || format!("already has {n} calls in flight"), "calls in flight")
     }
@@ -94,15 +94,15 @@ impl Link {
 /// A place of `places` now, or `upstreambusy` saying what the site is busy with.
 fn take_place(
     places: &Arc<SitePlaces>,
-    holder: Holder,
+    holder: UserId,
     busy: impl FnOnce() -> String,
     what: &str,
 ) -> Result<Place, Box<NotForwarded>> {
     places.take(holder).map_err(|full| {
         let message = match full {
             Full::All => format!("The Moodle site behind this endpoint {}: try again shortly", busy()),
-            Full::Kept(_) => format!(
-                "The Moodle site behind this endpoint keeps the last of its places for {what} for callers with fewer than this one: try again shortly"
+            Full::Kept => format!(
+                "The Moodle site behind this endpoint keeps the last of its places for {what} for callers holding fewer places than this one: try again shortly"
             ),
         };
         let exception = MoodleException::new(crate::domain::access::MOODLE_EXCEPTION, "upstreambusy", message);
@@ -222,7 +222,7 @@ impl App {
             .into());
         }
         self.front.admit(grant.service.id, limit).map_err(|n| *n)?;
-        let _place = link.in_flight(Holder::of(grant.token.as_ref(), grant.user.id)).map_err(|n| *n)?;
+        let _place = link.in_flight(grant.user.id).map_err(|n| *n)?;
         let site_info = grant.function == crate::model::site_info::NAME;
         // A REST caller takes the site's answer as it is, except site info, rewritten here.
         let format = match call.rest_format {

@@ -1,50 +1,37 @@
 //! Places toward the Moodle site (calls in flight, files being sent), shared so that no caller
-//! can take them all: a caller that holds a quarter of them (at least one) gets another only
-//! while more than a quarter stay free. A client alone may use three quarters (a burst of the
+//! can take them all: a caller (an account, whichever of its tokens or its password it calls
+//! with) that holds a quarter of them (at least one) gets another only while more than a
+//! quarter stay free. A client alone may use three quarters (a burst of the
 //! Moodle app's calls goes through), and however many calls a client fires at once, the last
 //! quarter stays for the other callers, of its service or any other. Nothing waits in a
 //! queue: a place is there now or the caller is told at once.
 
-use crate::domain::{Token, TokenId, UserId};
+use crate::domain::UserId;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-
-/// Who holds a place: the token of a token call or a file, the account of a password call
-/// (which has no token).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Holder {
-    Token(TokenId),
-    User(UserId),
-}
-
-impl Holder {
-    pub fn of(token: Option<&Token>, user: UserId) -> Holder {
-        token.map_or(Holder::User(user), |t| Holder::Token(t.id))
-    }
-}
 
 /// Why no place was given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Full {
     /// Every place is taken.
     All,
-    /// The places left are kept for callers holding fewer than this many.
-    Kept(u32),
+    /// The places left are kept for callers holding fewer.
+    Kept,
 }
 
 pub struct SitePlaces {
     places: Arc<Semaphore>,
     /// A quarter of the places, at least one.
     quarter: u32,
-    held: Mutex<HashMap<Holder, u32>>,
+    held: Mutex<HashMap<UserId, u32>>,
 }
 
 /// A place, given back when dropped.
 pub struct Place {
     permit: Option<OwnedSemaphorePermit>,
     of: Arc<SitePlaces>,
-    holder: Holder,
+    holder: UserId,
 }
 
 impl Drop for Place {
@@ -70,19 +57,19 @@ impl SitePlaces {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Holder, u32>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, u32>> {
         self.held.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A place for `holder` now, unless every place is taken, or it holds a quarter of them
     /// and no more than a quarter are free.
-    pub fn take(self: &Arc<Self>, holder: Holder) -> Result<Place, Full> {
+    pub fn take(self: &Arc<Self>, holder: UserId) -> Result<Place, Full> {
         let mut held = self.lock();
         let mine = held.get(&holder).copied().unwrap_or(0);
         // Under the lock every taker holds, so `free` cannot fall between this and the take.
         let free = self.places.available_permits();
         if mine >= self.quarter && free <= self.quarter as usize && free > 0 {
-            return Err(Full::Kept(self.quarter));
+            return Err(Full::Kept);
         }
         let permit = self.places.clone().try_acquire_owned().map_err(|_| Full::All)?;
         held.insert(holder, mine + 1);
@@ -104,16 +91,16 @@ mod tests {
     #[test]
     fn a_caller_alone_gets_three_quarters_and_the_last_quarter_stays_for_others() {
         let places = Arc::new(SitePlaces::new(8));
-        let (greedy, other, third) = (Holder::Token(1), Holder::Token(2), Holder::User(3));
+        let (greedy, other, third) = (1, 2, 3);
         let mine: Vec<Place> = (0..6).map(|_| places.take(greedy).unwrap()).collect();
-        assert_eq!(places.take(greedy).err(), Some(Full::Kept(2)), "two of eight kept for the others");
+        assert_eq!(places.take(greedy).err(), Some(Full::Kept), "two of eight kept for the others");
         let theirs = places.take(other).unwrap();
         let last = places.take(third).unwrap();
-        assert_eq!(places.take(Holder::Token(4)).err(), Some(Full::All));
+        assert_eq!(places.take(4).err(), Some(Full::All));
         assert_eq!(places.load(), (8, 3));
         drop(last);
-        assert_eq!(places.take(greedy).err(), Some(Full::Kept(2)), "a freed place is not the greedy one's");
-        let again = places.take(Holder::Token(4)).unwrap();
+        assert_eq!(places.take(greedy).err(), Some(Full::Kept), "a freed place is not the greedy one's");
+        let again = places.take(4).unwrap();
         drop((mine, theirs, again));
         assert_eq!(places.load(), (0, 0), "nothing is kept for callers with no place");
     }
@@ -122,17 +109,17 @@ mod tests {
     fn small_caps_still_keep_a_place_for_another_caller() {
         // Of two places, a caller gets one; the other is for someone else.
         let places = Arc::new(SitePlaces::new(2));
-        let held = places.take(Holder::Token(1)).unwrap();
-        assert_eq!(places.take(Holder::Token(1)).err(), Some(Full::Kept(1)));
-        let other = places.take(Holder::Token(2)).unwrap();
-        assert_eq!(places.take(Holder::Token(3)).err(), Some(Full::All));
+        let held = places.take(1).unwrap();
+        assert_eq!(places.take(1).err(), Some(Full::Kept));
+        let other = places.take(2).unwrap();
+        assert_eq!(places.take(3).err(), Some(Full::All));
         drop((held, other));
         // Of one place, the first caller takes it.
         let places = Arc::new(SitePlaces::new(1));
-        let held = places.take(Holder::Token(1)).unwrap();
-        assert_eq!(places.take(Holder::Token(2)).err(), Some(Full::All));
+        let held = places.take(1).unwrap();
+        assert_eq!(places.take(2).err(), Some(Full::All));
         drop(held);
-        assert!(places.take(Holder::Token(2)).is_ok());
+        assert!(places.take(2).is_ok());
     }
 
     /// Many threads taking and giving back at once: no caller ever holds more than three
@@ -145,7 +132,7 @@ mod tests {
             for t in 0..8u64 {
                 let (places, most) = (places.clone(), most.clone());
                 s.spawn(move || {
-                    let holder = Holder::Token(t % 2);
+                    let holder = t % 2;
                     for _ in 0..2000 {
                         let mut taken = Vec::new();
                         while let Ok(p) = places.take(holder) {

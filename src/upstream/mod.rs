@@ -138,6 +138,11 @@ impl Site {
     }
 
     /// The site's base URL.
+    /// How long a whole call to the site may take (`upstreamtimeout`).
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs.into())
+    }
+
     pub fn base(&self) -> &str {
         &self.base
     }
