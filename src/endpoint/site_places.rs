@@ -9,7 +9,6 @@
 use crate::domain::UserId;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Why no place was given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,66 +20,70 @@ pub enum Full {
 }
 
 pub struct SitePlaces {
-    places: Arc<Semaphore>,
+    places: u32,
     /// A quarter of the places, at least one.
     quarter: u32,
-    held: Mutex<HashMap<UserId, u32>>,
+    taken: Mutex<Taken>,
+}
+
+/// Places taken, in all and by each caller holding any (so the map is no larger than the
+/// places).
+#[derive(Default)]
+struct Taken {
+    all: u32,
+    by: HashMap<UserId, u32>,
 }
 
 /// A place, given back when dropped.
 pub struct Place {
-    permit: Option<OwnedSemaphorePermit>,
     of: Arc<SitePlaces>,
     holder: UserId,
 }
 
 impl Drop for Place {
     fn drop(&mut self) {
-        let mut held = self.of.lock();
-        if let Some(n) = held.get_mut(&self.holder) {
+        let mut taken = self.of.lock();
+        taken.all -= 1;
+        if let Some(n) = taken.by.get_mut(&self.holder) {
             *n -= 1;
             if *n == 0 {
-                held.remove(&self.holder);
+                taken.by.remove(&self.holder);
             }
         }
-        // Under the lock, with the count: a taker never sees one without the other.
-        drop(self.permit.take());
     }
 }
 
 impl SitePlaces {
     pub fn new(places: u32) -> SitePlaces {
-        SitePlaces {
-            places: Arc::new(Semaphore::new(places as usize)),
-            quarter: places.div_ceil(4).max(1),
-            held: Mutex::default(),
-        }
+        SitePlaces { places, quarter: places.div_ceil(4).max(1), taken: Mutex::default() }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, u32>> {
-        self.held.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Taken> {
+        self.taken.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A place for `holder` now, unless every place is taken, or it holds a quarter of them
     /// and no more than a quarter are free.
     pub fn take(self: &Arc<Self>, holder: UserId) -> Result<Place, Full> {
-        let mut held = self.lock();
-        let mine = held.get(&holder).copied().unwrap_or(0);
-        // Under the lock every taker holds, so `free` cannot fall between this and the take.
-        let free = self.places.available_permits();
-        if mine >= self.quarter && free <= self.quarter as usize && free > 0 {
+        let mut taken = self.lock();
+        let free = self.places - taken.all;
+        if free == 0 {
+            return Err(Full::All);
+        }
+        let mine = taken.by.get(&holder).copied().unwrap_or(0);
+        if mine >= self.quarter && free <= self.quarter {
             return Err(Full::Kept);
         }
-        let permit = self.places.clone().try_acquire_owned().map_err(|_| Full::All)?;
-        held.insert(holder, mine + 1);
-        Ok(Place { permit: Some(permit), of: self.clone(), holder })
+        taken.all += 1;
+        taken.by.insert(holder, mine + 1);
+        Ok(Place { of: self.clone(), holder })
     }
 
     /// Places taken now, and callers holding them.
     #[cfg(test)]
     fn load(&self) -> (usize, usize) {
-        let held = self.lock();
-        (held.values().map(|n| *n as usize).sum(), held.len())
+        let taken = self.lock();
+        (taken.all as usize, taken.by.len())
     }
 }
 
@@ -138,7 +141,7 @@ mod tests {
                         while let Ok(p) = places.take(holder) {
                             taken.push(p);
                         }
-                        let counts = places.lock().get(&holder).copied().unwrap_or(0) as usize;
+                        let counts = places.lock().by.get(&holder).copied().unwrap_or(0) as usize;
                         most.fetch_max(counts, std::sync::atomic::Ordering::Relaxed);
                         drop(taken);
                     }
