@@ -148,7 +148,8 @@ pub async fn call_listing(
         };
         let outcome = match (&result, &site) {
             (Err(e), _) => e.errorcode.clone(),
-            (Ok(_), Some(reply)) => site_outcome(reply).into(),
+            // The site's REST answer as sent: its exception's code, when it is one.
+            (Ok(_), Some(reply)) => reply.exception_code().map_or("ok".into(), Into::into),
             (Ok(_), None) => "ok".into(),
         };
         app.log_forwarded(&call.entry(incoming, client, now), outcome, Who::from(&grant), figures);
@@ -214,17 +215,6 @@ pub async fn describe(
     app.log_call(&call.entry(incoming, auth.client, auth.now), outcome, Who::from(&caller));
     let descriptions = names.into_iter().filter_map(model::description).collect();
     Ok(Ok((descriptions, auth.snapshot.settings.site_url.clone())))
-}
-
-/// A forwarded REST call's outcome for the call log: the site's errorcode when it answered
-/// with Moodle's exception (JSON or XML), else "ok".
-fn site_outcome(reply: &SiteReply) -> String {
-    let text = String::from_utf8_lossy(&reply.body[..reply.body.len().min(4096)]);
-    let between = |open: &str, close: &str| {
-        let start = text.find(open)? + open.len();
-        Some(text[start..].split(close).next()?.to_string())
-    };
-    between("\"errorcode\":\"", "\"").or_else(|| between("<ERRORCODE>", "</ERRORCODE>")).unwrap_or_else(|| "ok".into())
 }
 
 fn run(

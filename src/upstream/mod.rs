@@ -72,6 +72,29 @@ impl SiteReply {
         }
     }
 
+    /// Moodle's error code when this REST answer is Moodle's exception: in JSON an object
+    /// whose first key is `exception`, in XML an `EXCEPTION` root. An answer that merely holds
+    /// a field called `errorcode` somewhere is an answer.
+    pub fn exception_code(&self) -> Option<String> {
+        let text = String::from_utf8_lossy(&self.body[..self.body.len().min(4096)]);
+        let text = text.trim_start();
+        let between = |open: &str, close: &str| {
+            let start = text.find(open)? + open.len();
+            Some(text[start..].split(close).next()?.chars().take(64).collect())
+        };
+        if text.starts_with("{\"exception\":") {
+            return between("\"errorcode\":\"", "\"");
+        }
+        let root = match text.strip_prefix("<?xml") {
+            Some(rest) => rest.split_once("?>")?.1.trim_start(),
+            None => text,
+        };
+        if root.starts_with("<EXCEPTION") {
+            return between("<ERRORCODE>", "</ERRORCODE>");
+        }
+        None
+    }
+
     /// The answer as JSON, or why it is not.
     pub fn json(&self) -> Result<serde_json::Value, SiteError> {
         serde_json::from_slice(&self.body)
@@ -306,6 +329,29 @@ fn preview(body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_moodle_s_exception_is_read_as_one() {
+        let reply = |body: &str| SiteReply {
+            status: 200,
+            content_type: None,
+            body: body.as_bytes().to_vec(),
+            latency: Duration::ZERO,
+        };
+        // As a Moodle 4.3 recorded them (debug_rest_bad_token_json, debug_rest_token_expired_first_xml).
+        let json = r#"{"exception":"moodle_exception","errorcode":"invalidtoken","message":"Invalid token - token not found"}"#;
+        assert_eq!(reply(json).exception_code().as_deref(), Some("invalidtoken"));
+        let xml = "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<EXCEPTION class=\"webservice_access_exception\">\n<ERRORCODE>accessexception</ERRORCODE>\n<MESSAGE>Access control exception</MESSAGE>\n<DEBUGINFO>Invalid token - token expired - check validuntil time for the token</DEBUGINFO>\n</EXCEPTION>\n";
+        assert_eq!(reply(xml).exception_code().as_deref(), Some("accessexception"));
+        for answer in [
+            r#"[{"id":1,"errorcode":"not an exception"}]"#,
+            r#"{"warnings":[{"item":"x","errorcode":"nope","message":"m"}],"exception":null}"#,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<RESPONSE><SINGLE><KEY name=\"errorcode\"><VALUE>x</VALUE></KEY><KEY name=\"x\"><VALUE><ERRORCODE>y</ERRORCODE></VALUE></KEY></SINGLE></RESPONSE>",
+            "null",
+        ] {
+            assert_eq!(reply(answer).exception_code(), None, "{answer}");
+        }
+    }
 
     #[test]
     fn a_file_url_stays_under_the_site_s_file_script() {
