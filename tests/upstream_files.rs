@@ -78,6 +78,40 @@ fn file_site(wwwroot: Option<&str>) -> (String, Asked) {
             _ => (StatusCode::NOT_FOUND, "Sorry, the requested file could not be found").into_response(),
         }
     }
+    /// Moodle's upload script: the files into the account's draft area, their records back.
+    async fn upload(
+        State((_, asked)): State<S>,
+        headers: HeaderMap,
+        body: axum::body::Bytes,
+    ) -> axum::response::Response {
+        let boundary = multer::parse_boundary(headers[header::CONTENT_TYPE].to_str().unwrap()).unwrap();
+        let stream = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
+        let mut form = multer::Multipart::new(stream, boundary);
+        let (mut token, mut seen, mut records) = (String::new(), Vec::new(), Vec::new());
+        while let Some(field) = form.next_field().await.unwrap() {
+            let name = field.name().unwrap().to_string();
+            match field.file_name().map(str::to_string) {
+                Some(file) => {
+                    let kind = field.content_type().map(|m| m.to_string()).unwrap_or_default();
+                    let bytes = field.bytes().await.unwrap();
+                    seen.push(format!("{name}:{file}:{kind}:{}", sha256_hex(&bytes)));
+                    records.push(format!(
+                        r#"{{"component":"user","contextid":5,"userid":"2","filearea":"draft","filename":"{file}","filepath":"/","itemid":336521937,"license":"unknown","author":"Front Door","source":""}}"#
+                    ));
+                }
+                None => {
+                    let value = field.text().await.unwrap();
+                    match name.as_str() {
+                        "token" => token = value,
+                        _ => seen.push(format!("{name}={value}")),
+                    }
+                }
+            }
+        }
+        asked.lock().unwrap().push(("POST".into(), "upload".into(), token.clone(), seen.join(" ")));
+        let json = if token == CREDENTIAL { format!("[{}]", records.join(",")) } else { REFUSED.to_string() };
+        ([(header::CONTENT_TYPE, "application/json; charset=utf-8")], json).into_response()
+    }
     async fn other(State((_, asked)): State<S>, uri: axum::http::Uri) -> StatusCode {
         asked.lock().unwrap().push(("ANY".into(), uri.path().to_string(), String::new(), String::new()));
         StatusCode::IM_A_TEAPOT
@@ -85,6 +119,7 @@ fn file_site(wwwroot: Option<&str>) -> (String, Asked) {
     let app = axum::Router::new()
         .route("/webservice/rest/server.php", axum::routing::post(rest))
         .route("/webservice/pluginfile.php/{*path}", axum::routing::post(file))
+        .route("/webservice/upload.php", axum::routing::post(upload))
         .fallback(other)
         .with_state(state);
     std::thread::spawn(move || {
@@ -334,6 +369,119 @@ fn files_are_checked_here_and_streamed_from_the_site() {
     for secret in [CREDENTIAL, SITE_KEY, &token] {
         assert!(!log.contains(secret), "a secret in the front's log");
     }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// A `multipart/form-data` body as a browser or the Moodle app sends it.
+fn multipart(fields: &[(&str, &str)], files: &[(&str, &str, &str, &[u8])]) -> (String, Vec<u8>) {
+    const BOUNDARY: &str = "----wsconsole-test-7d41";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend(
+            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").bytes(),
+        );
+    }
+    for (name, file, kind, bytes) in files {
+        body.extend(
+            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file}\"\r\nContent-Type: {kind}\r\n\r\n")
+                .bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend(b"\r\n");
+    }
+    body.extend(format!("--{BOUNDARY}--\r\n").bytes());
+    (format!("multipart/form-data; boundary={BOUNDARY}"), body)
+}
+
+/// Uploads: decided here ("can upload files" on the token's service), then the fields and
+/// files go to the site's upload script with the service's token, and its answer comes back.
+#[test]
+fn uploads_are_checked_here_and_sent_to_the_site_with_its_token() {
+    let (site, asked) = file_site(None);
+    let Front { db, token, local, endpoint, _dir } = front_of(&site);
+    asked.lock().unwrap().clear(); // the sync
+    let upload_url = format!("{}/webservice/upload.php", endpoint.base);
+    let photo: Vec<u8> = (0..1_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let files: [(&str, &str, &str, &[u8]); 2] = [
+        ("file_1", "photo.jpg", "image/jpeg", &photo),
+        ("file_2", "notes.txt", "text/plain", b"hello\r\n--not a boundary"),
+    ];
+    let (kind, body) = multipart(&[("token", &token), ("filearea", "draft"), ("itemid", "0")], &files);
+
+    // The front's service does not allow uploads yet: refused here, the site not asked.
+    let off = common::post_body(&upload_url, &kind, &body);
+    assert_eq!((off.status, off.json()["errorcode"].as_str()), (200, Some("accessexception")), "{}", off.body);
+    assert_eq!(off.json()["error"], "Access control exception");
+    let (_, no_token) = multipart(&[("filearea", "draft")], &files);
+    assert_eq!(common::post_body(&upload_url, &kind, &no_token).json()["errorcode"], "missingparam");
+    let (_, wrong) = multipart(&[("token", "nope")], &files);
+    assert_eq!(common::post_body(&upload_url, &kind, &wrong).json()["errorcode"], "invalidtoken");
+    assert!(asked.lock().unwrap().is_empty(), "the site was asked: {:?}", asked.lock().unwrap());
+
+    let store = std::sync::Arc::new(wsconsole::store::Store::open(&db).unwrap());
+    let ops = wsconsole::ops::Ops::new(store, "test");
+    for service in ["front", "local"] {
+        let edit = wsconsole::ops::ServiceEdit { upload_files: Some(true), ..Default::default() };
+        ops.edit_service(service, edit).unwrap();
+    }
+    let sent = common::post_body(&upload_url, &kind, &body);
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    assert_eq!(sent.header("content-type"), Some("application/json; charset=utf-8"));
+    let records = sent.json();
+    assert_eq!(
+        (records[0]["filename"].as_str(), records[1]["filename"].as_str()),
+        (Some("photo.jpg"), Some("notes.txt"))
+    );
+    assert_eq!(records[0]["itemid"], 336521937);
+    // The token in the query (`optional_param` reads both), the fields in the body.
+    let (_, body_only) = multipart(&[("filearea", "draft"), ("itemid", "336521937")], &files[1..]);
+    let by_query = common::post_body(&format!("{upload_url}?token={token}"), &kind, &body_only);
+    assert_eq!(by_query.json()[0]["filename"], "notes.txt", "{}", by_query.body);
+    let seen = std::mem::take(&mut *asked.lock().unwrap());
+    let what = |(m, p, t, s): &(String, String, String, String)| (m.clone(), p.clone(), t.clone(), s.clone());
+    assert_eq!(
+        seen.iter().map(what).collect::<Vec<_>>(),
+        [
+            (
+                "POST".to_string(),
+                "upload".to_string(),
+                CREDENTIAL.to_string(),
+                format!(
+                    "filearea=draft itemid=0 file_1:photo.jpg:image/jpeg:{} file_2:notes.txt:text/plain:{}",
+                    sha256_hex(&photo),
+                    sha256_hex(files[1].3)
+                )
+            ),
+            (
+                "POST".to_string(),
+                "upload".to_string(),
+                CREDENTIAL.to_string(),
+                format!("filearea=draft itemid=336521937 file_2:notes.txt:text/plain:{}", sha256_hex(files[1].3))
+            ),
+        ],
+        "the site got the service's token, never the caller's, and every byte"
+    );
+
+    // A service answered here keeps no files.
+    let (_, local_body) = multipart(&[("token", &local)], &files[1..]);
+    let here = common::post_body(&upload_url, &kind, &local_body);
+    assert_eq!(here.json()["errorcode"], "upstreamnofiles", "{}", here.body);
+    // Past PHP's max_file_uploads: refused before the site is asked.
+    let many: Vec<(&str, &str, &str, &[u8])> = (0..21).map(|_| ("f", "a.txt", "text/plain", &b"a"[..])).collect();
+    let (_, too_many) = multipart(&[("token", &token)], &many);
+    assert_eq!(common::post_body(&upload_url, &kind, &too_many).status, 400);
+    // Past the endpoint's largest body (8 MiB): 413, the site not asked.
+    let big = vec![b'x'; 9 << 20];
+    let (_, too_big) = multipart(&[("token", &token)], &[("f", "big.bin", "application/octet-stream", &big)]);
+    // (The endpoint answers 413 as soon as the declared length is too large; a client still
+    // sending may see the connection closed first.)
+    let refused = common::post_body(&upload_url, &kind, &too_big).status;
+    assert!(refused == 413 || refused == 0, "{refused}");
+    assert!(asked.lock().unwrap().is_empty());
 }
 
 /// Peak resident memory of a process, in MiB (`VmHWM`).

@@ -1,7 +1,8 @@
-//! Who may download a file with a token (Moodle's `webservice/pluginfile.php`, reference
-//! §2.9). Its checks are a call's, in another order and without the protocol and the
-//! function: the file scripts check the token's *service record* itself (enabled, required
-//! capability, authorised users), then the account's state, then "can download files".
+//! Who may download or upload a file with a token (Moodle's `webservice/pluginfile.php` and
+//! `webservice/upload.php`, reference §2.9). Their checks are a call's, in another order and
+//! without the protocol and the function: the file scripts check the token's *service record*
+//! itself (enabled, required capability, authorised users), then the account's state, then
+//! "can download files" or "can upload files".
 
 use super::access::{AccessData, Denial, MoodleException, ServiceRefusal};
 use super::iprestriction::{ClientAddr, IpRestriction};
@@ -16,6 +17,13 @@ pub struct FileGrant {
     pub token: Token,
 }
 
+/// What the token is used for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileUse {
+    Download,
+    Upload,
+}
+
 /// Why a download is refused, each one check of Moodle's order for the file scripts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileDenial {
@@ -25,6 +33,8 @@ pub enum FileDenial {
     Service { service: String, refusal: ServiceRefusal },
     /// The service's "can download files" is off.
     DownloadsDisabled { service: String },
+    /// The service's "can upload files" is off.
+    UploadsDisabled { service: String },
 }
 
 /// The decision for a token given as `token=` (its hash; `None` when missing or malformed).
@@ -33,6 +43,7 @@ pub fn decide_file<D: AccessData>(
     token: Option<&TokenHash>,
     remote: ClientAddr,
     now: UnixTime,
+    used: FileUse,
 ) -> Result<Result<FileGrant, FileDenial>, D::Error> {
     if !data.settings()?.enable_web_services {
         return Ok(Err(FileDenial::Caller(Denial::WebServicesDisabled)));
@@ -42,7 +53,7 @@ pub fn decide_file<D: AccessData>(
         None => None,
     };
     match found {
-        Some(token) => decide_file_for(data, token, remote, now),
+        Some(token) => decide_file_for(data, token, remote, now, used),
         None => Ok(Err(FileDenial::Caller(Denial::InvalidToken))),
     }
 }
@@ -54,6 +65,7 @@ pub fn decide_file_for<D: AccessData>(
     token: Token,
     remote: ClientAddr,
     now: UnixTime,
+    used: FileUse,
 ) -> Result<Result<FileGrant, FileDenial>, D::Error> {
     use Denial::*;
     let caller = |d: Denial| Ok(Err(FileDenial::Caller(d)));
@@ -92,8 +104,14 @@ pub fn decide_file_for<D: AccessData>(
     if user.auth == super::types::AuthMethod::Nologin {
         return caller(UserNologin { username });
     }
-    if !service.download_files {
-        return Ok(Err(FileDenial::DownloadsDisabled { service: service.name.clone() }));
+    match used {
+        FileUse::Download if !service.download_files => {
+            return Ok(Err(FileDenial::DownloadsDisabled { service: service.name.clone() }));
+        }
+        FileUse::Upload if !service.upload_files => {
+            return Ok(Err(FileDenial::UploadsDisabled { service: service.name.clone() }));
+        }
+        _ => {}
     }
     Ok(Ok(FileGrant { user, service, token }))
 }
@@ -179,6 +197,9 @@ impl FileDenial {
             FileDenial::DownloadsDisabled { .. } => {
                 MoodleException::access("Web service file downloading must be enabled in external service settings")
             }
+            FileDenial::UploadsDisabled { .. } => {
+                MoodleException::access("Web service file upload must be enabled in external service settings")
+            }
         }
     }
 
@@ -189,6 +210,9 @@ impl FileDenial {
             FileDenial::Service { service, refusal } => format!("Service \"{service}\": {}.", refusal.explain()),
             FileDenial::DownloadsDisabled { service } => {
                 format!("Service \"{service}\" does not allow file downloads (\"Can download files\" is off).")
+            }
+            FileDenial::UploadsDisabled { service } => {
+                format!("Service \"{service}\" does not allow file uploads (\"Can upload files\" is off).")
             }
         }
     }

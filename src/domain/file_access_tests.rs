@@ -17,7 +17,7 @@ fn downloads() -> Memory {
 }
 
 fn decide(m: &Memory) -> Result<FileGrant, FileDenial> {
-    let Ok(d) = decide_file(m, Some(&hash_token(TOKEN)), here(), NOW);
+    let Ok(d) = decide_file(m, Some(&hash_token(TOKEN)), here(), NOW, FileUse::Download);
     d
 }
 
@@ -78,7 +78,7 @@ fn each_refusal_in_the_file_scripts_order() {
     assert_eq!(refused(&m).1, "invalidrecord");
 
     // An unknown token, and web services off before everything.
-    let Ok(unknown) = decide_file(&downloads(), Some(&hash_token("nope")), here(), NOW);
+    let Ok(unknown) = decide_file(&downloads(), Some(&hash_token("nope")), here(), NOW, FileUse::Download);
     assert!(unknown.unwrap_err().is_invalid_token());
     let mut m = downloads();
     m.settings.enable_web_services = false;
@@ -89,4 +89,26 @@ fn each_refusal_in_the_file_scripts_order() {
 fn every_refusal_explains_itself() {
     let (d, _, _) = refused(&site());
     assert_eq!(d.explain(), "Service \"Service 2\" does not allow file downloads (\"Can download files\" is off).");
+}
+
+#[test]
+fn uploads_ask_can_upload_files_not_can_download() {
+    let upload = |m: &Memory| {
+        let Ok(d) = decide_file(m, Some(&hash_token(TOKEN)), here(), NOW, FileUse::Upload);
+        d
+    };
+    // Downloads on, uploads off: an upload is refused with Moodle's sentence for it.
+    let d = upload(&downloads()).expect_err("uploads are off");
+    assert!(matches!(d, FileDenial::UploadsDisabled { .. }), "{d:?}");
+    let e = d.moodle_exception(here());
+    assert_eq!(e.errorcode, "accessexception");
+    assert_eq!(e.debuginfo.as_deref(), Some("Web service file upload must be enabled in external service settings"));
+    // Uploads on, downloads off: the upload may proceed, a download may not.
+    let mut m = site();
+    m.services.get_mut(&2).unwrap().upload_files = true;
+    assert_eq!(upload(&m).unwrap().token.id, 7);
+    assert!(matches!(decide(&m), Err(FileDenial::DownloadsDisabled { .. })));
+    // The checks before are the same: a suspended user is refused whatever the use.
+    m.users.get_mut(&3).unwrap().suspended = true;
+    assert!(matches!(upload(&m), Err(FileDenial::Caller(Denial::UserSuspended { .. }))));
 }

@@ -31,6 +31,8 @@ pub const SOAP_SIMPLE_PATH_ROUTE: &str = "/webservice/soap/simpleserver.php/{*cr
 
 /// Where an app exchanges a username and password for a token.
 pub const LOGIN_TOKEN: &str = "/login/token.php";
+/// Moodle's file upload script: files into the caller's draft (or private) area.
+pub const UPLOAD: &str = "/webservice/upload.php";
 
 /// The AJAX scripts the Moodle app and Moodle's own pages call.
 pub const AJAX_SERVICE: &str = "/lib/ajax/service.php";

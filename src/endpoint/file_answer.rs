@@ -80,7 +80,7 @@ where
     }
     let errorcode = if ended {
         let whole: Vec<u8> = read.iter().flat_map(|c| c.as_ref().map(|b| b.to_vec()).unwrap_or_default()).collect();
-        errorcode(&whole)
+        ajax_errorcode(&whole)
     } else {
         None
     };
@@ -88,7 +88,7 @@ where
 }
 
 /// The error code of Moodle's AJAX error (`error` and `errorcode`, both strings).
-fn errorcode(body: &[u8]) -> Option<String> {
+pub fn ajax_errorcode(body: &[u8]) -> Option<String> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
     v.get("error")?.as_str()?;
     Some(v.get("errorcode")?.as_str()?.chars().take(64).collect())

@@ -17,7 +17,7 @@ use super::params::request_params;
 use super::state::{App, AppState};
 use crate::domain::UserId;
 use crate::domain::access::{AccessData, MoodleException};
-use crate::domain::file_access::{FileDenial, FileGrant, decide_file, decide_file_for};
+use crate::domain::file_access::{FileDenial, FileGrant, FileUse, decide_file, decide_file_for};
 use crate::domain::file_urls::{PLUGINFILE, TOKENPLUGINFILE};
 use crate::domain::iprestriction::ClientAddr;
 use crate::domain::secret::{clean_token, hash_token};
@@ -80,7 +80,8 @@ pub async fn pluginfile(State(app): State<AppState>, incoming: Incoming) -> Resu
         return Ok(app.refuse_file(&entry, &snapshot, &e, Who::default()));
     };
     let hash = clean_token(&token).map(|t| hash_token(&t));
-    let decision = decide_file(&*snapshot, hash.as_ref(), client, now).map_err(Refusal::unavailable)?;
+    let decision =
+        decide_file(&*snapshot, hash.as_ref(), client, now, FileUse::Download).map_err(Refusal::unavailable)?;
     let grant = match decision {
         Ok(grant) => grant,
         Err(denial) => return app.file_denied(&entry, &snapshot, &denial),
@@ -134,7 +135,7 @@ fn user_grant(
     tokens.sort_by_key(|t| std::cmp::Reverse(t.last_access));
     let mut first_refusal = None;
     for token in tokens {
-        match decide_file_for(snapshot, token, client, now)? {
+        match decide_file_for(snapshot, token, client, now, FileUse::Download)? {
             Ok(grant) => return Ok(Ok(grant)),
             Err(denial) => {
                 first_refusal.get_or_insert(denial);
@@ -159,12 +160,23 @@ fn path_after<'a>(path: &'a str, script: &str) -> Option<&'a str> {
 }
 
 impl App {
-    fn refuse_file(&self, entry: &Entry<'_>, snapshot: &Snapshot, e: &MoodleException, who: Who) -> Response {
+    pub(super) fn refuse_file(
+        &self,
+        entry: &Entry<'_>,
+        snapshot: &Snapshot,
+        e: &MoodleException,
+        who: Who,
+    ) -> Response {
         self.log_call(entry, e.errorcode.clone(), who);
         super::ajax::fatal_exception(e, &snapshot.settings)
     }
 
-    fn file_denied(&self, entry: &Entry<'_>, snapshot: &Snapshot, denial: &FileDenial) -> Result<Response, Refusal> {
+    pub(super) fn file_denied(
+        &self,
+        entry: &Entry<'_>,
+        snapshot: &Snapshot,
+        denial: &FileDenial,
+    ) -> Result<Response, Refusal> {
         if denial.is_invalid_token() {
             self.count_failure(entry.client)?;
         }

@@ -28,6 +28,7 @@ mod soap;
 mod start;
 mod state;
 mod throttle;
+mod uploads;
 mod xmlrpc;
 
 use crate::store::Store;
@@ -148,6 +149,7 @@ pub fn router(state: AppState) -> Router {
         .route(crate::domain::file_urls::PLUGINFILE, any(files::pluginfile))
         .route(files::PLUGINFILE_ROUTE, any(files::pluginfile))
         .route(files::TOKENPLUGINFILE_ROUTE, any(files::tokenpluginfile))
+        .route(routes::UPLOAD, any(uploads::upload))
         .route("/healthz", get(|| async { "ok\n" }))
         .fallback(|| async { (StatusCode::NOT_FOUND, "Not found\n") })
         .layer(axum::extract::DefaultBodyLimit::disable())

@@ -31,6 +31,50 @@ pub async fn multipart_pairs(body: Bytes, boundary: String) -> Result<Vec<(Strin
     }
 }
 
+/// At most this many files in one upload, as PHP's `max_file_uploads` (20 by default).
+pub const MAX_UPLOAD_FILES: usize = 20;
+
+/// An upload's text fields (query, then the body's, which win, as `optional_param` reads them)
+/// and its files, from a `multipart/form-data` body.
+pub async fn upload_parts(
+    incoming: &Incoming,
+) -> Result<(Vec<(String, String)>, Vec<crate::upstream::UploadFile>), ParamError> {
+    let mut fields: Vec<(String, String)> =
+        form_urlencoded::parse(incoming.uri.query().unwrap_or("").as_bytes()).into_owned().collect();
+    let mut files = Vec::new();
+    let raw = incoming.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let Ok(boundary) = multer::parse_boundary(raw) else {
+        // No multipart body: nothing uploaded (Moodle answers "no files" for that).
+        return Ok((fields, files));
+    };
+    let body = incoming.body.clone();
+    let stream = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
+    let mut form = multer::Multipart::new(stream, boundary);
+    let malformed = |e: multer::Error| ParamError::Malformed(e.to_string());
+    while let Some(field) = form.next_field().await.map_err(malformed)? {
+        if fields.len() + files.len() >= MAX_PARAMS {
+            return Err(ParamError::TooMany);
+        }
+        let name = field.name().unwrap_or_default().to_string();
+        match field.file_name().map(str::to_string) {
+            Some(file_name) => {
+                if files.len() >= MAX_UPLOAD_FILES {
+                    return Err(ParamError::TooMany);
+                }
+                let content_type = field.content_type().map(|m| m.to_string());
+                let bytes = field.bytes().await.map_err(malformed)?.to_vec();
+                files.push(crate::upstream::UploadFile { field: name, file_name, content_type, bytes });
+            }
+            None => {
+                let value = field.text().await.map_err(malformed)?;
+                fields.retain(|(n, _)| *n != name);
+                fields.push((name, value));
+            }
+        }
+    }
+    Ok((fields, files))
+}
+
 /// Query parameters merged with a form body (urlencoded or multipart), PHP's way: the body
 /// wins. Other bodies (JSON, …) are ignored, as PHP does.
 pub async fn request_params(incoming: &Incoming) -> Result<Vec<(Text, Value)>, ParamError> {

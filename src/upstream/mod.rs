@@ -102,6 +102,14 @@ impl SiteReply {
     }
 }
 
+/// A file a caller uploads, as its form part named it.
+pub struct UploadFile {
+    pub field: String,
+    pub file_name: String,
+    pub content_type: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
 /// Moodle's exception in a JSON answer: (exception, errorcode, message, debuginfo).
 pub fn moodle_exception(answer: &serde_json::Value) -> Option<(String, String, String, Option<String>)> {
     let text = |key: &str| answer.get(key).and_then(|v| v.as_str()).map(str::to_string);
@@ -160,12 +168,12 @@ impl Site {
         })
     }
 
-    /// The site's base URL.
     /// How long a whole call to the site may take (`upstreamtimeout`).
     pub fn timeout(&self) -> Duration {
         Duration::from_secs(self.timeout_secs.into())
     }
 
+    /// The site's base URL.
     pub fn base(&self) -> &str {
         &self.base
     }
@@ -213,8 +221,40 @@ impl Site {
         form.extend([("wstoken", credential), ("wsfunction", function), ("moodlewsrestformat", format)]);
         form.extend(params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let url = format!("{}{}", self.base, routes::server(Protocol::Rest, routes::Auth::Token));
+        self.reply(self.client.post(url).form(&form)).await
+    }
+
+    /// Sends a caller's upload to the site's `webservice/upload.php`, `credential` as its
+    /// token, the caller's other fields and files as they came, and hands back the site's
+    /// answer untouched (Moodle's AJAX error is an answer like any other here).
+    pub async fn upload(
+        &self,
+        credential: &str,
+        fields: &[(String, String)],
+        files: Vec<UploadFile>,
+    ) -> Result<SiteReply, SiteError> {
+        let mut form = reqwest::multipart::Form::new().text("token", credential.to_string());
+        for (name, value) in fields {
+            form = form.text(name.clone(), value.clone());
+        }
+        for file in files {
+            let length = file.bytes.len() as u64;
+            let mut part = reqwest::multipart::Part::stream_with_length(reqwest::Body::from(file.bytes), length)
+                .file_name(file.file_name);
+            if let Some(content_type) = file.content_type {
+                part = part.mime_str(&content_type).map_err(|e| SiteError::NotMoodle(format!("a file's type: {e}")))?;
+            }
+            form = form.part(file.field, part);
+        }
+        let url = format!("{}{}", self.base, routes::UPLOAD);
+        self.reply(self.client.post(url).multipart(form)).await
+    }
+
+    /// Sends `request` and reads the site's whole answer (bounded), as the site sent it; a
+    /// 5xx is the site's failure.
+    async fn reply(&self, request: reqwest::RequestBuilder) -> Result<SiteReply, SiteError> {
         let started = std::time::Instant::now();
-        let response = self.client.post(url).form(&form).send().await.map_err(|e| self.failure(e))?;
+        let response = request.send().await.map_err(|e| self.failure(e))?;
         let status = response.status().as_u16();
         let content_type = response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
         let content_type = content_type.map(str::to_string);

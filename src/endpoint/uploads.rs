@@ -1,0 +1,82 @@
+//! `webservice/upload.php` of a front door (DESIGN.md §8): the caller is decided here in
+//! Moodle's order for the file scripts (its token, then the service's "can upload files"),
+//! then its fields and files go to the Moodle site's upload script with the service's
+//! credential in place of the caller's token, and the site's answer (the records of the files
+//! now in the site account's draft area, or Moodle's error) comes back as the site sent it.
+//! The body is the endpoint's usual one: at most `MAX_BODY`, reserved under the body budget.
+//! A service answered here keeps no files: its callers are told so.
+
+use super::answers::Refusal;
+use super::call_log::{Entry, Who};
+use super::file_answer;
+use super::forward::{NotForwarded, Toward, no_answer, site_failed};
+use super::gate::Opened;
+use super::incoming::Incoming;
+use super::params::upload_parts;
+use super::state::AppState;
+use crate::domain::access::{AccessData, MOODLE_EXCEPTION, MoodleException};
+use crate::domain::file_access::{FileUse, decide_file};
+use crate::domain::routes::UPLOAD;
+use crate::domain::secret::{clean_token, hash_token};
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use std::time::Instant;
+
+pub async fn upload(State(app): State<AppState>, incoming: Incoming) -> Result<Response, Refusal> {
+    let Opened { snapshot, client, now } = app.open(&incoming).await?;
+    let entry = Entry { function: &UPLOAD[1..], protocol: "file", client, now, started: incoming.started };
+    let (mut fields, files) = upload_parts(&incoming).await.map_err(Refusal::bad_request)?;
+    let token = fields.iter().position(|(n, _)| n == "token").map(|i| fields.remove(i).1);
+    let Some(token) = token else {
+        let e = MoodleException::new(MOODLE_EXCEPTION, "missingparam", "A required parameter (token) was missing");
+        return Ok(app.refuse_file(&entry, &snapshot, &e, Who::default()));
+    };
+    let hash = clean_token(&token).map(|t| hash_token(&t));
+    let grant =
+        match decide_file(&*snapshot, hash.as_ref(), client, now, FileUse::Upload).map_err(Refusal::unavailable)? {
+            Ok(grant) => grant,
+            Err(denial) => return app.file_denied(&entry, &snapshot, &denial),
+        };
+    let who = || Who { token: Some(grant.token.id), user: Some(grant.user.id), service: Some(grant.service.id) };
+    app.note_access(&grant.token, now);
+    if snapshot.site_functions(grant.service.id).map_err(Refusal::unavailable)?.is_none() {
+        let e = MoodleException::new(
+            MOODLE_EXCEPTION,
+            "upstreamnofiles",
+            "This service is answered here, and this endpoint keeps no files: uploads go to the Moodle site behind it, for services connected to it",
+        );
+        return Ok(app.refuse_file(&entry, &snapshot, &e, who()));
+    }
+    let fail = |n: NotForwarded| {
+        app.log_forwarded(&entry, n.exception.errorcode.clone(), who(), n.site);
+        super::answers::retry_after(super::ajax::fatal_exception(&n.exception, &snapshot.settings), n.retry_after)
+    };
+    let Toward { link, credential, limit } = match app.toward_site(&snapshot, grant.service.id) {
+        Ok(toward) => toward,
+        Err(e) => return Ok(fail(site_failed(&e).into())),
+    };
+    if let Err(n) = app.front.admit(grant.service.id, limit) {
+        return Ok(fail(*n));
+    }
+    let reply = {
+        let _place = match link.in_flight(grant.user.id) {
+            Ok(p) => p,
+            Err(n) => return Ok(fail(*n)),
+        };
+        let started = Instant::now();
+        match link.site.upload(&credential, &fields, files).await {
+            Ok(reply) => reply,
+            Err(e) => return Ok(fail(no_answer(&e, started.elapsed()))),
+        }
+    };
+    let site = super::forward::figures(&reply);
+    let outcome = file_answer::ajax_errorcode(&reply.body).map_or("ok".into(), std::borrow::Cow::Owned);
+    app.log_forwarded(&entry, outcome, who(), Some(site));
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut response = (status, reply.body).into_response();
+    if let Some(value) = reply.content_type.and_then(|t| HeaderValue::from_str(&t).ok()) {
+        response.headers_mut().insert(header::CONTENT_TYPE, value);
+    }
+    Ok(response)
+}
