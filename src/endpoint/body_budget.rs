@@ -40,7 +40,14 @@ impl BodyBudget {
         };
         let path = req.uri().path();
         let decodes = ["/soap/", "/xmlrpc/", "/amf/"].iter().any(|p| path.contains(p));
-        if decodes { body.saturating_mul(DECODE_FACTOR) } else { body }
+        if decodes {
+            body.saturating_mul(DECODE_FACTOR)
+        } else if path == crate::domain::routes::UPLOAD {
+            // The uploaded files are read out of the body into parts of their own.
+            body.saturating_mul(2)
+        } else {
+            body
+        }
     }
 }
 
@@ -125,6 +132,7 @@ mod tests {
         assert_eq!(b.share(&request("/webservice/rest/server.php", &[])), 0);
         assert_eq!(b.share(&request("/webservice/rest/server.php", &[("content-length", "1000")])), 1000);
         assert_eq!(b.share(&request("/webservice/soap/server.php", &[("content-length", "1000")])), 4000);
+        assert_eq!(b.share(&request("/webservice/upload.php", &[("content-length", "1000")])), 2000);
         assert_eq!(b.share(&request("/login/token.php", &[("transfer-encoding", "chunked")])), 8 << 20);
         assert_eq!(b.share(&request("/login/token.php", &[("content-length", "99999999999")])), 8 << 20);
     }

@@ -62,7 +62,7 @@ pub async fn upload_parts(
                     return Err(ParamError::TooMany);
                 }
                 let content_type = field.content_type().map(|m| m.to_string());
-                let bytes = field.bytes().await.map_err(malformed)?.to_vec();
+                let bytes = field.bytes().await.map_err(malformed)?;
                 files.push(crate::upstream::UploadFile { field: name, file_name, content_type, bytes });
             }
             None => {

@@ -107,7 +107,7 @@ pub struct UploadFile {
     pub field: String,
     pub file_name: String,
     pub content_type: Option<String>,
-    pub bytes: Vec<u8>,
+    pub bytes: bytes::Bytes,
 }
 
 /// Moodle's exception in a JSON answer: (exception, errorcode, message, debuginfo).
