@@ -279,3 +279,84 @@ fn moodlepy_works_through_the_front_door() {
     // Site info and the search, at least, were answered by the site.
     assert!(site_calls(&site) >= before + 2, "the site answered the client's calls");
 }
+
+/// What a scripted site's upload script was sent: (token, file name, bytes) for each file.
+type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, String, Vec<u8>)>>>;
+
+/// A Moodle site, scripted, for uploads: site info for the sync, and its upload script, which
+/// keeps what it was sent (the token, each file's name and bytes) and answers Moodle's records.
+fn upload_site() -> (String, Received) {
+    use axum::http::{HeaderMap, header};
+    use axum::response::IntoResponse;
+    let received: Received = Default::default();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let info = format!(
+        r#"{{"sitename":"Upload Site","username":"frontdoor","siteurl":"{base}","userprivateaccesskey":"k","release":"4.3","functions":[{{"name":"core_webservice_get_site_info","version":"1"}}]}}"#
+    );
+    let upload = |axum::extract::State(received): axum::extract::State<Received>,
+                  headers: HeaderMap,
+                  body: axum::body::Bytes| async move {
+        let boundary = multer::parse_boundary(headers[header::CONTENT_TYPE].to_str().unwrap()).unwrap();
+        let stream = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
+        let mut form = multer::Multipart::new(stream, boundary);
+        let (mut token, mut records) = (String::new(), Vec::new());
+        while let Some(field) = form.next_field().await.unwrap() {
+            match field.file_name().map(str::to_string) {
+                Some(name) => {
+                    let bytes = field.bytes().await.unwrap().to_vec();
+                    records.push(format!(
+                        r#"{{"filename":"{name}","filearea":"draft","itemid":4711,"filesize":{}}}"#,
+                        bytes.len()
+                    ));
+                    received.lock().unwrap().push((token.clone(), name, bytes));
+                }
+                None if field.name() == Some("token") => token = field.text().await.unwrap(),
+                None => {}
+            }
+        }
+        ([(header::CONTENT_TYPE, "application/json")], format!("[{}]", records.join(","))).into_response()
+    };
+    let app = axum::Router::new()
+        .route("/webservice/rest/server.php", axum::routing::post(move || async move { info }))
+        .route("/webservice/upload.php", axum::routing::post(upload))
+        .with_state(received.clone());
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    (base, received)
+}
+
+/// npm moodle-client's `upload` through the front door: it logs in on the front, sends its
+/// file with the front token in the query; the front checks the token and the service's "can
+/// upload files", and the site's upload script gets the file with the service's own token.
+#[test]
+fn moodle_client_uploads_through_the_front_door() {
+    const SITE_TOKEN: &str = "5174e0c7a1b2c3d4e5f60718293a4b5c";
+    let (site, received) = upload_site();
+    let front = Site::new("clientsvc");
+    front.cli(&["settings", "set", "upstreamurl", &site], "");
+    front.cli(&["service", "upstream", "clientsvc"], &format!("{SITE_TOKEN}\n"));
+    front.cli(&["service", "sync", "clientsvc"], "");
+    let ops = wsconsole::ops::Ops::new(std::sync::Arc::new(wsconsole::store::Store::open(&front.db).unwrap()), "test");
+    let edit = wsconsole::ops::ServiceEdit { upload_files: Some(true), ..Default::default() };
+    ops.edit_service("clientsvc", edit).unwrap();
+    let mut client = Command::new("node");
+    client.arg(script("moodle_client_upload.js")).env("NODE_PATH", node_modules("moodle-client@0.5.2"));
+    client.args([&front.endpoint.base, USER, "clientsvc"]);
+    let (ok, out, err) = run(client, &format!("{PASSWORD}\n"), CLIENT_TIMEOUT);
+    assert!(ok, "the client failed:\n{}", redact(&format!("{out}{err}")));
+    let records: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {}", redact(&out)));
+    let content = "wsconsole upload test\n".repeat(1000);
+    assert_eq!((records[0]["filename"].as_str(), records[0]["filesize"].as_u64()), (Some("notes.txt"), Some(22_000)));
+    let received = received.lock().unwrap();
+    assert_eq!(received.len(), 1, "one upload reached the site");
+    let (token, name, bytes) = &received[0];
+    assert_eq!((token.as_str(), name.as_str()), (SITE_TOKEN, "notes.txt"), "the site got the service's token");
+    assert!(bytes == content.as_bytes(), "the file arrived byte for byte");
+}
