@@ -437,6 +437,11 @@ fn uploads_are_checked_here_and_sent_to_the_site_with_its_token() {
         (Some("photo.jpg"), Some("notes.txt"))
     );
     assert_eq!(records[0]["itemid"], 336521937);
+    // Names PHP would also file as `token` are not passed on.
+    let (_, smuggling) = multipart(&[("token", &token), (" token", "smuggled"), ("token[]", "x")], &files[1..]);
+    assert_eq!(common::post_body(&upload_url, &kind, &smuggling).status, 200);
+    let last = asked.lock().unwrap().pop().unwrap();
+    assert_eq!((last.2.as_str(), last.3.contains("token")), (CREDENTIAL, false), "{last:?}");
     // The token in the query (`optional_param` reads both), the fields in the body.
     let (_, body_only) = multipart(&[("filearea", "draft"), ("itemid", "336521937")], &files[1..]);
     let by_query = common::post_body(&format!("{upload_url}?token={token}"), &kind, &body_only);

@@ -18,6 +18,7 @@ use crate::domain::access::{AccessData, MOODLE_EXCEPTION, MoodleException};
 use crate::domain::file_access::{FileUse, decide_file};
 use crate::domain::routes::UPLOAD;
 use crate::domain::secret::{clean_token, hash_token};
+use crate::wire::params::php_base_name;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -28,6 +29,9 @@ pub async fn upload(State(app): State<AppState>, incoming: Incoming) -> Result<R
     let entry = Entry { function: &UPLOAD[1..], protocol: "file", client, now, started: incoming.started };
     let (mut fields, files) = upload_parts(&incoming).await.map_err(Refusal::bad_request)?;
     let token = fields.iter().position(|(n, _)| n == "token").map(|i| fields.remove(i).1);
+    // Whatever else PHP would file as `token` (` token`, `token[]`) is not passed on: the site
+    // sees the service's token and nothing that could stand in for it.
+    fields.retain(|(name, _)| php_base_name(name) != "token");
     let Some(token) = token else {
         let e = MoodleException::new(MOODLE_EXCEPTION, "missingparam", "A required parameter (token) was missing");
         return Ok(app.refuse_file(&entry, &snapshot, &e, Who::default()));

@@ -233,10 +233,12 @@ impl Site {
         fields: &[(String, String)],
         files: Vec<UploadFile>,
     ) -> Result<SiteReply, SiteError> {
-        let mut form = reqwest::multipart::Form::new().text("token", credential.to_string());
+        let mut form = reqwest::multipart::Form::new();
         for (name, value) in fields {
             form = form.text(name.clone(), value.clone());
         }
+        // Last of the text fields: in PHP the last field of a name wins.
+        form = form.text("token", credential.to_string());
         for file in files {
             let length = file.bytes.len() as u64;
             let mut part = reqwest::multipart::Part::stream_with_length(reqwest::Body::from(file.bytes), length)

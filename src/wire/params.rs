@@ -91,6 +91,13 @@ pub fn merge(query: Vec<(Text, Value)>, body: Vec<(Text, Value)>) -> Vec<(Text, 
     out
 }
 
+/// The top-level name PHP files a field under: leading spaces dropped, cut at the first `[`,
+/// spaces and dots made underscores (`" token[x]"` is `token`).
+pub fn php_base_name(key: &str) -> String {
+    let key = key.trim_start_matches(' ');
+    key[..key.find('[').unwrap_or(key.len())].replace([' ', '.'], "_")
+}
+
 /// Splits `name[a][b][]` into segments; `None` segment means `[]` (append). Returns `None`
 /// for a key PHP ignores (empty name).
 fn key_path(key: &str) -> Result<Option<Vec<Option<String>>>, ParamError> {
@@ -205,6 +212,19 @@ mod tests {
 
     /// The shortcut for text with nothing to decode gives what `form_urlencoded` gives, and
     /// steps aside when there is something to decode.
+    #[test]
+    fn php_files_these_names_under_token() {
+        for name in ["token", " token", "  token[]", "token[a][b]"] {
+            assert_eq!(php_base_name(name), "token", "{name:?}");
+        }
+        for name in ["Token", "tok en", "t.oken", "[token]", "xtoken", "token_"] {
+            assert_ne!(php_base_name(name), "token", "{name:?}");
+        }
+        // The same base name `from_pairs` files a value under.
+        let filed = from_pairs([(" token[x]".to_string(), "v".to_string())]).unwrap();
+        assert_eq!(filed[0].0.as_ref(), "token");
+    }
+
     #[test]
     fn plain_text_parses_as_form_urlencoded_does() {
         let inputs = [
