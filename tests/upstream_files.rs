@@ -442,6 +442,26 @@ fn uploads_are_checked_here_and_sent_to_the_site_with_its_token() {
     assert_eq!(common::post_body(&upload_url, &kind, &smuggling).status, 200);
     let last = asked.lock().unwrap().pop().unwrap();
     assert_eq!((last.2.as_str(), last.3.contains("token")), (CREDENTIAL, false), "{last:?}");
+    // Of two tokens in the query PHP reads the last, and so does the front.
+    let (_, fields_only) = multipart(&[("itemid", "1")], &files[1..]);
+    let twice = |first: &str, last: &str| {
+        common::post_body(&format!("{upload_url}?token={first}&token={last}"), &kind, &fields_only)
+    };
+    let before = asked.lock().unwrap().len();
+    assert_eq!(twice(&token, "nope").json()["errorcode"], "invalidtoken");
+    assert_eq!(asked.lock().unwrap().len(), before, "the site was asked for a token the front refused");
+    assert_eq!(twice("nope", &token).status, 200);
+    assert_eq!(asked.lock().unwrap().pop().unwrap().2, CREDENTIAL);
+    // A name with a space goes as it came (PHP does not read reqwest's `name*=` spelling); one
+    // with a quote could not, and is refused. Only the draft area is written.
+    let (_, spaced) = multipart(&[("token", &token), ("my field", "v")], &files[1..]);
+    assert_eq!(common::post_body(&upload_url, &kind, &spaced).status, 200);
+    assert!(asked.lock().unwrap().pop().unwrap().3.starts_with("my field=v "));
+    let (_, quoted) = multipart(&[("token", &token), ("a\\\"b", "v")], &files[1..]);
+    assert_eq!(common::post_body(&upload_url, &kind, &quoted).status, 400);
+    let (_, private) = multipart(&[("token", &token), ("filearea", "private")], &files[1..]);
+    assert_eq!(common::post_body(&upload_url, &kind, &private).json()["errorcode"], "upstreamfilearea");
+    assert_eq!(asked.lock().unwrap().len(), before);
     // The token in the query (`optional_param` reads both), the fields in the body.
     let (_, body_only) = multipart(&[("filearea", "draft"), ("itemid", "336521937")], &files[1..]);
     let by_query = common::post_body(&format!("{upload_url}?token={token}"), &kind, &body_only);

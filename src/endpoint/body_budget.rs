@@ -43,8 +43,9 @@ impl BodyBudget {
         if decodes {
             body.saturating_mul(DECODE_FACTOR)
         } else if path == crate::domain::routes::UPLOAD {
-            // The uploaded files are read out of the body into parts of their own.
-            body.saturating_mul(2)
+            // The multipart reader buffers the body, and each file is read out of that into a
+            // part of its own: three times the body at the peak.
+            body.saturating_mul(3)
         } else {
             body
         }
@@ -132,7 +133,7 @@ mod tests {
         assert_eq!(b.share(&request("/webservice/rest/server.php", &[])), 0);
         assert_eq!(b.share(&request("/webservice/rest/server.php", &[("content-length", "1000")])), 1000);
         assert_eq!(b.share(&request("/webservice/soap/server.php", &[("content-length", "1000")])), 4000);
-        assert_eq!(b.share(&request("/webservice/upload.php", &[("content-length", "1000")])), 2000);
+        assert_eq!(b.share(&request("/webservice/upload.php", &[("content-length", "1000")])), 3000);
         assert_eq!(b.share(&request("/login/token.php", &[("transfer-encoding", "chunked")])), 8 << 20);
         assert_eq!(b.share(&request("/login/token.php", &[("content-length", "99999999999")])), 8 << 20);
     }

@@ -34,17 +34,30 @@ pub async fn multipart_pairs(body: Bytes, boundary: String) -> Result<Vec<(Strin
 /// At most this many files in one upload, as PHP's `max_file_uploads` (20 by default).
 pub const MAX_UPLOAD_FILES: usize = 20;
 
-/// An upload's text fields (query, then the body's, which win, as `optional_param` reads them)
-/// and its files, from a `multipart/form-data` body.
+/// An upload's text fields (query, then the body's: of two of a name the last wins, as
+/// `optional_param` reads PHP's `$_GET` and `$_POST`) and its files, from a
+/// `multipart/form-data` body (or a urlencoded one, fields only). A name or file name with a
+/// quote, a backslash or a control character is refused: it could not be passed on as it came.
 pub async fn upload_parts(
     incoming: &Incoming,
 ) -> Result<(Vec<(String, String)>, Vec<crate::upstream::UploadFile>), ParamError> {
-    let mut fields: Vec<(String, String)> =
-        form_urlencoded::parse(incoming.uri.query().unwrap_or("").as_bytes()).into_owned().collect();
+    let mut fields: Vec<(String, String)> = Vec::new();
+    let set = |fields: &mut Vec<(String, String)>, name: String, value: String| {
+        fields.retain(|(n, _)| *n != name);
+        fields.push((name, value));
+    };
+    for (name, value) in form_urlencoded::parse(incoming.uri.query().unwrap_or("").as_bytes()).into_owned() {
+        set(&mut fields, name, value);
+    }
     let mut files = Vec::new();
     let raw = incoming.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let Ok(boundary) = multer::parse_boundary(raw) else {
-        // No multipart body: nothing uploaded (Moodle answers "no files" for that).
+        if raw.trim().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded") {
+            for (name, value) in form_urlencoded::parse(&incoming.body).into_owned() {
+                set(&mut fields, name, value);
+            }
+        }
+        check_names(&fields, &files)?;
         return Ok((fields, files));
     };
     let body = incoming.body.clone();
@@ -67,12 +80,24 @@ pub async fn upload_parts(
             }
             None => {
                 let value = field.text().await.map_err(malformed)?;
-                fields.retain(|(n, _)| *n != name);
-                fields.push((name, value));
+                set(&mut fields, name, value);
             }
         }
     }
+    check_names(&fields, &files)?;
     Ok((fields, files))
+}
+
+fn check_names(fields: &[(String, String)], files: &[crate::upstream::UploadFile]) -> Result<(), ParamError> {
+    let names = fields.iter().map(|(n, _)| n).chain(files.iter().flat_map(|f| [&f.field, &f.file_name]));
+    for name in names {
+        if name.chars().any(|c| c == '"' || c == '\\' || c.is_control()) {
+            return Err(ParamError::Malformed(format!(
+                "the name {name:?} holds a quote, a backslash or a control character"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Query parameters merged with a form body (urlencoded or multipart), PHP's way: the body

@@ -28,6 +28,7 @@ pub async fn upload(State(app): State<AppState>, incoming: Incoming) -> Result<R
     let Opened { snapshot, client, now } = app.open(&incoming).await?;
     let entry = Entry { function: &UPLOAD[1..], protocol: "file", client, now, started: incoming.started };
     let (mut fields, files) = upload_parts(&incoming).await.map_err(Refusal::bad_request)?;
+    // `upload_parts` kept one field of a name, the last, as PHP does.
     let token = fields.iter().position(|(n, _)| n == "token").map(|i| fields.remove(i).1);
     // Whatever else PHP would file as `token` (` token`, `token[]`) is not passed on: the site
     // sees the service's token and nothing that could stand in for it.
@@ -49,6 +50,17 @@ pub async fn upload(State(app): State<AppState>, incoming: Incoming) -> Result<R
             MOODLE_EXCEPTION,
             "upstreamnofiles",
             "This service is answered here, and this endpoint keeps no files: uploads go to the Moodle site behind it, for services connected to it",
+        );
+        return Ok(app.refuse_file(&entry, &snapshot, &e, who()));
+    }
+    // Every caller of the service uploads as its one site account: its draft area is where
+    // each upload gets an item of its own, never the account's private files.
+    let area = fields.iter().find(|(n, _)| n == "filearea").map_or("draft", |(_, v)| v.as_str());
+    if area != "draft" {
+        let e = MoodleException::new(
+            MOODLE_EXCEPTION,
+            "upstreamfilearea",
+            "Uploads through this endpoint go to the draft area only (filearea=draft)",
         );
         return Ok(app.refuse_file(&entry, &snapshot, &e, who()));
     }
@@ -75,9 +87,13 @@ pub async fn upload(State(app): State<AppState>, incoming: Incoming) -> Result<R
         }
     };
     let site = super::forward::figures(&reply);
-    let outcome = file_answer::ajax_errorcode(&reply.body).map_or("ok".into(), std::borrow::Cow::Owned);
-    app.log_forwarded(&entry, outcome, who(), Some(site));
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let outcome = match file_answer::ajax_errorcode(&reply.body) {
+        Some(code) => std::borrow::Cow::Owned(code),
+        None if status.is_success() => "ok".into(),
+        None => "sitestatus".into(),
+    };
+    app.log_forwarded(&entry, outcome, who(), Some(site));
     let mut response = (status, reply.body).into_response();
     if let Some(value) = reply.content_type.and_then(|t| HeaderValue::from_str(&t).ok()) {
         response.headers_mut().insert(header::CONTENT_TYPE, value);

@@ -233,7 +233,10 @@ impl Site {
         fields: &[(String, String)],
         files: Vec<UploadFile>,
     ) -> Result<SiteReply, SiteError> {
-        let mut form = reqwest::multipart::Form::new();
+        // Names as they came (the caller's were checked to hold no quote, backslash or
+        // control character): PHP does not read the `name*=` spelling reqwest would use for
+        // a name with a space or a non-ASCII letter, and drops the rest of the body.
+        let mut form = reqwest::multipart::Form::new().percent_encode_noop();
         for (name, value) in fields {
             form = form.text(name.clone(), value.clone());
         }
