@@ -459,8 +459,11 @@ fn uploads_are_checked_here_and_sent_to_the_site_with_its_token() {
     assert!(asked.lock().unwrap().pop().unwrap().3.starts_with("my field=v "));
     let (_, quoted) = multipart(&[("token", &token), ("a\\\"b", "v")], &files[1..]);
     assert_eq!(common::post_body(&upload_url, &kind, &quoted).status, 400);
-    let (_, private) = multipart(&[("token", &token), ("filearea", "private")], &files[1..]);
-    assert_eq!(common::post_body(&upload_url, &kind, &private).json()["errorcode"], "upstreamfilearea");
+    for name in ["filearea", " filearea", "filearea[]"] {
+        let (_, private) = multipart(&[("token", &token), (name, "private")], &files[1..]);
+        let answer = common::post_body(&upload_url, &kind, &private);
+        assert_eq!(answer.json()["errorcode"], "upstreamfilearea", "{name:?}: {}", answer.body);
+    }
     assert_eq!(asked.lock().unwrap().len(), before);
     // The token in the query (`optional_param` reads both), the fields in the body.
     let (_, body_only) = multipart(&[("filearea", "draft"), ("itemid", "336521937")], &files[1..]);

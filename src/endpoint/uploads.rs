@@ -55,8 +55,10 @@ pub async fn upload(State(app): State<AppState>, incoming: Incoming) -> Result<R
     }
     // Every caller of the service uploads as its one site account: its draft area is where
     // each upload gets an item of its own, never the account's private files.
-    let area = fields.iter().find(|(n, _)| n == "filearea").map_or("draft", |(_, v)| v.as_str());
-    if area != "draft" {
+    // (Any name PHP would file as `filearea`, ` filearea` or `filearea[]` included.)
+    let draft =
+        fields.iter().filter(|(n, _)| php_base_name(n) == "filearea").all(|(n, v)| n == "filearea" && v == "draft");
+    if !draft {
         let e = MoodleException::new(
             MOODLE_EXCEPTION,
             "upstreamfilearea",
