@@ -411,3 +411,33 @@ fn completions_and_man_pages_name_every_subcommand_and_open_no_database() {
     let schema = wsconsole::store::SCHEMA_VERSION;
     assert_eq!(version.trim(), format!("wsconsole {} (database schema {schema})", env!("CARGO_PKG_VERSION")));
 }
+
+#[test]
+fn service_edit_changes_only_what_is_given() {
+    let site = Site::new();
+    site.ok(&["service", "add", "sync", "--name", "Sync", "--required-capability", "moodle/user:viewdetails"]);
+    let show = |site: &Site| -> serde_json::Value {
+        serde_json::from_str(&site.ok(&["service", "show", "sync", "--json"])).unwrap()
+    };
+    let said = site.ok(&["service", "edit", "sync", "--upload-files", "true", "--restricted", "true"]);
+    assert!(said.contains("can upload files yes"), "{said}");
+    let s = show(&site);
+    assert_eq!(
+        (&s["uploadfiles"], &s["downloadfiles"], &s["restrictedusers"], &s["requiredcapability"], &s["name"]),
+        (&true.into(), &false.into(), &true.into(), &"moodle/user:viewdetails".into(), &"Sync".into())
+    );
+    // "" sets no required capability; an unknown one is refused and changes nothing.
+    site.ok(&["service", "edit", "sync", "--required-capability", ""]);
+    assert_eq!(show(&site)["requiredcapability"], serde_json::Value::Null);
+    let refused =
+        site.fails(&["service", "edit", "sync", "--required-capability", "no/such:cap", "--upload-files", "false"]);
+    assert!(refused.contains("unknown capability"), "{refused}");
+    assert_eq!(show(&site)["uploadfiles"], true);
+    // A built-in service keeps its name and "authorised users only"; its file switches change.
+    let builtin = site.fails(&["service", "edit", "moodle_mobile_app", "--restricted", "true"]);
+    assert!(builtin.contains("built-in"), "{builtin}");
+    site.ok(&["service", "edit", "moodle_mobile_app", "--download-files", "false"]);
+    let mobile: serde_json::Value =
+        serde_json::from_str(&site.ok(&["service", "show", "moodle_mobile_app", "--json"])).unwrap();
+    assert_eq!(mobile["downloadfiles"], false);
+}

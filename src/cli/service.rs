@@ -1,6 +1,7 @@
 //! `wsconsole service`: external services, their functions and authorised users.
 
 use super::*;
+use crate::ops::ServiceEdit;
 
 #[derive(Subcommand, Debug)]
 pub enum ServiceCmd {
@@ -20,6 +21,22 @@ pub enum ServiceCmd {
         download_files: bool,
         #[arg(long)]
         upload_files: bool,
+    },
+    /// Changes a service's settings; only those given change ("" as the required capability
+    /// sets none). A built-in service's name, "authorised users only" and capability are fixed.
+    Edit {
+        shortname: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// "Authorised users only".
+        #[arg(long, value_name = "BOOL")]
+        restricted: Option<bool>,
+        #[arg(long, value_name = "CAP")]
+        required_capability: Option<String>,
+        #[arg(long, value_name = "BOOL")]
+        download_files: Option<bool>,
+        #[arg(long, value_name = "BOOL")]
+        upload_files: Option<bool>,
     },
     List {
         #[arg(long)]
@@ -103,6 +120,27 @@ pub(super) fn service(ops: &Ops, c: ServiceCmd, out: Out<'_>) -> Result<(), CliE
                 upload_files,
             })?;
             writeln!(out, "created service {} ({})", s.shortname, s.name)?;
+        }
+        ServiceCmd::Edit { shortname, name, restricted, required_capability, download_files, upload_files } => {
+            let edit = ServiceEdit {
+                name,
+                enabled: None,
+                restricted_users: restricted,
+                // `Some(None)`: "No required capability".
+                required_capability: required_capability.map(|c| Some(c).filter(|c| !c.trim().is_empty())),
+                download_files,
+                upload_files,
+            };
+            let s = ops.edit_service(&shortname, edit)?;
+            writeln!(
+                out,
+                "{}: authorised users only {}, required capability {}, can download files {}, can upload files {}",
+                s.shortname,
+                yes(s.restricted_users),
+                s.required_capability.as_deref().unwrap_or("none"),
+                yes(s.download_files),
+                yes(s.upload_files)
+            )?;
         }
         ServiceCmd::List { json } => {
             let v = ops.store().read()?;
