@@ -4,8 +4,9 @@
 //! than the whole queue: a login from another address waits about one check per busy address.
 //! The queue is bounded, per address and in all; a full queue answers at once.
 //!
-//! A slot handed from one check to the next hands on its argon2 work area too, so that a
-//! flood holds one area per slot; when nobody waits, the area is freed with the slot.
+//! A slot handed from one check to the next hands on its argon2 work area too (sent on the
+//! channel that grants the slot), so that a flood holds one area per slot; when nobody
+//! waits, the area is freed with the slot.
 
 use crate::domain::secret::PasswordWork;
 use std::collections::{HashMap, VecDeque};
@@ -33,11 +34,10 @@ pub struct PasswordPool {
 struct State {
     running: usize,
     waiting: usize,
-    queues: HashMap<IpAddr, VecDeque<oneshot::Sender<()>>>,
+    /// Each waiting check's end of the channel its slot's work area is handed over on.
+    queues: HashMap<IpAddr, VecDeque<oneshot::Sender<PasswordWork>>>,
     /// Addresses with a check waiting, in the order of their turns.
     turns: VecDeque<IpAddr>,
-    /// Work areas of slots handed on, for the checks they were handed to (at most `slots`).
-    spare: Vec<PasswordWork>,
 }
 
 /// A running check's slot, given to the next in turn when dropped. It owns its pool, so that
@@ -65,15 +65,14 @@ impl Drop for Slot {
 /// dropped just after its slot was handed over, it hands it on.
 struct Waiting<'a> {
     pool: &'a PasswordPool,
-    rx: Option<oneshot::Receiver<()>>,
+    rx: Option<oneshot::Receiver<PasswordWork>>,
 }
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
         if let Some(mut rx) = self.rx.take() {
             rx.close();
-            if rx.try_recv().is_ok() {
-                let work = self.pool.lock().spare.pop().unwrap_or_default();
+            if let Ok(work) = rx.try_recv() {
                 self.pool.release(work);
             }
         }
@@ -114,19 +113,16 @@ impl PasswordPool {
             rx
         };
         let mut waiting = Waiting { pool: self, rx: Some(rx) };
-        let granted = waiting.rx.as_mut().expect("set above").await.is_ok();
+        let granted = waiting.rx.as_mut().expect("set above").await;
         waiting.rx = None;
         // The sender is only dropped unsent when the pool goes away.
-        if !granted {
-            return Err(Full::Queue);
-        }
-        let work = self.lock().spare.pop().unwrap_or_default();
+        let work = granted.map_err(|_| Full::Queue)?;
         Ok(Slot { pool: self.clone(), work })
     }
 
     /// A slot was freed: hand it, and its work area, to the next address in turn whose
     /// request still waits; with nobody waiting, the area is freed.
-    fn release(&self, work: PasswordWork) {
+    fn release(&self, mut work: PasswordWork) {
         let mut s = self.lock();
         while let Some(ip) = s.turns.pop_front() {
             let Some(queue) = s.queues.get_mut(&ip) else { continue };
@@ -138,9 +134,10 @@ impl PasswordPool {
                 s.queues.remove(&ip);
             }
             s.waiting -= 1;
-            if tx.send(()).is_ok() {
-                s.spare.push(work);
-                return;
+            // A check that went away hands the area back, for the next in turn.
+            match tx.send(work) {
+                Ok(()) => return,
+                Err(back) => work = back,
             }
         }
         s.running -= 1;
@@ -217,9 +214,9 @@ mod tests {
         assert_eq!(second.work().held(), grown, "handed on, not allocated again");
         drop(second);
         assert_eq!(pool.load(), (0, 0));
-        assert!(pool.lock().spare.is_empty(), "nobody waited: the area was freed");
+        // Nobody waited: the area was freed with the slot (the pool keeps none of its own).
         let mut third = pool.enter(ip("10.0.0.3")).await.unwrap();
-        assert_eq!(third.work().held(), 0);
+        assert_eq!(third.work().held(), 0, "nobody waited: the area was freed");
     }
 
     /// A waiter granted the slot but gone before it ran passes the area on with the slot.
@@ -245,7 +242,8 @@ mod tests {
         let mut third = after.await.unwrap();
         assert!(third.work().held() > 0, "the area reached the next check");
         drop(third);
-        assert!(pool.lock().spare.is_empty());
+        let mut fourth = pool.enter(ip("10.0.0.4")).await.unwrap();
+        assert_eq!(fourth.work().held(), 0, "nobody waited: the area was freed");
     }
 
     #[tokio::test]
