@@ -34,6 +34,12 @@ impl From<&Grant> for Who {
     }
 }
 
+impl From<&crate::domain::file_access::FileGrant> for Who {
+    fn from(g: &crate::domain::file_access::FileGrant) -> Who {
+        Who { token: Some(g.token.id), user: Some(g.user.id), service: Some(g.service.id) }
+    }
+}
+
 impl From<&Caller> for Who {
     fn from(c: &Caller) -> Who {
         Who {

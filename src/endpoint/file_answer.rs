@@ -87,6 +87,16 @@ where
     Peeked { errorcode, ended, read: seen as u64, body: futures_util::stream::iter(read).chain(stream) }
 }
 
+/// What the call log says of a site's answer to a file script: its AJAX error's code, else
+/// "ok" for a success and "sitestatus" for a failing status.
+pub fn outcome(errorcode: Option<String>, status: StatusCode) -> std::borrow::Cow<'static, str> {
+    match errorcode {
+        Some(code) => code.into(),
+        None if status.is_success() => "ok".into(),
+        None => "sitestatus".into(),
+    }
+}
+
 /// The error code of Moodle's AJAX error (`error` and `errorcode`, both strings).
 pub fn ajax_errorcode(body: &[u8]) -> Option<String> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;

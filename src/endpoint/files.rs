@@ -72,12 +72,7 @@ pub async fn pluginfile(State(app): State<AppState>, incoming: Incoming) -> Resu
         None => segments(&file, false),
     };
     let Some(token) = token else {
-        let e = MoodleException::new(
-            crate::domain::access::MOODLE_EXCEPTION,
-            "missingparam",
-            "A required parameter (token) was missing",
-        );
-        return Ok(app.refuse_file(&entry, &snapshot, &e, Who::default()));
+        return Ok(app.refuse_file(&entry, &snapshot, &missing_token(), Who::default()));
     };
     let hash = clean_token(&token).map(|t| hash_token(&t));
     let decision =
@@ -159,7 +154,29 @@ fn path_after<'a>(path: &'a str, script: &str) -> Option<&'a str> {
     path.strip_prefix(script).filter(|rest| rest.starts_with('/'))
 }
 
+/// `required_param('token')` of the file scripts, when the request has none.
+pub(super) fn missing_token() -> MoodleException {
+    MoodleException::new(
+        crate::domain::access::MOODLE_EXCEPTION,
+        "missingparam",
+        "A required parameter (token) was missing",
+    )
+}
+
 impl App {
+    /// A site's failure (or a limit toward it) as the file scripts' AJAX error, logged with
+    /// what the site did, `Retry-After` when there is a wait.
+    pub(super) fn file_not_forwarded(
+        &self,
+        entry: &Entry<'_>,
+        snapshot: &Snapshot,
+        who: Who,
+        n: NotForwarded,
+    ) -> Response {
+        self.log_forwarded(entry, n.exception.errorcode.clone(), who, n.site);
+        super::answers::retry_after(super::ajax::fatal_exception(&n.exception, &snapshot.settings), n.retry_after)
+    }
+
     pub(super) fn refuse_file(
         &self,
         entry: &Entry<'_>,
@@ -193,17 +210,14 @@ impl App {
         params: &[(crate::model::value::Text, crate::model::value::Value)],
         headers: &HeaderMap,
     ) -> Result<Response, Refusal> {
-        let who = || Who { token: Some(grant.token.id), user: Some(grant.user.id), service: Some(grant.service.id) };
+        let who = || Who::from(grant);
         self.note_access(&grant.token, entry.now);
         if snapshot.site_functions(grant.service.id).map_err(Refusal::unavailable)?.is_none() {
             // Answered here: wsconsole keeps no files.
             self.log_call(entry, "filenotfound", who());
             return Ok((StatusCode::NOT_FOUND, "Sorry, the requested file could not be found\n").into_response());
         }
-        let fail = |n: NotForwarded| {
-            self.log_forwarded(entry, n.exception.errorcode.clone(), who(), n.site);
-            super::answers::retry_after(super::ajax::fatal_exception(&n.exception, &snapshot.settings), n.retry_after)
-        };
+        let fail = |n: NotForwarded| self.file_not_forwarded(entry, snapshot, who(), n);
         let Toward { link, credential, limit } = match self.toward_site(snapshot, grant.service.id) {
             Ok(toward) => toward,
             Err(e) => return Ok(fail(site_failed(&e).into())),
@@ -271,12 +285,7 @@ impl App {
         if peeked.ended {
             site.bytes = site.bytes.max(peeked.read);
         }
-        let outcome = match peeked.errorcode {
-            Some(code) => std::borrow::Cow::Owned(code),
-            None if status.is_success() => "ok".into(),
-            None => "sitestatus".into(),
-        };
-        self.log_forwarded(entry, outcome, who(), Some(site));
+        self.log_forwarded(entry, file_answer::outcome(peeked.errorcode, status), who(), Some(site));
         let body = peeked.body.take_until(deadline).map(move |chunk| {
             let _held = &transfer;
             chunk

@@ -34,8 +34,7 @@ pub async fn upload(State(app): State<AppState>, incoming: Incoming) -> Result<R
     // sees the service's token and nothing that could stand in for it.
     fields.retain(|(name, _)| php_base_name(name) != "token");
     let Some(token) = token else {
-        let e = MoodleException::new(MOODLE_EXCEPTION, "missingparam", "A required parameter (token) was missing");
-        return Ok(app.refuse_file(&entry, &snapshot, &e, Who::default()));
+        return Ok(app.refuse_file(&entry, &snapshot, &super::files::missing_token(), Who::default()));
     };
     let hash = clean_token(&token).map(|t| hash_token(&t));
     let grant =
@@ -43,7 +42,7 @@ pub async fn upload(State(app): State<AppState>, incoming: Incoming) -> Result<R
             Ok(grant) => grant,
             Err(denial) => return app.file_denied(&entry, &snapshot, &denial),
         };
-    let who = || Who { token: Some(grant.token.id), user: Some(grant.user.id), service: Some(grant.service.id) };
+    let who = || Who::from(&grant);
     app.note_access(&grant.token, now);
     if snapshot.site_functions(grant.service.id).map_err(Refusal::unavailable)?.is_none() {
         let e = MoodleException::new(
@@ -66,10 +65,7 @@ pub async fn upload(State(app): State<AppState>, incoming: Incoming) -> Result<R
         );
         return Ok(app.refuse_file(&entry, &snapshot, &e, who()));
     }
-    let fail = |n: NotForwarded| {
-        app.log_forwarded(&entry, n.exception.errorcode.clone(), who(), n.site);
-        super::answers::retry_after(super::ajax::fatal_exception(&n.exception, &snapshot.settings), n.retry_after)
-    };
+    let fail = |n: NotForwarded| app.file_not_forwarded(&entry, &snapshot, who(), n);
     let Toward { link, credential, limit } = match app.toward_site(&snapshot, grant.service.id) {
         Ok(toward) => toward,
         Err(e) => return Ok(fail(site_failed(&e).into())),
@@ -90,12 +86,12 @@ pub async fn upload(State(app): State<AppState>, incoming: Incoming) -> Result<R
     };
     let site = super::forward::figures(&reply);
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::BAD_GATEWAY);
-    let outcome = match file_answer::ajax_errorcode(&reply.body) {
-        Some(code) => std::borrow::Cow::Owned(code),
-        None if status.is_success() => "ok".into(),
-        None => "sitestatus".into(),
-    };
-    app.log_forwarded(&entry, outcome, who(), Some(site));
+    app.log_forwarded(
+        &entry,
+        file_answer::outcome(file_answer::ajax_errorcode(&reply.body), status),
+        who(),
+        Some(site),
+    );
     let mut response = (status, reply.body).into_response();
     if let Some(value) = reply.content_type.and_then(|t| HeaderValue::from_str(&t).ok()) {
         response.headers_mut().insert(header::CONTENT_TYPE, value);
