@@ -4,31 +4,38 @@
 
 use super::incoming::Incoming;
 use crate::model::value::{Text, Value};
+use crate::upstream::UploadFile;
 use crate::wire::params::{MAX_PARAMS, ParamError, from_pairs, merge, parse};
 use axum::body::Bytes;
 use axum::http::header;
 
-/// The text fields of a `multipart/form-data` body, as PHP puts them in `$_POST` (file
-/// fields go to `$_FILES`, which no function here reads).
-pub async fn multipart_pairs(body: Bytes, boundary: String) -> Result<Vec<(String, String)>, ParamError> {
+/// A `multipart/form-data` body as PHP splits it: its text fields in order (`$_POST`), and
+/// each file (`$_FILES`) handed to `file`, which may refuse it. At most `MAX_PARAMS` parts.
+async fn read_multipart(
+    body: Bytes,
+    boundary: String,
+    mut file: impl FnMut(UploadFile) -> Result<(), ParamError>,
+) -> Result<Vec<(String, String)>, ParamError> {
     let stream = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
     let mut form = multer::Multipart::new(stream, boundary);
-    let mut pairs = Vec::new();
-    loop {
-        let field = match form.next_field().await {
-            Ok(Some(f)) => f,
-            Ok(None) => return Ok(pairs),
-            Err(e) => return Err(ParamError::Malformed(e.to_string())),
-        };
-        if pairs.len() >= MAX_PARAMS {
+    let malformed = |e: multer::Error| ParamError::Malformed(e.to_string());
+    let (mut pairs, mut parts) = (Vec::new(), 0);
+    while let Some(field) = form.next_field().await.map_err(malformed)? {
+        parts += 1;
+        if parts > MAX_PARAMS {
             return Err(ParamError::TooMany);
         }
-        let (name, is_file) = (field.name().unwrap_or_default().to_string(), field.file_name().is_some());
-        let text = field.text().await.map_err(|e| ParamError::Malformed(e.to_string()))?;
-        if !is_file {
-            pairs.push((name, text));
+        let name = field.name().unwrap_or_default().to_string();
+        match field.file_name().map(str::to_string) {
+            Some(file_name) => {
+                let content_type = field.content_type().map(|m| m.to_string());
+                let bytes = field.bytes().await.map_err(malformed)?;
+                file(UploadFile { field: name, file_name, content_type, bytes })?;
+            }
+            None => pairs.push((name, field.text().await.map_err(malformed)?)),
         }
     }
+    Ok(pairs)
 }
 
 /// At most this many files in one upload, as PHP's `max_file_uploads` (20 by default).
@@ -38,9 +45,7 @@ pub const MAX_UPLOAD_FILES: usize = 20;
 /// `optional_param` reads PHP's `$_GET` and `$_POST`) and its files, from a
 /// `multipart/form-data` body (or a urlencoded one, fields only). A name or file name with a
 /// quote, a backslash or a control character is refused: it could not be passed on as it came.
-pub async fn upload_parts(
-    incoming: &Incoming,
-) -> Result<(Vec<(String, String)>, Vec<crate::upstream::UploadFile>), ParamError> {
+pub async fn upload_parts(incoming: &Incoming) -> Result<(Vec<(String, String)>, Vec<UploadFile>), ParamError> {
     let mut fields: Vec<(String, String)> = Vec::new();
     let set = |fields: &mut Vec<(String, String)>, name: String, value: String| {
         fields.retain(|(n, _)| *n != name);
@@ -51,44 +56,30 @@ pub async fn upload_parts(
     }
     let mut files = Vec::new();
     let raw = incoming.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let Ok(boundary) = multer::parse_boundary(raw) else {
-        if raw.trim().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded") {
-            for (name, value) in form_urlencoded::parse(&incoming.body).into_owned() {
-                set(&mut fields, name, value);
-            }
-        }
-        check_names(&fields, &files)?;
-        return Ok((fields, files));
-    };
-    let body = incoming.body.clone();
-    let stream = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
-    let mut form = multer::Multipart::new(stream, boundary);
-    let malformed = |e: multer::Error| ParamError::Malformed(e.to_string());
-    while let Some(field) = form.next_field().await.map_err(malformed)? {
-        if fields.len() + files.len() >= MAX_PARAMS {
-            return Err(ParamError::TooMany);
-        }
-        let name = field.name().unwrap_or_default().to_string();
-        match field.file_name().map(str::to_string) {
-            Some(file_name) => {
+    let body = match multer::parse_boundary(raw) {
+        Ok(boundary) => {
+            read_multipart(incoming.body.clone(), boundary, |file| {
                 if files.len() >= MAX_UPLOAD_FILES {
                     return Err(ParamError::TooMany);
                 }
-                let content_type = field.content_type().map(|m| m.to_string());
-                let bytes = field.bytes().await.map_err(malformed)?;
-                files.push(crate::upstream::UploadFile { field: name, file_name, content_type, bytes });
-            }
-            None => {
-                let value = field.text().await.map_err(malformed)?;
-                set(&mut fields, name, value);
-            }
+                files.push(file);
+                Ok(())
+            })
+            .await?
         }
+        Err(_) if raw.trim().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded") => {
+            form_urlencoded::parse(&incoming.body).into_owned().collect()
+        }
+        Err(_) => Vec::new(),
+    };
+    for (name, value) in body {
+        set(&mut fields, name, value);
     }
     check_names(&fields, &files)?;
     Ok((fields, files))
 }
 
-fn check_names(fields: &[(String, String)], files: &[crate::upstream::UploadFile]) -> Result<(), ParamError> {
+fn check_names(fields: &[(String, String)], files: &[UploadFile]) -> Result<(), ParamError> {
     let names = fields.iter().map(|(n, _)| n).chain(files.iter().flat_map(|f| [&f.field, &f.file_name]));
     for name in names {
         if name.chars().any(|c| c == '"' || c == '\\' || c.is_control()) {
@@ -114,7 +105,8 @@ pub async fn request_params(incoming: &Incoming) -> Result<Vec<(Text, Value)>, P
         Some(ct) if ct.starts_with("multipart/form-data") => {
             let raw = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
             let boundary = multer::parse_boundary(raw).map_err(|e| ParamError::Malformed(e.to_string()))?;
-            from_pairs(multipart_pairs(body.clone(), boundary).await?)?
+            // No function here reads files: they are read past.
+            from_pairs(read_multipart(body.clone(), boundary, |_| Ok(())).await?)?
         }
         Some(_) => Vec::new(),
     };
