@@ -83,7 +83,9 @@ impl SiteReply {
             Some(text[start..].split(close).next()?.chars().take(64).collect())
         };
         if text.starts_with("{\"exception\":") {
-            return between("\"errorcode\":\"", "\"");
+            // Small: Moodle's exception, read as the forwarder reads it.
+            let answer = serde_json::from_slice(&self.body).ok()?;
+            return moodle_exception(&answer).map(|(_, code, _, _)| code.chars().take(64).collect());
         }
         let root = match text.strip_prefix("<?xml") {
             Some(rest) => rest.split_once("?>")?.1.trim_start(),

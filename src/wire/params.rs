@@ -94,23 +94,24 @@ pub fn merge(query: Vec<(Text, Value)>, body: Vec<(Text, Value)>) -> Vec<(Text, 
 /// The top-level name PHP files a field under: leading spaces dropped, cut at the first `[`,
 /// spaces and dots made underscores (`" token[x]"` is `token`).
 pub fn php_base_name(key: &str) -> String {
+    split_base(key).0.replace([' ', '.'], "_")
+}
+
+/// A key without its leading spaces, split at its first `[`: the base name as written, and
+/// the brackets after it.
+fn split_base(key: &str) -> (&str, &str) {
     let key = key.trim_start_matches(' ');
-    key[..key.find('[').unwrap_or(key.len())].replace([' ', '.'], "_")
+    key.split_at(key.find('[').unwrap_or(key.len()))
 }
 
 /// Splits `name[a][b][]` into segments; `None` segment means `[]` (append). Returns `None`
 /// for a key PHP ignores (empty name).
 fn key_path(key: &str) -> Result<Option<Vec<Option<String>>>, ParamError> {
-    let key = key.trim_start_matches(' ');
-    let (base, mut rest) = match key.find('[') {
-        Some(i) => (&key[..i], &key[i..]),
-        None => (key, ""),
-    };
+    let (base, mut rest) = split_base(key);
     if base.is_empty() {
         return Ok(None);
     }
-    // PHP turns spaces and dots in the base name into underscores.
-    let mut path = vec![Some(base.replace([' ', '.'], "_"))];
+    let mut path = vec![Some(php_base_name(key))];
     while let Some(stripped) = rest.strip_prefix('[') {
         let Some(close) = stripped.find(']') else {
             // An unclosed bracket becomes "_" and the rest stays part of the name, as in PHP.
