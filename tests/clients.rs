@@ -298,21 +298,17 @@ fn upload_site() -> (String, Received) {
     let upload = |axum::extract::State(received): axum::extract::State<Received>,
                   headers: HeaderMap,
                   body: axum::body::Bytes| async move {
-        let boundary = multer::parse_boundary(headers[header::CONTENT_TYPE].to_str().unwrap()).unwrap();
-        let stream = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
-        let mut form = multer::Multipart::new(stream, boundary);
         let (mut token, mut records) = (String::new(), Vec::new());
-        while let Some(field) = form.next_field().await.unwrap() {
-            match field.file_name().map(str::to_string) {
+        for part in common::form_parts(&headers, body).await {
+            match part.file_name {
                 Some(name) => {
-                    let bytes = field.bytes().await.unwrap().to_vec();
                     records.push(format!(
                         r#"{{"filename":"{name}","filearea":"draft","itemid":4711,"filesize":{}}}"#,
-                        bytes.len()
+                        part.bytes.len()
                     ));
-                    received.lock().unwrap().push((token.clone(), name, bytes));
+                    received.lock().unwrap().push((token.clone(), name, part.bytes));
                 }
-                None if field.name() == Some("token") => token = field.text().await.unwrap(),
+                None if part.name == "token" => token = String::from_utf8(part.bytes).unwrap(),
                 None => {}
             }
         }

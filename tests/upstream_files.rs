@@ -84,23 +84,19 @@ fn file_site(wwwroot: Option<&str>) -> (String, Asked) {
         headers: HeaderMap,
         body: axum::body::Bytes,
     ) -> axum::response::Response {
-        let boundary = multer::parse_boundary(headers[header::CONTENT_TYPE].to_str().unwrap()).unwrap();
-        let stream = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
-        let mut form = multer::Multipart::new(stream, boundary);
         let (mut token, mut seen, mut records) = (String::new(), Vec::new(), Vec::new());
-        while let Some(field) = form.next_field().await.unwrap() {
-            let name = field.name().unwrap().to_string();
-            match field.file_name().map(str::to_string) {
+        for part in common::form_parts(&headers, body).await {
+            let name = part.name;
+            match part.file_name {
                 Some(file) => {
-                    let kind = field.content_type().map(|m| m.to_string()).unwrap_or_default();
-                    let bytes = field.bytes().await.unwrap();
-                    seen.push(format!("{name}:{file}:{kind}:{}", sha256_hex(&bytes)));
+                    let kind = part.content_type.unwrap_or_default();
+                    seen.push(format!("{name}:{file}:{kind}:{}", sha256_hex(&part.bytes)));
                     records.push(format!(
                         r#"{{"component":"user","contextid":5,"userid":"2","filearea":"draft","filename":"{file}","filepath":"/","itemid":336521937,"license":"unknown","author":"Front Door","source":""}}"#
                     ));
                 }
                 None => {
-                    let value = field.text().await.unwrap();
+                    let value = String::from_utf8(part.bytes).unwrap();
                     match name.as_str() {
                         "token" => token = value,
                         _ => seen.push(format!("{name}={value}")),

@@ -482,3 +482,27 @@ pub fn moved(
 ) -> f64 {
     after.get(sample).copied().unwrap_or(0.0) - before.get(sample).copied().unwrap_or(0.0)
 }
+
+/// One part of a `multipart/form-data` body a scripted site received: a text field has no
+/// file name.
+pub struct FormPart {
+    pub name: String,
+    pub file_name: Option<String>,
+    pub content_type: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
+/// The parts of a `multipart/form-data` request, in order, as a scripted site reads them.
+pub async fn form_parts(headers: &axum::http::HeaderMap, body: axum::body::Bytes) -> Vec<FormPart> {
+    let boundary = multer::parse_boundary(headers[axum::http::header::CONTENT_TYPE].to_str().unwrap()).unwrap();
+    let stream = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
+    let mut form = multer::Multipart::new(stream, boundary);
+    let mut parts = Vec::new();
+    while let Some(field) = form.next_field().await.unwrap() {
+        let name = field.name().unwrap().to_string();
+        let file_name = field.file_name().map(str::to_string);
+        let content_type = field.content_type().map(|m| m.to_string());
+        parts.push(FormPart { name, file_name, content_type, bytes: field.bytes().await.unwrap().to_vec() });
+    }
+    parts
+}
