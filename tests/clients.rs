@@ -289,9 +289,7 @@ fn upload_site() -> (String, Received) {
     use axum::http::{HeaderMap, header};
     use axum::response::IntoResponse;
     let received: Received = Default::default();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (listener, base) = common::site_listener();
     let info = format!(
         r#"{{"sitename":"Upload Site","username":"frontdoor","siteurl":"{base}","userprivateaccesskey":"k","release":"4.3","functions":[{{"name":"core_webservice_get_site_info","version":"1"}}]}}"#
     );
@@ -318,13 +316,7 @@ fn upload_site() -> (String, Received) {
         .route("/webservice/rest/server.php", axum::routing::post(move || async move { info }))
         .route("/webservice/upload.php", axum::routing::post(upload))
         .with_state(received.clone());
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            axum::serve(listener, app).await.unwrap();
-        });
-    });
+    common::serve_site(listener, app);
     (base, received)
 }
 

@@ -27,9 +27,7 @@ fn file_site(wwwroot: Option<&str>) -> (String, Asked) {
     use axum::http::{HeaderMap, StatusCode, header};
     use axum::response::IntoResponse;
     use std::collections::HashMap;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (listener, base) = common::site_listener();
     let asked: Asked = Arc::default();
     let state = (wwwroot.map_or(base.clone(), str::to_string), asked.clone());
     type S = (String, Asked);
@@ -118,13 +116,7 @@ fn file_site(wwwroot: Option<&str>) -> (String, Asked) {
         .route("/webservice/upload.php", axum::routing::post(upload))
         .fallback(other)
         .with_state(state);
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            axum::serve(listener, app).await.unwrap();
-        });
-    });
+    common::serve_site(listener, app);
     (base, asked)
 }
 

@@ -506,3 +506,22 @@ pub async fn form_parts(headers: &axum::http::HeaderMap, body: axum::body::Bytes
     }
     parts
 }
+
+/// A port for a scripted site, and its base URL (known before the site's router is built).
+pub fn site_listener() -> (std::net::TcpListener, String) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    (listener, base)
+}
+
+/// Serves a scripted site's router on `listener`, on a thread of its own, for the test's life.
+pub fn serve_site(listener: std::net::TcpListener, app: axum::Router) {
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+}
