@@ -126,8 +126,8 @@ pub(super) fn service(ops: &Ops, c: ServiceCmd, out: Out<'_>) -> Result<(), CliE
                 name,
                 enabled: None,
                 restricted_users: restricted,
-                // `Some(None)`: "No required capability".
-                required_capability: required_capability.map(|c| Some(c).filter(|c| !c.trim().is_empty())),
+                // Ops reads a blank capability as "No required capability".
+                required_capability: required_capability.map(Some),
                 download_files,
                 upload_files,
             };
